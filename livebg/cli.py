@@ -1,0 +1,145 @@
+"""Command line: argument parsing only; everything else lives in the stage modules.
+
+``main(argv) -> int`` is the entry point of both ``livebg`` and ``python -m livebg``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from . import __version__
+from .config import Config, load_config
+from .errors import LivebgError
+
+BG_HELP = ("background: an image or video path, or white, black, green, #RRGGBB, blur, blur:STRENGTH, "
+           "gray, transparent, none (default: blur)")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line and what to do, exit status 2
+        self.exit(2, f"livebg: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", help="auto (default), selfie, selfie_landscape, a torchvision model "
+                                   "(deeplabv3_resnet101, …; see `livebg models`) or a path to an .onnx file")
+    g.add_argument("--weights", help="checkpoint file for a torchvision model instead of torchvision's cache")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where the model runs (default: auto)")
+    g.add_argument("--precision", choices=("auto", "float32", "float16", "bfloat16"),
+                   help="torchvision models: auto = float16 on CUDA, float32 on CPU")
+    g.add_argument("--batch-size", type=int, help="frames per model call (default: 8 on CUDA, 1 on CPU)")
+    g.add_argument("--infer-size", type=int, help="torchvision models: short side in pixels for inference")
+    g.add_argument("--classes", help="comma-separated class names that count as foreground (default: person)")
+    g.add_argument("--threads", type=int, help="ONNX Runtime threads (default: cores - 1)")
+    g.add_argument("--no-download", dest="download", action="store_const", const=False,
+                   help="never download torchvision weights; fail if they are not cached")
+
+
+def _matte_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("matte")
+    g.add_argument("--smoothing", choices=("none", "ema", "adaptive"), help="temporal smoothing (default: adaptive)")
+    g.add_argument("--smoothing-strength", type=float, help="0 (off) .. 0.95 (default: 0.6)")
+    g.add_argument("--refine", choices=("bilinear", "guided"), help="edge refinement (default: guided)")
+    g.add_argument("--light-wrap", type=float, help="0..1: background light spilling onto the edge (default: 0)")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bg", help=BG_HELP)
+    p.add_argument("--config", help="a TOML preset (path, or a name in configs/: default, cpu-fast, gpu-quality)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _model_options(p)
+    _matte_options(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="livebg", description="Replace the background of videos, photos and webcam video.")
+    parser.add_argument("--version", action="version", version=f"livebg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    v = sub.add_parser("video", help="replace the background of a video file or image sequence")
+    v.add_argument("input", help="video file, directory of frames, or a quoted glob such as 'frames/*.jpg'")
+    v.add_argument("-o", "--output", help="output video (.mp4, .mov, .mkv, .webm, .avi) or directory for PNG frames")
+    v.add_argument("--bg-fit", choices=("loop", "hold", "stretch"), help="video backgrounds shorter or longer than the input (default: loop)")
+    v.add_argument("--alpha-out", help="also write the alpha matte: a directory of PNGs or a video path")
+    v.add_argument("--fps", type=float, help="frame rate of an image sequence (default: 30)")
+    v.add_argument("--crf", type=int, help="quality, lower is better (default: 20)")
+    v.add_argument("--preset", help="x264 speed preset (default: veryfast)")
+    v.add_argument("--no-audio", dest="audio", action="store_const", const=False, help="drop the input's audio")
+    _common(v)
+
+    i = sub.add_parser("image", help="replace the background of photos")
+    i.add_argument("inputs", nargs="+", metavar="INPUT", help="photos or directories of photos")
+    i.add_argument("-o", "--output", help="output file (one photo) or directory (default: current directory)")
+    i.add_argument("--matting", action="store_true", help="trimap + closed-form matting for hair-fine edges (slow)")
+    _common(i)
+
+    sub.add_parser("models", help="list the models, where their weights come from, and which are available here")
+
+    try:
+        from .live import add_cam_parser
+    except ImportError:  # the live path is optional at import time
+        add_cam_parser = None
+    if add_cam_parser is not None:
+        add_cam_parser(sub, _common)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The preset (or defaults), overridden by every flag that was given."""
+    config = load_config(args.config)
+    get = lambda name: getattr(args, name, None)  # noqa: E731
+    config = config.override("model", name=get("model"), weights=get("weights"), device=get("device"),
+                             precision=get("precision"), batch_size=get("batch_size"), infer_size=get("infer_size"),
+                             classes=get("classes"), threads=get("threads"), download=get("download"))
+    config = config.override("smoothing", method=get("smoothing"), strength=get("smoothing_strength"))
+    config = config.override("refine", method=get("refine"), light_wrap=get("light_wrap"))
+    config = config.override("background", bg=get("bg"), fit=get("bg_fit"))
+    config = config.override("output", crf=get("crf"), preset=get("preset"), audio=get("audio"),
+                             alpha_out=get("alpha_out"), fps=get("fps"))
+    return config.validate()
+
+
+def _print_models() -> None:
+    from .weights import describe_models
+
+    rows = describe_models()
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['kind']:<11}  {r['available']}")
+        print(f"{'':<{width}}  from {r['source']}")
+        print(f"{'':<{width}}  at   {r['where']}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        if args.command == "models":
+            _print_models()
+            return 0
+        config = config_from_args(args)
+        if args.command == "video":
+            from .jobs import run_video
+
+            result = run_video(args.input, args.output, config, progress=not args.quiet)
+            return 130 if result.interrupted else 0
+        if args.command == "image":
+            from .jobs import run_images
+
+            run_images(args.inputs, args.output, config, progress=not args.quiet, matting=args.matting)
+            return 0
+        if args.command == "cam":
+            from .live import run_cam
+
+            return run_cam(args, config)
+        parser.error(f"unknown command {args.command}")
+    except LivebgError as exc:
+        print(f"livebg: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("livebg: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    return 1

@@ -1,0 +1,204 @@
+"""Settings for every stage, as frozen dataclasses, loaded from TOML presets and CLI flags.
+
+A preset file (see ``configs/``) has one table per stage; CLI flags override it. Every value
+is checked here, so a wrong setting fails with a message before any work starts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "float32", "float16", "bfloat16")
+BG_FITS = ("loop", "hold", "stretch")
+REFINE_METHODS = ("bilinear", "guided")
+SMOOTHING_METHODS = ("none", "ema", "adaptive")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "auto"  # "auto", a registered model name, or a path to an .onnx file
+    weights: str = ""  # a checkpoint file for a torchvision model, instead of torchvision's cache
+    device: str = "auto"
+    precision: str = "auto"  # auto: float16 on CUDA, float32 on CPU
+    batch_size: int = 0  # 0: 8 on CUDA, 1 on CPU
+    infer_size: int = 0  # short side in pixels for torchvision models; 0: the model's default
+    classes: tuple[str, ...] = ("person",)
+    threads: int = 0  # ONNX Runtime intra-op threads; 0: one per core, less one for the pipeline
+    download: bool = True  # let torchvision download missing weights into its cache
+
+    def validate(self) -> None:
+        if self.device not in DEVICES:
+            raise ConfigError(f"unknown device {self.device!r}: use one of {', '.join(DEVICES)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
+        if self.batch_size < 0 or self.batch_size > 256:
+            raise ConfigError(f"batch size {self.batch_size} is out of range: use 1..256 (0 for automatic)")
+        if self.infer_size != 0 and not 32 <= self.infer_size <= 4096:
+            raise ConfigError(f"inference size {self.infer_size} is out of range: use 32..4096 pixels (0 for the model's default)")
+        if not self.classes or any(not c.strip() for c in self.classes):
+            raise ConfigError("class list is empty: give at least one class name, e.g. --classes person")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be 0 (automatic) or more, not {self.threads}")
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    method: str = "adaptive"  # none, ema (fixed strength), adaptive (strong at rest, fast on motion)
+    strength: float = 0.6  # weight of the previous matte at rest, 0 (off) .. 0.95
+    motion_threshold: float = 0.12  # adaptive: probability change treated as real motion
+    cut_threshold: float = 0.5  # mean frame difference (0..1) that counts as a scene cut
+
+    def validate(self) -> None:
+        if self.method not in SMOOTHING_METHODS:
+            raise ConfigError(f"unknown smoothing {self.method!r}: use one of {', '.join(SMOOTHING_METHODS)}")
+        if not 0.0 <= self.strength <= 0.95:
+            raise ConfigError(f"smoothing strength {self.strength} is out of range: use 0..0.95")
+        if not 0.0 < self.motion_threshold <= 1.0:
+            raise ConfigError(f"motion threshold {self.motion_threshold} is out of range: use (0, 1]")
+        if not 0.0 < self.cut_threshold <= 1.0:
+            raise ConfigError(f"cut threshold {self.cut_threshold} is out of range: use (0, 1]")
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    method: str = "guided"  # bilinear (plain upsampling) or guided (edge-aware, guided by the frame)
+    radius: int = 6  # guided filter radius in full-resolution pixels (scaled with the frame)
+    eps: float = 1e-3  # guided filter regularisation: smaller follows image edges more closely
+    light_wrap: float = 0.0  # 0..1: background light spilling onto the subject's edge
+
+    def validate(self) -> None:
+        if self.method not in REFINE_METHODS:
+            raise ConfigError(f"unknown refinement {self.method!r}: use one of {', '.join(REFINE_METHODS)}")
+        if not 1 <= self.radius <= 64:
+            raise ConfigError(f"refine radius {self.radius} is out of range: use 1..64")
+        if not 0 < self.eps < 1:
+            raise ConfigError(f"refine eps {self.eps} is out of range: use (0, 1)")
+        if not 0.0 <= self.light_wrap <= 1.0:
+            raise ConfigError(f"light wrap {self.light_wrap} is out of range: use 0..1")
+
+
+@dataclass(frozen=True)
+class BackgroundConfig:
+    bg: str = "blur"  # image path, video path, directory of images, or a keyword (see README)
+    fit: str = "loop"  # video backgrounds: loop, hold or stretch
+
+    def validate(self) -> None:
+        if self.fit not in BG_FITS:
+            raise ConfigError(f"unknown --bg-fit {self.fit!r}: use one of {', '.join(BG_FITS)}")
+        if not self.bg.strip():
+            raise ConfigError("empty --bg: give an image, a video or a keyword such as blur or white")
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    crf: int = 20  # H.264/VP9 quality: lower is better and bigger
+    preset: str = "veryfast"  # x264 speed preset
+    audio: bool = True  # carry the input's audio over
+    alpha_out: str = ""  # also write the alpha matte: a directory of PNGs or a video path
+    fps: float = 30.0  # frame rate of image-sequence input
+
+    def validate(self) -> None:
+        if not 0 <= self.crf <= 63:
+            raise ConfigError(f"crf {self.crf} is out of range: use 0..51 for H.264 (0..63 for VP9)")
+        presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+        if self.preset not in presets:
+            raise ConfigError(f"unknown preset {self.preset!r}: use one of {', '.join(presets)}")
+        if not 0 < self.fps <= 1000:
+            raise ConfigError(f"fps {self.fps} is out of range: use a positive frame rate")
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def validate(self) -> "Config":
+        for f in fields(self):
+            getattr(self, f.name).validate()
+        return self
+
+    def override(self, section: str, **values: Any) -> "Config":
+        """A copy with the given settings of one section changed; None values are ignored."""
+        values = {k: v for k, v in values.items() if v is not None}
+        if not values:
+            return self
+        return replace(self, **{section: _coerce_section(section, getattr(self, section), values)})
+
+
+def _coerce_section(section: str, current: Any, values: dict[str, Any]) -> Any:
+    known = {f.name: f for f in fields(current)}
+    coerced = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting [{section}] {key}: known settings are {', '.join(known)}")
+        default = getattr(type(current)(), key)
+        coerced[key] = _coerce_value(f"[{section}] {key}", value, default)
+    return replace(current, **coerced)
+
+
+def _coerce_value(name: str, value: Any, default: Any) -> Any:
+    # Types come from the defaults; a wrong type is an error, never silently replaced.
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    elif isinstance(default, tuple):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",")]
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+    raise ConfigError(f"setting {name} = {value!r} has the wrong type: expected {type(default).__name__}")
+
+
+def resolve_preset(name_or_path: str) -> Path:
+    """A preset path, or the name of a file in configs/ (with or without .toml)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    for candidate in (PRESET_DIR / name_or_path, PRESET_DIR / f"{name_or_path}.toml"):
+        if candidate.is_file():
+            return candidate
+    known = sorted(p.stem for p in PRESET_DIR.glob("*.toml")) if PRESET_DIR.is_dir() else []
+    hint = f" (presets: {', '.join(known)})" if known else ""
+    raise ConfigError(f"config file not found: {name_or_path} — give a path to a TOML file{hint}")
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The defaults, overridden by the TOML file at ``path`` if given."""
+    config = Config()
+    if path is None:
+        return config.validate()
+    preset = resolve_preset(str(path))
+    try:
+        data = tomllib.loads(preset.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {preset} is not valid TOML: {exc}") from None
+    sections = {f.name for f in fields(Config)}
+    for section, values in data.items():
+        if section not in sections or not isinstance(values, dict):
+            raise ConfigError(f"unknown section [{section}] in {preset}: known sections are {', '.join(sorted(sections))}")
+        config = config.override(section, **values)
+    return config.validate()
+
+
+def as_dict(config: Config) -> dict[str, dict[str, Any]]:
+    return dataclasses.asdict(config)

@@ -1,0 +1,228 @@
+"""File jobs: a video (or image sequence) in, an encoded video or PNG frames out; photos in
+and out. Used by the CLI and the Python API.
+
+Video jobs run decode -> segment (batched) -> matte (smoothing + refinement) -> composite ->
+encode, one thread each (see pipeline.py).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from .compositing import IMAGE_EXTENSIONS, open_background, read_image
+from .config import Config
+from .errors import InputError, OutputError
+from .matte import Compositor, Matter
+from .pipeline import run_stages
+from .segmentation import Segmenter, load_segmenter
+from .sinks import ALPHA_VIDEO_EXTENSIONS, open_frame_sink, plan_output, write_image_atomic
+from .sources import Frame, open_source
+
+
+def log(message: str) -> None:
+    print(f"livebg: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class VideoResult:
+    output: Path | None
+    alpha_output: Path | None
+    frames: int
+    seconds: float
+    interrupted: bool = False
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def default_video_output(input_spec: str, transparent: bool) -> Path:
+    stem = Path(input_spec.rstrip("/")).stem.replace("*", "") or "frames"
+    return Path(f"{stem}_livebg{'.mov' if transparent else '.mp4'}")
+
+
+def segment_stage(segmenter: Segmenter):
+    """Batch frames, run the model, emit (frame, probability) pairs in order."""
+
+    def stage(frames: Iterator[Frame]):
+        batch: list[Frame] = []
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) >= segmenter.batch_size:
+                yield from zip(batch, segmenter.predict([f.image for f in batch]))
+                batch = []
+        if batch:
+            yield from zip(batch, segmenter.predict([f.image for f in batch]))
+
+    stage.__name__ = "segment"
+    return stage
+
+
+def run_video(input_spec: str, output: str | Path | None, config: Config, *,
+              segmenter: Segmenter | None = None, progress: bool = True) -> VideoResult:
+    """Replace the background of every frame of a video file or image sequence."""
+    config.validate()
+    bg_spec = config.background.bg
+    transparent = bg_spec.strip().lower() == "transparent"
+    source = open_source(input_spec, fps=config.output.fps)
+    sinks = []
+    background = None
+    try:
+        out_plan = plan_output(output or default_video_output(input_spec, transparent), transparent=transparent)
+        alpha_plan = plan_output(config.output.alpha_out, transparent=False, what="--alpha-out") if config.output.alpha_out else None
+        if alpha_plan and alpha_plan.path.resolve() == out_plan.path.resolve():
+            raise OutputError("--alpha-out and -o name the same path: choose two different ones")
+        background = open_background(bg_spec, (source.width, source.height), fit=config.background.fit,
+                                     input_duration=source.duration)
+        if segmenter is None:
+            segmenter, reason = load_segmenter(config.model)
+            log(f"{segmenter.describe()} — {reason}")
+        audio = Path(source.name) if (config.output.audio and source.has_audio and out_plan.kind == "video") else None
+        common = dict(width=source.width, height=source.height, rate=source.rate, time_base=source.time_base,
+                      crf=config.output.crf, preset=config.output.preset)
+        sink = open_frame_sink(out_plan, alpha=transparent, audio_from=audio, **common)
+        sinks.append(sink)
+        alpha_sink = open_frame_sink(alpha_plan, gray=True, **common) if alpha_plan else None
+        if alpha_sink:
+            sinks.append(alpha_sink)
+        log(f"{source.name}: {source.width}x{source.height} at {float(source.rate):.3f} fps, "
+            f"{source.frame_count or 'unknown number of'} frames -> {out_plan.path}"
+            + (f" (audio {'copied' if sink.audio.copy else 're-encoded'})" if getattr(sink, "audio", None) else ""))
+
+        matter = Matter(config)
+        compositor = Compositor(background, config.refine.light_wrap)
+
+        def matte_stage(items):
+            for frame, prob in items:
+                yield frame, matter(prob, frame.image)
+
+        def composite_stage(items):
+            for frame, alpha in items:
+                yield frame, compositor(frame.image, alpha, frame.time), alpha
+
+        bar = tqdm(total=source.frame_count or None, unit="frame", file=sys.stderr, disable=not progress,
+                   dynamic_ncols=True, smoothing=0.1, desc="livebg")
+
+        def encode_stage(items):
+            for frame, image, alpha in items:
+                sink.write(image, frame.pts)
+                if alpha_sink:
+                    alpha_sink.write(np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8), frame.pts)
+                bar.update(1)
+            return
+            yield
+
+        started = time.perf_counter()
+
+        def on_interrupt(_):
+            bar.write("livebg: interrupted — finishing the frames in flight and closing the file (Ctrl-C again to abandon it)")
+
+        try:
+            pipeline = run_stages(source, [segment_stage(segmenter), matte_stage, composite_stage, encode_stage],
+                                  on_interrupt=on_interrupt)
+        finally:
+            bar.close()
+        if pipeline.stop_event.is_set():  # abandoned by a second Ctrl-C
+            raise KeyboardInterrupt
+        elapsed = time.perf_counter() - started
+        if sink.frames == 0:
+            raise InputError(f"{source.name}: no frames were processed; nothing was written")
+        out_path = sink.close()
+        alpha_path = alpha_sink.close() if alpha_sink else None
+        result = VideoResult(out_path, alpha_path, sink.frames, elapsed, pipeline.interrupted)
+        note = " (interrupted: the file holds the frames done so far and plays)" if result.interrupted else ""
+        log(f"wrote {out_path}{f' and {alpha_path}' if alpha_path else ''}: {result.frames} frames in "
+            f"{elapsed:.1f} s ({result.fps:.1f} fps){note}")
+        return result
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
+    finally:
+        if background is not None:
+            background.close()
+        source.close()
+
+
+def collect_images(inputs: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for spec in inputs:
+        path = Path(spec).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+            if not found:
+                raise InputError(f"{path} holds no images: give JPEG/PNG photos or a directory of them")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"input not found: {spec} — check the path")
+    return files
+
+
+def image_outputs(files: Sequence[Path], output: str | None, transparent: bool) -> list[Path]:
+    """Where each photo goes: one file, or a directory of <name>_livebg.<ext>."""
+    ext = ".png" if transparent else None
+    if output and Path(output).suffix.lower() in IMAGE_EXTENSIONS and not Path(output).is_dir():
+        out = Path(output).expanduser()
+        if len(files) > 1:
+            raise OutputError(f"{len(files)} photos cannot go into one file {out}: give a directory with -o")
+        if not out.parent.is_dir():
+            raise OutputError(f"output directory {out.parent} does not exist: create it first or choose another path")
+        if transparent and out.suffix.lower() not in (".png", ".webp", ".tif", ".tiff"):
+            raise OutputError(f"{out.name} cannot keep transparency: use a .png file")
+        return [out]
+    directory = Path(output).expanduser() if output else Path(".")
+    if output and Path(output).suffix and not directory.exists():
+        raise OutputError(f"output extension {Path(output).suffix} is not an image format: use .png or .jpg, or a directory")
+    if not directory.exists():
+        if not directory.parent.is_dir():
+            raise OutputError(f"output directory {directory.parent} does not exist: create it first or choose another path")
+        directory.mkdir()
+    return [directory / f"{f.stem}_livebg{ext or ('.png' if f.suffix.lower() == '.png' else '.jpg')}" for f in files]
+
+
+def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
+               segmenter: Segmenter | None = None, progress: bool = True, matting: bool = False) -> list[Path]:
+    """Replace the background of photos; keeps resolution and EXIF orientation."""
+    config.validate()
+    transparent = config.background.bg.strip().lower() == "transparent"
+    files = collect_images(inputs)
+    outputs = image_outputs(files, output, transparent)
+    images = [read_image(f, error=InputError) for f in files[:1]]  # fail early on a bad first file
+    h, w = images[0].shape[:2]
+    background = open_background(config.background.bg, (w, h), fit="hold")
+    if segmenter is None:
+        segmenter, reason = load_segmenter(config.model)
+        log(f"{segmenter.describe()} — {reason}")
+    written = []
+    # photos are independent: no temporal smoothing between them
+    photo_config = config.override("smoothing", method="none")
+    try:
+        for path, out in tqdm(list(zip(files, outputs)), unit="photo", file=sys.stderr,
+                              disable=not progress or len(files) < 2, desc="livebg"):
+            image = read_image(path, error=InputError)
+            prob = segmenter.predict([image])[0]
+            if matting:
+                from .refine import matte_photo
+
+                alpha, image = matte_photo(image, prob)
+            else:
+                alpha = Matter(photo_config)(prob, image)
+            result = Compositor(background, config.refine.light_wrap)(image, alpha, Fraction(0))
+            write_image_atomic(out, result)
+            written.append(out)
+    finally:
+        background.close()
+    log(f"wrote {len(written)} photo{'s' if len(written) != 1 else ''}" + (f": {written[0]}" if len(written) == 1 else f" into {written[0].parent}"))
+    return written
+
+
+__all__ = ["run_video", "run_images", "VideoResult", "ALPHA_VIDEO_EXTENSIONS"]

@@ -1,0 +1,143 @@
+"""Threads joined by bounded queues: the shape every job runs in.
+
+``run_stages`` starts one thread for the source and one per stage; each stage is a
+generator function from an iterator of items to an iterator of items (so a stage may batch,
+or keep state). Queues are bounded and blocking, so a file job never drops a frame and memory
+stays flat. One stop event ends every thread; the first error in any thread is re-raised on
+the caller's thread after all of them have been joined, so a failing stage never hangs the
+job. ``drain()`` is the gentle stop (Ctrl-C): the source stops, queued frames finish.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable, Iterable, Iterator, Sequence
+
+Stage = Callable[[Iterator], Iterator]
+
+_END = object()
+POLL_SECONDS = 0.1
+
+
+class Pipeline:
+    def __init__(self, *, queue_size: int = 4):
+        self.queue_size = queue_size
+        self.stop_event = threading.Event()
+        self.drain_event = threading.Event()
+        self._errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    # -- control -------------------------------------------------------------------------
+    def drain(self) -> None:
+        """Stop taking new frames; let the ones in flight finish (first Ctrl-C)."""
+        self.drain_event.set()
+
+    def stop(self) -> None:
+        """Stop everything now (a second Ctrl-C, or an error)."""
+        self.drain_event.set()
+        self.stop_event.set()
+
+    @property
+    def failed(self) -> bool:
+        return bool(self._errors)
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._lock:
+            self._errors.append(exc)
+        self.stop()
+
+    # -- queues that give up when the pipeline stops --------------------------------------
+    def _put(self, q: queue.Queue, item) -> bool:
+        while not self.stop_event.is_set():
+            try:
+                q.put(item, timeout=POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _iterate(self, q: queue.Queue) -> Iterator:
+        while not self.stop_event.is_set():
+            try:
+                item = q.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if item is _END:
+                return
+            yield item
+
+    # -- threads ---------------------------------------------------------------------------
+    def _run_source(self, source: Iterable, out: queue.Queue) -> None:
+        try:
+            for item in source:
+                if self.drain_event.is_set() or not self._put(out, item):
+                    break
+        except BaseException as exc:
+            self._fail(exc)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:  # generators: run their cleanup in this thread
+                try:
+                    close()
+                except BaseException as exc:
+                    self._fail(exc)
+        self._put(out, _END)
+
+    def _run_stage(self, stage: Stage, inp: queue.Queue, out: queue.Queue | None) -> None:
+        try:
+            for item in stage(self._iterate(inp)):
+                if out is not None and not self._put(out, item):
+                    break
+        except BaseException as exc:
+            self._fail(exc)
+        if out is not None:
+            self._put(out, _END)
+
+    def start(self, source: Iterable, stages: Sequence[Stage], names: Sequence[str] = ()) -> None:
+        queues = [queue.Queue(maxsize=self.queue_size) for _ in stages]
+        names = list(names) or [getattr(s, "__name__", f"stage{i}") for i, s in enumerate(stages)]
+        self._threads = [threading.Thread(target=self._run_source, args=(iter(source), queues[0]),
+                                          name="livebg-source", daemon=True)]
+        for i, stage in enumerate(stages):
+            out = queues[i + 1] if i + 1 < len(stages) else None
+            self._threads.append(threading.Thread(target=self._run_stage, args=(stage, queues[i], out),
+                                                  name=f"livebg-{names[i]}", daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for every thread; True when all have ended. KeyboardInterrupt reaches the caller."""
+        for thread in self._threads:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
+        return True
+
+    def raise_first_error(self) -> None:
+        if self._errors:
+            raise self._errors[0]
+
+
+def run_stages(source: Iterable, stages: Sequence[Stage], *, queue_size: int = 4,
+               on_interrupt: Callable[[Pipeline], None] | None = None) -> Pipeline:
+    """Run a pipeline to the end. The first Ctrl-C drains (frames in flight finish), a second
+    stops at once. Raises the first error of any thread after every thread has ended."""
+    pipeline = Pipeline(queue_size=queue_size)
+    pipeline.start(source, stages)
+    interrupts = 0
+    while True:
+        try:
+            if pipeline.join(POLL_SECONDS):
+                break
+        except KeyboardInterrupt:
+            interrupts += 1
+            if interrupts == 1:
+                pipeline.drain()
+                if on_interrupt:
+                    on_interrupt(pipeline)
+            else:
+                pipeline.stop()
+    pipeline.interrupted = interrupts > 0
+    pipeline.raise_first_error()
+    return pipeline

@@ -1,0 +1,285 @@
+"""Segmentation: frames in, person probability maps out (soft alpha at inference resolution).
+
+Two back ends behind one interface: torchvision's DeepLabV3/LRASPP/FCN family (batched;
+float16 + channels_last + pinned non-blocking copies on CUDA) and ONNX models through ONNX
+Runtime (the bundled MediaPipe selfie models, TF DeepLabV3 VOC exports). The probability is
+the softmax mass of the chosen classes, never an argmax mask.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import cv2
+import numpy as np
+
+from .config import ModelConfig
+from .errors import ConfigError, DeviceError, ModelError
+from .weights import CPU_DEFAULT_MODEL, CUDA_DEFAULT_MODEL, ModelSpec, load_torchvision_model, resolve_model
+
+# PASCAL VOC labels in training order; torchvision's DeepLabV3 weights use the same list.
+VOC_CATEGORIES = (
+    "__background__", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
+    "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant",
+    "sheep", "sofa", "train", "tvmonitor",
+)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Short side used for torchvision models on CPU when --infer-size is not given: torchvision's
+# own 520 px costs seconds per frame on a laptop CPU; these keep the person well resolved.
+CPU_INFER_SIZE = {"deeplabv3_mobilenet_v3_large": 320, "lraspp_mobilenet_v3_large": 320}
+CPU_INFER_SIZE_DEFAULT = 384
+
+
+class Segmenter(Protocol):
+    name: str
+    device: str
+    precision: str
+    batch_size: int
+
+    def describe(self) -> str:
+        """One line: model, back end, device, precision, inference size."""
+
+    def predict(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """RGB uint8 HxWx3 frames (all the same size) -> float32 probability maps in [0, 1]."""
+
+
+def class_indices(categories: Sequence[str], classes: Sequence[str], model: str) -> list[int]:
+    """Indices of the chosen class names in the model's category list; unknown names fail."""
+    lowered = [c.lower() for c in categories]
+    indices = []
+    for name in classes:
+        key = name.strip().lower()
+        if key not in lowered:
+            shown = ", ".join(c for c in categories if not c.startswith("__"))
+            raise ModelError(f"unknown class {name!r} for model {model}: choose from {shown}")
+        indices.append(lowered.index(key))
+    return indices
+
+
+def short_side_size(height: int, width: int, short: int) -> tuple[int, int]:
+    """(h, w) with the short side scaled to ``short`` and the aspect ratio kept."""
+    scale = short / min(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resolve_device(device: str) -> str:
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError("--device cuda was asked for but no CUDA device is available: use --device cpu or auto")
+        return "cuda"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class TorchSegmenter:
+    """A torchvision segmentation model; batched, reduced precision and channels_last on request."""
+
+    def __init__(self, model, *, name: str, categories: Sequence[str], classes: Sequence[str],
+                 device: str = "cpu", precision: str = "float32", infer_size: int = 520,
+                 batch_size: int = 1, channels_last: bool | None = None, source: str = ""):
+        import torch
+
+        self.name = name
+        self.device = device
+        self.precision = precision
+        self.batch_size = batch_size
+        self.infer_size = infer_size
+        self.source = source
+        self.indices = class_indices(categories, classes, name)
+        self.classes = tuple(classes)
+        self._dtype = getattr(torch, precision)
+        self._channels_last = (device == "cuda") if channels_last is None else channels_last
+        self._torch = torch
+        memory_format = torch.channels_last if self._channels_last else torch.contiguous_format
+        self.model = model.eval().to(device=device, dtype=self._dtype, memory_format=memory_format)
+        shape = (1, 3, 1, 1)
+        self._mean = torch.tensor(IMAGENET_MEAN, device=device).view(shape) * 255
+        self._inv_std = 1 / (torch.tensor(IMAGENET_STD, device=device).view(shape) * 255)
+
+    def describe(self) -> str:
+        layout = ", channels_last" if self._channels_last else ""
+        return (f"model {self.name} (torchvision, {self.source}) on {self.device}, {self.precision}{layout}, "
+                f"inference {self.infer_size} px short side, batch {self.batch_size}, classes {','.join(self.classes)}")
+
+    def prepare(self, frames: Sequence[np.ndarray]):
+        """Resize on the CPU in uint8 and move to the device; 4x fewer bytes than float."""
+        torch = self._torch
+        h, w = short_side_size(*frames[0].shape[:2], self.infer_size)
+        small = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
+        batch = torch.from_numpy(small)
+        if self.device == "cuda":
+            batch = batch.pin_memory().to(self.device, non_blocking=True)
+        return batch
+
+    def predict(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        torch = self._torch
+        if not frames:
+            return []
+        batch = self.prepare(frames)
+        with torch.inference_mode():
+            x = batch.permute(0, 3, 1, 2).float()
+            x = ((x - self._mean) * self._inv_std).to(self._dtype)
+            if self._channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            logits = self.model(x)["out"].float()  # softmax in float32 for every precision
+            probs = logits.softmax(dim=1)[:, self.indices].sum(dim=1).clamp_(0, 1)
+            probs = probs.cpu().numpy()
+        return [p for p in probs]
+
+
+class OnnxSegmenter:
+    """An ONNX model run by ONNX Runtime; its layout, scaling and output kind are read off the file.
+
+    Kinds understood: NHWC RGB input in [0, 1] with a 1-channel probability (MediaPipe selfie) or
+    2-channel logits (MediaPipe landscape); NCHW RGB input in [-1, 1] with 21 VOC logits
+    (TensorFlow DeepLabV3 exports).
+    """
+
+    def __init__(self, path: str | Path, *, name: str, classes: Sequence[str] = ("person",),
+                 device: str = "cpu", threads: int = 0, source: str = ""):
+        import onnxruntime as ort
+
+        self.name = name
+        self.source = source
+        self.precision = "float32"
+        self.batch_size = 1
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2) - 1)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        except Exception as exc:  # ORT raises its own exception types for unreadable files
+            raise ModelError(f"{path} is not an ONNX model ONNX Runtime can load ({' '.join(str(exc).split())[:160]}): check the file") from None
+        self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+        self._read_layout(path)
+        self.indices = class_indices(self.categories, classes, name)
+        self.classes = tuple(classes)
+
+    def _read_layout(self, path) -> None:
+        inp = self.session.get_inputs()[0]
+        out = self.session.get_outputs()[0]
+        shape = [d if isinstance(d, int) else None for d in inp.shape]
+        out_shape = [d if isinstance(d, int) else None for d in out.shape]
+        if len(shape) != 4 or len(out_shape) != 4:
+            raise ModelError(f"{path}: expected a 4-D image input and output, got {inp.shape} -> {out.shape}")
+        if shape[3] == 3:
+            self.layout, (self.height, self.width), channels = "NHWC", shape[1:3], out_shape[3]
+            self.scale, self.offset = 1 / 255.0, 0.0
+        elif shape[1] == 3:
+            self.layout, (self.height, self.width), channels = "NCHW", shape[2:4], out_shape[1]
+            self.scale, self.offset = 1 / 127.5, -1.0
+        else:
+            raise ModelError(f"{path}: input {inp.shape} is neither NHWC nor NCHW RGB")
+        if self.height is None or self.width is None:
+            raise ModelError(f"{path}: input {inp.shape} has no fixed size; export the model with a fixed input size")
+        self.fixed_batch = shape[0] == 1
+        self.input_name = inp.name
+        self.output_name = out.name
+        if channels == 1:
+            self.categories, self.output_kind = ("background", "person"), "probability"
+        elif channels == 2:
+            self.categories, self.output_kind = ("background", "person"), "logits"
+        elif channels == len(VOC_CATEGORIES):
+            self.categories, self.output_kind = VOC_CATEGORIES, "logits"
+        else:
+            raise ModelError(f"{path}: output {out.shape} has {channels} channels; expected 1, 2 or 21 (VOC)")
+
+    @property
+    def infer_size(self) -> int:
+        return min(self.height, self.width)
+
+    def describe(self) -> str:
+        return (f"model {self.name} (ONNX Runtime, {self.source}) on {self.device}, float32, "
+                f"inference {self.width}x{self.height}, classes {','.join(self.classes)}")
+
+    def _input(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        small = np.stack([cv2.resize(f, (self.width, self.height), interpolation=cv2.INTER_AREA) for f in frames])
+        x = small.astype(np.float32)
+        x *= self.scale
+        if self.offset:
+            x += self.offset
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2)) if self.layout == "NCHW" else x
+
+    def _probabilities(self, out: np.ndarray) -> np.ndarray:
+        if self.layout == "NCHW":
+            out = out.transpose(0, 2, 3, 1)
+        if self.output_kind == "probability":
+            p = out[..., 0]
+            if p.min() < 0 or p.max() > 1:  # logits rather than probabilities
+                p = 1 / (1 + np.exp(-p))
+            return p if self.indices == [1] else 1 - p
+        out = out - out.max(axis=-1, keepdims=True)
+        e = np.exp(out)
+        return e[..., self.indices].sum(axis=-1) / e.sum(axis=-1)
+
+    def predict(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if not frames:
+            return []
+        x = self._input(frames)
+        if self.fixed_batch:
+            outs = [self.session.run([self.output_name], {self.input_name: x[i:i + 1]})[0] for i in range(len(x))]
+            out = np.concatenate(outs)
+        else:
+            out = self.session.run([self.output_name], {self.input_name: x})[0]
+        probs = np.clip(self._probabilities(out), 0, 1).astype(np.float32, copy=False)
+        return [p for p in probs]
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    spec: ModelSpec
+    device: str
+    reason: str
+
+
+def choose_model(config: ModelConfig) -> ModelChoice:
+    """Which model and device to use, and why (for the startup line)."""
+    device = resolve_device(config.device)
+    if config.name == "auto":
+        if device == "cuda":
+            return ModelChoice(resolve_model(CUDA_DEFAULT_MODEL), device, "default on CUDA")
+        return ModelChoice(resolve_model(CPU_DEFAULT_MODEL), device,
+                           "default on CPU: bundled, works offline" + ("" if config.device == "cpu" else "; no CUDA device found"))
+    return ModelChoice(resolve_model(config.name), device, "chosen with --model")
+
+
+def load_segmenter(config: ModelConfig) -> tuple[Segmenter, str]:
+    """Build the segmenter a ModelConfig asks for; returns it and the reason it was chosen."""
+    config.validate()
+    choice = choose_model(config)
+    spec, device = choice.spec, choice.device
+    if spec.kind == "onnx":
+        if config.weights:
+            raise ConfigError(f"--weights applies to torchvision models only; {spec.name} is an ONNX model: drop --weights")
+        if config.infer_size:
+            raise ConfigError(f"--infer-size applies to torchvision models only; {spec.name} has a fixed input size: drop --infer-size")
+        if config.precision not in ("auto", "float32"):
+            raise ConfigError(f"ONNX models run in float32; drop --precision {config.precision}")
+        segmenter = OnnxSegmenter(spec.path, name=spec.name, classes=config.classes, device=device,
+                                  threads=config.threads, source=spec.source.split(":")[0])
+        return segmenter, choice.reason
+    model, weights = load_torchvision_model(spec.name, config.weights, config.download)
+    precision = config.precision if config.precision != "auto" else ("float16" if device == "cuda" else "float32")
+    if config.infer_size:
+        infer_size = config.infer_size
+    elif device == "cuda":
+        infer_size = int(weights.transforms().resize_size[0])
+    else:
+        infer_size = CPU_INFER_SIZE.get(spec.name, CPU_INFER_SIZE_DEFAULT)
+    batch = config.batch_size or (8 if device == "cuda" else 1)
+    source = f"weights {Path(config.weights).name}" if config.weights else f"{weights}"
+    segmenter = TorchSegmenter(model, name=spec.name, categories=weights.meta["categories"], classes=config.classes,
+                               device=device, precision=precision, infer_size=infer_size, batch_size=batch, source=source)
+    return segmenter, choice.reason

@@ -1,0 +1,299 @@
+"""Output files: H.264/VP9/ProRes video through PyAV (with the input's audio), PNG directories."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from ..errors import OutputError
+
+VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}
+ALPHA_VIDEO_EXTENSIONS = {".mov", ".webm"}
+IMAGE_OUT_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+# audio codecs each container takes as they are; others are re-encoded
+AUDIO_COPY = {
+    ".mp4": {"aac", "mp3", "alac", "ac3", "eac3", "opus"},
+    ".m4v": {"aac", "mp3", "alac", "ac3", "eac3"},
+    ".mov": {"aac", "mp3", "alac", "ac3", "pcm_s16le", "pcm_s24le"},
+    ".mkv": None,  # anything
+    ".webm": {"opus", "vorbis"},
+    ".avi": {"mp3", "ac3", "pcm_s16le"},
+}
+AUDIO_REENCODE = {".webm": "libopus"}
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    path: Path
+    kind: str  # "video" or "frames" (a directory of PNGs)
+
+
+def plan_output(path: str | Path, *, transparent: bool, what: str = "output") -> OutputPlan:
+    """Check an output path before any work starts: directory exists, format can hold the request."""
+    text = str(path)
+    out = Path(text).expanduser()
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{what} directory {parent} does not exist: create it first or choose another path")
+    ext = out.suffix.lower()
+    if text.endswith(("/", os.sep)) or out.is_dir() or not ext:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"{what} {out} exists and is not a directory: choose another path")
+        return OutputPlan(out, "frames")
+    if ext in IMAGE_OUT_EXTENSIONS:
+        raise OutputError(f"{what} {out} is a single image, but a video has many frames: use .mp4, .mov, .webm or a directory")
+    if ext not in VIDEO_EXTENSIONS:
+        raise OutputError(f"{what} extension {ext} is not supported: use one of {', '.join(sorted(VIDEO_EXTENSIONS))} or a directory")
+    if transparent and ext not in ALPHA_VIDEO_EXTENSIONS:
+        raise OutputError(f"{out.name} cannot keep transparency: use .mov (ProRes 4444), .webm (VP9) or a directory of PNGs")
+    return OutputPlan(out, "video")
+
+
+def _partial_name(final: Path) -> Path:
+    return final.with_name(f".{final.stem}.livebg-partial{final.suffix}")
+
+
+class VideoFileSink:
+    """Encodes frames with PyAV: same size, rate and timestamps as the input; audio carried over.
+
+    H.264 yuv420p by default; VP9 for .webm; with ``alpha`` ProRes 4444 (.mov) or VP9 with
+    alpha (.webm). ``gray`` writes single-channel frames (alpha mattes) as a grey video.
+    """
+
+    def __init__(self, path: str | Path, *, width: int, height: int, rate: Fraction, time_base: Fraction,
+                 alpha: bool = False, gray: bool = False, crf: int = 20, preset: str = "veryfast",
+                 audio_from: Path | None = None, threads: int = 0):
+        self.path = Path(path)
+        self.partial = _partial_name(self.path)
+        self.ext = self.path.suffix.lower()
+        self.alpha = alpha
+        self.gray = gray
+        self.frames = 0
+        self._closed = False
+        self.pad = (0, 0)
+        self._last_time: Fraction | None = None
+        self.time_base = Fraction(time_base)
+        codec, pix_fmt, options = self._codec(crf, preset)
+        if pix_fmt.startswith(("yuv420", "yuva420")):
+            self.pad = (height % 2, width % 2)
+            if any(self.pad):
+                print(f"livebg: {width}x{height} is odd and {pix_fmt} needs even sizes: padding to "
+                      f"{width + self.pad[1]}x{height + self.pad[0]} by repeating the edge", file=sys.stderr)
+        fmt = {".mkv": "matroska", ".m4v": "mp4"}.get(self.ext, self.ext.lstrip("."))
+        try:
+            self.container = av.open(str(self.partial), mode="w", format=fmt)
+            self.stream = self.container.add_stream(codec, rate=rate, options=options)
+        except av.FFmpegError as exc:
+            self._cleanup()
+            raise OutputError(f"cannot write {self.path} ({exc}): check the path and that the disk has room") from None
+        self.stream.width = width + self.pad[1]
+        self.stream.height = height + self.pad[0]
+        self.stream.pix_fmt = pix_fmt
+        self.stream.time_base = self.time_base
+        self.stream.codec_context.time_base = self.time_base
+        if threads:
+            self.stream.codec_context.thread_count = threads
+        self._in_format = "gray" if gray else ("rgba" if alpha else "rgb24")
+        self.audio = AudioCarrier(audio_from, self.container, self.ext) if audio_from else None
+
+    def _codec(self, crf: int, preset: str) -> tuple[str, str, dict[str, str]]:
+        if self.ext == ".webm":
+            return "libvpx-vp9", "yuva420p" if self.alpha else "yuv420p", {
+                "crf": str(min(crf + 10, 63)), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}
+        if self.alpha:  # .mov
+            return "prores_ks", "yuva444p10le", {"profile": "4444", "alpha_bits": "8"}
+        return "libx264", "yuv420p", {"crf": str(crf), "preset": preset}
+
+    def write(self, image: np.ndarray, pts: int) -> None:
+        """Encode one frame (RGB, RGBA or grey uint8) at ``pts`` in the input's time_base."""
+        if any(self.pad):
+            image = cv2.copyMakeBorder(image, 0, self.pad[0], 0, self.pad[1], cv2.BORDER_REPLICATE)
+        frame = av.VideoFrame.from_ndarray(image, format=self._in_format)
+        frame.pts = pts
+        frame.time_base = self.time_base
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self.frames += 1
+        self._last_time = pts * self.time_base
+        if self.audio:
+            self.audio.mux_until(self._last_time)
+
+    def close(self) -> Path:
+        """Flush the encoder and the audio, close, and move the file to its final name."""
+        if self._closed:
+            return self.path
+        self._closed = True
+        try:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+            if self.audio:
+                end = None if self._last_time is None else self._last_time + 1 / Fraction(self.stream.average_rate or 30)
+                self.audio.mux_until(end, final=True)
+            self.container.close()
+        except BaseException:
+            self._cleanup()
+            raise
+        finally:
+            if self.audio:
+                self.audio.close()
+        os.replace(self.partial, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Give up: close and delete the temporary file; nothing appears under the final name."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.audio:
+            self.audio.close()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        container = getattr(self, "container", None)
+        if container is not None:
+            try:
+                container.close()
+            except Exception:  # the file is being deleted anyway
+                pass
+        self.partial.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class AudioCarrier:
+    """Carries the input's first audio stream into the output, interleaved with the video.
+
+    Packets are copied when the output container takes the codec, else decoded and
+    re-encoded (AAC, or Opus for WebM). Audio is cut where the video ends.
+    """
+
+    def __init__(self, source: Path, container, ext: str):
+        self.input = av.open(str(source))
+        self.in_stream = self.input.streams.audio[0]
+        allowed = AUDIO_COPY.get(ext)
+        self.copy = allowed is None or self.in_stream.codec_context.name in allowed
+        if self.copy:
+            self.out_stream = container.add_stream_from_template(self.in_stream)
+        else:
+            self.out_stream = container.add_stream(AUDIO_REENCODE.get(ext, "aac"), rate=self.in_stream.rate or 48000)
+            if self.in_stream.layout is not None:
+                self.out_stream.layout = self.in_stream.layout
+        self.container = container
+        self._packets = self.input.demux(self.in_stream)
+        self._pending = None
+        self._done = False
+
+    def _next_packet(self):
+        for packet in self._packets:
+            if packet.dts is not None:
+                return packet
+        return None
+
+    def mux_until(self, until: Fraction | None, final: bool = False) -> None:
+        """Mux audio packets that start before ``until`` seconds (all of them if None)."""
+        while not self._done:
+            packet = self._pending or self._next_packet()
+            self._pending = None
+            if packet is None:
+                self._done = True
+                break
+            start = (packet.pts if packet.pts is not None else packet.dts) * packet.time_base
+            if until is not None and start >= until:
+                self._pending = packet
+                break
+            self._mux(packet)
+        if final:
+            if not self.copy:
+                for out_packet in self.out_stream.encode(None):
+                    self.container.mux(out_packet)
+            self._done = True
+
+    def _mux(self, packet) -> None:
+        if self.copy:
+            packet.stream = self.out_stream
+            self.container.mux(packet)
+            return
+        for frame in packet.decode():
+            frame.pts = None
+            for out_packet in self.out_stream.encode(frame):
+                self.container.mux(out_packet)
+
+    def close(self) -> None:
+        self.input.close()
+
+
+class ImageDirSink:
+    """Frames as numbered PNGs (00000.png, …) in a directory that appears when the job ends."""
+
+    def __init__(self, path: str | Path, *, compression: int = 1):
+        self.path = Path(path)
+        if self.path.exists() and any(self.path.iterdir()):
+            raise OutputError(f"output directory {self.path} is not empty: choose a new or empty directory")
+        self.partial = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.livebg-partial-", dir=self.path.parent))
+        self.params = [cv2.IMWRITE_PNG_COMPRESSION, compression]
+        self.frames = 0
+        self._closed = False
+
+    def write(self, image: np.ndarray, pts: int = 0) -> None:
+        if image.ndim == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+        if not cv2.imwrite(str(self.partial / f"{self.frames:05d}.png"), image, self.params):
+            raise OutputError(f"cannot write frames into {self.partial}: check the disk space and permissions")
+        self.frames += 1
+
+    def close(self) -> Path:
+        if self._closed:
+            return self.path
+        self._closed = True
+        if self.path.exists():
+            self.path.rmdir()  # empty, checked at the start
+        os.replace(self.partial, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        shutil.rmtree(self.partial, ignore_errors=True)
+
+
+def open_frame_sink(plan: OutputPlan, *, width: int, height: int, rate: Fraction, time_base: Fraction,
+                    alpha: bool = False, gray: bool = False, crf: int = 20, preset: str = "veryfast",
+                    audio_from: Path | None = None):
+    if plan.kind == "frames":
+        return ImageDirSink(plan.path)
+    return VideoFileSink(plan.path, width=width, height=height, rate=rate, time_base=time_base, alpha=alpha,
+                         gray=gray, crf=crf, preset=preset, audio_from=audio_from)
+
+
+def write_image_atomic(path: Path, image: np.ndarray, quality: int = 95) -> None:
+    """Write one RGB/RGBA/grey image via a temporary name in the same directory."""
+    ext = path.suffix.lower()
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext in (".jpg", ".jpeg") else []
+    ok, data = cv2.imencode(ext, image, params)
+    if not ok:
+        raise OutputError(f"cannot encode {path.name} as {ext}: use .png or .jpg")
+    partial = path.with_name(f".{path.stem}.livebg-partial{ext}")
+    try:
+        partial.write_bytes(data.tobytes())
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path} ({exc.strerror}): check the directory and disk space") from None

@@ -1,0 +1,58 @@
+"""Temporal smoothing of the probability maps, with explicit state and reset().
+
+``ema`` blends each new map with the previous result at a fixed strength. ``adaptive`` does
+the same per pixel, but lets the weight fall to zero where the probability moved by more
+than ``motion_threshold``: a still matte stops shimmering while a moving arm is followed at
+once, without a trailing ghost. A scene cut (a large change in a small thumbnail of the
+frame) resets the state.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .config import SmoothingConfig
+
+THUMB_SIZE = (64, 36)
+
+
+class TemporalSmoother:
+    def __init__(self, config: SmoothingConfig | None = None):
+        self.config = config or SmoothingConfig()
+        self.config.validate()
+        self.state: np.ndarray | None = None
+        self._thumb: np.ndarray | None = None
+        self.cuts = 0
+
+    def reset(self) -> None:
+        """Forget the past: call at the start of a job, on scene cuts and on effect toggles."""
+        self.state = None
+        self._thumb = None
+
+    def is_cut(self, frame: np.ndarray) -> bool:
+        """True when ``frame`` differs from the previous one as a scene cut does."""
+        thumb = cv2.cvtColor(cv2.resize(frame, THUMB_SIZE, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+        previous, self._thumb = self._thumb, thumb
+        if previous is None:
+            return False
+        return float(cv2.absdiff(thumb, previous).mean()) / 255.0 > self.config.cut_threshold
+
+    def __call__(self, prob: np.ndarray, frame: np.ndarray | None = None) -> np.ndarray:
+        """Smooth one float32 probability map; ``frame`` (RGB) enables scene-cut detection."""
+        cfg = self.config
+        if frame is not None and self.is_cut(frame):
+            self.cuts += 1
+            self.state = None
+        if cfg.method == "none" or cfg.strength == 0 or self.state is None or self.state.shape != prob.shape:
+            self.state = prob.astype(np.float32, copy=True)
+            return self.state
+        if cfg.method == "ema":
+            self.state = cv2.addWeighted(self.state, cfg.strength, prob, 1 - cfg.strength, 0)
+            return self.state
+        # adaptive: weight = strength * (1 - |change| / threshold)^2, clipped at 0
+        change = cv2.absdiff(prob, self.state)
+        keep = np.clip(1.0 - change * (1.0 / cfg.motion_threshold), 0.0, 1.0)
+        keep *= keep
+        keep *= cfg.strength
+        self.state = prob + keep * (self.state - prob)
+        return self.state

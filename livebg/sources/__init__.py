@@ -1,0 +1,30 @@
+"""Frame sources: video files, image sequences (and, for `livebg cam`, cameras).
+
+Every source yields ``Frame`` objects in presentation order with exact timestamps.
+"""
+from __future__ import annotations
+
+import glob as globlib
+from pathlib import Path
+
+from ..errors import InputError
+from .base import Frame, FrameSource
+from .images import ImageSequenceSource, list_images
+from .video import VideoFileSource
+
+__all__ = ["Frame", "FrameSource", "ImageSequenceSource", "VideoFileSource", "open_source", "list_images"]
+
+
+def open_source(spec: str, *, fps: float = 30.0) -> FrameSource:
+    """A video file, a directory of frames or a glob of frames."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return ImageSequenceSource(list_images(path), fps=fps, name=str(path))
+    if any(ch in spec for ch in "*?[") and not path.exists():
+        files = sorted(Path(p) for p in globlib.glob(str(path)))
+        if not files:
+            raise InputError(f"no files match {spec}: check the pattern (quote it so the shell does not expand it)")
+        return ImageSequenceSource(files, fps=fps, name=spec)
+    if not path.exists():
+        raise InputError(f"input not found: {spec} — check the path")
+    return VideoFileSource(path)

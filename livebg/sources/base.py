@@ -1,0 +1,32 @@
+"""The frame type and the protocol every source follows."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterator, Protocol
+
+import numpy as np
+
+
+@dataclass
+class Frame:
+    index: int
+    pts: int  # in the source's time_base
+    time: Fraction  # seconds since the source's first frame
+    image: np.ndarray  # RGB uint8, HxWx3
+    captured_at: float = 0.0  # time.perf_counter() when captured (live sources)
+
+
+class FrameSource(Protocol):
+    name: str
+    width: int
+    height: int
+    rate: Fraction  # average frame rate
+    time_base: Fraction
+    frame_count: int  # 0 when unknown
+    duration: Fraction | None
+    has_audio: bool
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...

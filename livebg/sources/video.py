@@ -1,0 +1,73 @@
+"""Video file source: PyAV decoding (FFmpeg, multithreaded), frames in presentation order."""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+
+from ..errors import InputError
+from .base import Frame
+
+
+class VideoFileSource:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.name = str(path)
+        if not self.path.is_file():
+            raise InputError(f"input not found: {path} — check the path")
+        try:
+            self._container = av.open(str(self.path))
+        except av.FFmpegError as exc:
+            raise InputError(f"{path} is not a video FFmpeg can read ({_reason(exc)}): check that the file is complete and is a video") from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise InputError(f"{path} has no video stream: give a video file")
+        self._stream = stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        self.width = stream.codec_context.width
+        self.height = stream.codec_context.height
+        if not self.width or not self.height:
+            self._container.close()
+            raise InputError(f"{path}: the video stream has no frame size; the file is corrupt or truncated")
+        self.rate = Fraction(stream.average_rate or stream.guessed_rate or 30)
+        self.time_base = Fraction(stream.time_base or Fraction(1, 90000))
+        self.frame_count = int(stream.frames or 0)
+        if stream.duration:
+            self.duration = stream.duration * self.time_base
+        elif self._container.duration:
+            self.duration = Fraction(self._container.duration, 1_000_000)
+        else:
+            self.duration = None
+        self.has_audio = bool(self._container.streams.audio)
+        self.start_pts: int | None = None
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        frame_step = max(1, round(1 / (self.rate * self.time_base)))
+        try:
+            for frame in self._container.decode(self._stream):
+                pts = frame.pts if frame.pts is not None else (self.start_pts or 0) + index * frame_step
+                if self.start_pts is None:
+                    self.start_pts = pts
+                image = frame.to_ndarray(format="rgb24")
+                yield Frame(index, pts, (pts - self.start_pts) * self.time_base, image)
+                index += 1
+        except av.FFmpegError as exc:
+            raise InputError(f"{self.path} is corrupt or truncated: decoding failed after {index} frames ({_reason(exc)})") from None
+        if index == 0:
+            raise InputError(f"{self.path} has no video frames: give a video that has at least one frame")
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
