@@ -9,7 +9,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .config import Config, load_config
+from .config import SETTINGS, Config, apply_settings, load_config
 from .errors import LivebgError
 
 BG_HELP = ("background: an image or video path, or white, black, green, #RRGGBB, blur, blur:STRENGTH, "
@@ -89,17 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The preset (or defaults), overridden by every flag that was given."""
-    config = load_config(args.config)
-    get = lambda name: getattr(args, name, None)  # noqa: E731
-    config = config.override("model", name=get("model"), weights=get("weights"), device=get("device"),
-                             precision=get("precision"), batch_size=get("batch_size"), infer_size=get("infer_size"),
-                             classes=get("classes"), threads=get("threads"), download=get("download"))
-    config = config.override("smoothing", method=get("smoothing"), strength=get("smoothing_strength"))
-    config = config.override("refine", method=get("refine"), light_wrap=get("light_wrap"))
-    config = config.override("background", bg=get("bg"), fit=get("bg_fit"))
-    config = config.override("output", crf=get("crf"), preset=get("preset"), audio=get("audio"),
-                             alpha_out=get("alpha_out"), fps=get("fps"))
-    return config.validate()
+    values = {name: getattr(args, name, None) for name in SETTINGS}
+    return apply_settings(load_config(args.config), **values)
 
 
 def _print_models() -> None:

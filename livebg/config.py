@@ -136,6 +136,33 @@ class Config:
         return replace(self, **{section: _coerce_section(section, getattr(self, section), values)})
 
 
+# Flat setting names (the CLI's flags and the Python API's keywords) -> (section, field).
+SETTINGS = {
+    "model": ("model", "name"), "weights": ("model", "weights"), "device": ("model", "device"),
+    "precision": ("model", "precision"), "batch_size": ("model", "batch_size"),
+    "infer_size": ("model", "infer_size"), "classes": ("model", "classes"), "threads": ("model", "threads"),
+    "download": ("model", "download"),
+    "smoothing": ("smoothing", "method"), "smoothing_strength": ("smoothing", "strength"),
+    "refine": ("refine", "method"), "light_wrap": ("refine", "light_wrap"),
+    "bg": ("background", "bg"), "bg_fit": ("background", "fit"),
+    "crf": ("output", "crf"), "preset": ("output", "preset"), "audio": ("output", "audio"),
+    "alpha_out": ("output", "alpha_out"), "fps": ("output", "fps"),
+}
+
+
+def apply_settings(config: Config, **settings: Any) -> Config:
+    """``config`` with flat settings (see SETTINGS) applied; None values are ignored."""
+    by_section: dict[str, dict[str, Any]] = {}
+    for name, value in settings.items():
+        if name not in SETTINGS:
+            raise ConfigError(f"unknown setting {name!r}: known settings are {', '.join(SETTINGS)}")
+        section, key = SETTINGS[name]
+        by_section.setdefault(section, {})[key] = value
+    for section, values in by_section.items():
+        config = config.override(section, **values)
+    return config.validate()
+
+
 def _coerce_section(section: str, current: Any, values: dict[str, Any]) -> Any:
     known = {f.name: f for f in fields(current)}
     coerced = {}

@@ -1,0 +1,145 @@
+"""Output round trips through PyAV: frames, size, rate, duration, timestamps and audio match the
+input; transparency survives in the formats that can hold it; odd sizes work."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ConstantSegmenter, make_index_video, read_video
+from livebg.cli import main
+from livebg.config import Config
+from livebg.jobs import run_video
+
+NTSC = Fraction(30000, 1001)
+
+
+@pytest.fixture(scope="module")
+def talking(tmp_path_factory, shared):
+    """A short H.264 + AAC clip made from the doctor video (real person), 29.97 fps, 40 frames."""
+    d = tmp_path_factory.mktemp("talking")
+    path = d / "talking.mp4"
+    with av.open(str(shared / "media/videos/doctor_960x540.mp4")) as src, av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=NTSC, options={"preset": "ultrafast", "crf": "18"})
+        stream.width, stream.height, stream.pix_fmt = 480, 270, "yuv420p"
+        audio = out.add_stream("aac", rate=48000)
+        audio.layout = "stereo"
+        for i, frame in enumerate(src.decode(video=0)):
+            if i == 40:
+                break
+            small = frame.reformat(480, 270, "yuv420p")
+            small.pts, small.time_base = i, 1 / NTSC
+            for p in stream.encode(small):
+                out.mux(p)
+        for p in stream.encode():
+            out.mux(p)
+        samples = int(48000 * 40 / NTSC)
+        for start in range(0, samples, 1024):
+            n = min(1024, samples - start)
+            tone = (0.1 * np.sin(np.arange(start, start + n) * 2 * np.pi * 440 / 48000)).astype(np.float32)
+            af = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
+            af.sample_rate, af.pts = 48000, start
+            for p in audio.encode(af):
+                out.mux(p)
+        for p in audio.encode():
+            out.mux(p)
+    return path
+
+
+def video_facts(path):
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        pts = [f.pts for f in c.decode(v)]
+        audio = c.streams.audio[0] if c.streams.audio else None
+        return {
+            "frames": len(pts), "size": (v.width, v.height), "rate": v.average_rate, "pts_seconds": [p * v.time_base for p in pts],
+            "duration": float(v.duration * v.time_base) if v.duration else c.duration / 1e6, "pix_fmt": v.codec_context.pix_fmt, "codec": v.codec_context.name,
+            "audio": audio.codec_context.name if audio else None,
+            "audio_seconds": float(audio.duration * audio.time_base) if audio and audio.duration else None,
+        }
+
+
+def test_round_trip_keeps_frames_size_rate_timestamps_and_audio(talking, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(talking), "--bg", "white", "-o", str(out), "-q"]) == 0
+    src, got = video_facts(talking), video_facts(out)
+    for key in ("frames", "size", "rate", "pts_seconds", "codec", "pix_fmt"):
+        assert got[key] == src[key], key
+    assert got["duration"] == pytest.approx(src["duration"], abs=0.04)
+    assert got["audio"] == "aac" and got["audio_seconds"] == pytest.approx(src["audio_seconds"], abs=0.05)
+    err = capsys.readouterr().err
+    assert "audio copied" in err and "model selfie" in err and "40 frames" in err
+    # the person is kept and the background is white
+    images, _ = read_video(out)
+    assert images[0][5:20, 5:20].mean() > 240
+    assert images[0][100:200, 300:380].mean() < 235
+
+
+def test_no_audio_and_webm_reencodes_audio(talking, tmp_path):
+    quiet = tmp_path / "quiet.mp4"
+    assert main(["video", str(talking), "--no-audio", "-o", str(quiet), "-q"]) == 0
+    assert video_facts(quiet)["audio"] is None
+    webm = tmp_path / "out.webm"
+    assert main(["video", str(talking), "--bg", "black", "-o", str(webm), "-q"]) == 0
+    facts = video_facts(webm)
+    assert facts["codec"] == "vp9" and facts["audio"] == "opus" and facts["frames"] == 40
+
+
+@pytest.mark.parametrize("ext,codec", [(".mov", "prores"), (".webm", "vp9")])
+def test_transparent_output_keeps_alpha(talking, tmp_path, ext, codec):
+    out = tmp_path / f"cutout{ext}"
+    assert main(["video", str(talking), "--bg", "transparent", "-o", str(out), "-q", "--no-audio"]) == 0
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        if codec == "vp9":  # FFmpeg's native VP9 decoder drops alpha; libvpx keeps it
+            ctx = av.CodecContext.create("libvpx-vp9", "r")
+            ctx.extradata = v.codec_context.extradata
+            frames = [f for p in c.demux(v) for f in ctx.decode(p)]
+        else:
+            frames = list(c.decode(v))
+        assert v.codec_context.name == codec
+        rgba = frames[0].to_ndarray(format="rgba")
+    assert len(frames) == 40
+    alpha = rgba[..., 3]
+    assert alpha[:20, :20].mean() < 30  # background corner is transparent
+    assert alpha[120:200, 300:380].mean() > 200  # the person is opaque
+
+
+def test_png_directory_output_and_alpha_out(talking, tmp_path):
+    out, matte = tmp_path / "frames", tmp_path / "matte"
+    assert main(["video", str(talking), "--bg", "transparent", "-o", str(out), "--alpha-out", str(matte), "-q"]) == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert files[:2] == ["00000.png", "00001.png"] and len(files) == 40 and len(list(matte.iterdir())) == 40
+    rgba = cv2.imread(str(out / "00007.png"), cv2.IMREAD_UNCHANGED)
+    gray = cv2.imread(str(matte / "00007.png"), cv2.IMREAD_UNCHANGED)
+    assert rgba.shape == (270, 480, 4) and gray.shape == (270, 480) and gray.dtype == np.uint8
+    assert np.abs(rgba[..., 3].astype(int) - gray).max() <= 1
+    video_matte = tmp_path / "matte.mp4"
+    assert main(["video", str(talking), "--bg", "none", "-o", str(tmp_path / "o.mp4"), "--alpha-out", str(video_matte), "-q"]) == 0
+    assert video_facts(video_matte)["frames"] == 40
+
+
+def test_odd_frame_size_is_padded_and_said(tmp_path, capsys):
+    src = make_index_video(tmp_path / "odd.mov", frames=5, rate=Fraction(25), size=(65, 47))
+    out = tmp_path / "odd.mp4"
+    run_video(str(src), out, Config().override("background", bg="green"), segmenter=ConstantSegmenter(0.0), progress=False)
+    assert "padding to 66x48" in capsys.readouterr().err
+    facts = video_facts(out)
+    assert facts["size"] == (66, 48) and facts["frames"] == 5
+    frame = read_video(out)[0][0]
+    assert np.abs(frame[20, 30].astype(int) - (0, 177, 64)).max() < 12
+
+
+def test_image_sequence_input_at_given_fps(tmp_path, shared):
+    frames = sorted((shared / "media/labeled/davis_lucia/JPEGImages").glob("*.jpg"))[:6]
+    out = tmp_path / "seq.mp4"
+    assert main(["video", str(frames[0].parent), "--fps", "29.97", "-o", str(out), "-q", "--bg", "gray"]) == 0
+    facts = video_facts(out)
+    assert facts["frames"] == 70 and facts["rate"] == NTSC and facts["size"] == (854, 480)
+    glob_out = tmp_path / "glob.mp4"
+    assert main(["video", str(frames[0].parent / "0000[0-5].jpg"), "--fps", "25", "-o", str(glob_out), "-q"]) == 0
+    facts = video_facts(glob_out)
+    assert facts["frames"] == 6 and facts["rate"] == 25
