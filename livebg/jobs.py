@@ -97,7 +97,8 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
             + (f" (audio {'copied' if sink.audio.copy else 're-encoded'})" if getattr(sink, "audio", None) else ""))
 
         matter = Matter(config)
-        compositor = Compositor(background, config.refine.light_wrap)
+        compositor = Compositor(background, config.refine.light_wrap,
+                                device="cuda" if segmenter.device == "cuda" else None)
 
         def matte_stage(items):
             for frame, prob in items:
@@ -108,7 +109,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
                 yield frame, compositor(frame.image, alpha, frame.time), alpha
 
         bar = tqdm(total=source.frame_count or None, unit="frame", file=sys.stderr, disable=not progress,
-                   dynamic_ncols=True, smoothing=0.1, desc="livebg")
+                   dynamic_ncols=True, smoothing=0.1, desc="livebg", mininterval=0.5 if sys.stderr.isatty() else 10)
 
         def encode_stage(items):
             for frame, image, alpha in items:

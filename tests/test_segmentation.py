@@ -179,3 +179,17 @@ def test_torch_blend_matches_cpu_blend():
     for dtype, tol in [(torch.float32, 1), (torch.bfloat16, 3)]:
         t = blend_torch(torch.from_numpy(frame), torch.from_numpy(alpha).to(dtype), torch.from_numpy(bg)).numpy()
         assert np.abs(t.astype(int) - cpu).max() <= tol
+
+
+def test_device_blend_path_matches_opencv_blend():
+    """The Compositor's tensor path (used on CUDA in float16) run on the CPU."""
+    from livebg.compositing import ColorBackground
+    from livebg.matte import Compositor
+
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    alpha = rng.random((30, 40), dtype=np.float32)
+    background = ColorBackground((10, 200, 30), "test")
+    on_cpu = Compositor(background)(frame, alpha, 0)
+    on_device = Compositor(background, device="cpu")(frame, alpha, 0)
+    assert on_device.dtype == np.uint8 and np.abs(on_device.astype(int) - on_cpu).max() <= 1
