@@ -60,7 +60,10 @@ class ImageBackground:
 
     def __init__(self, path: Path):
         self.path = path
-        self.image = read_image(path, error=BackgroundError)
+        try:
+            self.image = read_image(path, error=BackgroundError)
+        except BackgroundError as exc:  # say that it is the --bg file, not the input, that is wrong
+            raise BackgroundError(f"--bg {exc}") from None
         self._fitted: np.ndarray | None = None
 
     def frame_at(self, t, frame):
@@ -233,7 +236,10 @@ class VideoBackground:
             self._next = self._take()
         while self._next is not _END and self._next[0] <= target:
             self._current, self._next = self._next, self._take()
-        return self._current[1]
+        image = self._current[1]
+        if image.shape[:2] != frame.shape[:2]:  # photos of several sizes share one background
+            image = fit_cover(image, frame.shape[1], frame.shape[0])
+        return image
 
     def close(self) -> None:
         self._stop.set()
@@ -271,12 +277,9 @@ def fit_cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def fit_cover_frame(frame, width: int, height: int) -> np.ndarray:
-    """fit_cover for a PyAV frame; scaling and RGB conversion happen in one swscale call."""
-    scale = max(width / frame.width, height / frame.height)
-    sw, sh = max(width, round(frame.width * scale)), max(height, round(frame.height * scale))
-    scaled = frame.to_ndarray(format="rgb24", width=sw, height=sh, interpolation="BILINEAR")
-    x, y = (sw - width) // 2, (sh - height) // 2
-    return np.ascontiguousarray(scaled[y:y + height, x:x + width])
+    """fit_cover for a PyAV frame: RGB at its own size, then OpenCV's resize (about twice as
+    fast as scaling in swscale, measured on a 320x176 -> 960x540 background)."""
+    return fit_cover(frame.to_ndarray(format="rgb24"), width, height)
 
 
 def parse_hex_color(text: str) -> tuple[int, int, int] | None:

@@ -52,9 +52,9 @@ class ModelConfig:
 @dataclass(frozen=True)
 class SmoothingConfig:
     method: str = "adaptive"  # none, ema (fixed strength), adaptive (strong at rest, fast on motion)
-    strength: float = 0.6  # weight of the previous matte at rest, 0 (off) .. 0.95
-    motion_threshold: float = 0.12  # adaptive: probability change treated as real motion
-    cut_threshold: float = 0.5  # mean frame difference (0..1) that counts as a scene cut
+    strength: float = 0.8  # weight of the previous matte at rest, 0 (off) .. 0.95
+    motion_threshold: float = 0.5  # adaptive: probability change at which the past is dropped entirely
+    cut_threshold: float = 0.08  # mean thumbnail difference (0..1) that counts as a scene cut; a fast pan is ~0.04
 
     def validate(self) -> None:
         if self.method not in SMOOTHING_METHODS:
@@ -72,6 +72,7 @@ class RefineConfig:
     method: str = "guided"  # bilinear (plain upsampling) or guided (edge-aware, guided by the frame)
     radius: int = 6  # guided filter radius in full-resolution pixels (scaled with the frame)
     eps: float = 1e-3  # guided filter regularisation: smaller follows image edges more closely
+    sharpness: float = 3.0  # guided: steepness of the edge ramp around 0.5; 1 keeps the filter's soft edge
     light_wrap: float = 0.0  # 0..1: background light spilling onto the subject's edge
 
     def validate(self) -> None:
@@ -81,6 +82,8 @@ class RefineConfig:
             raise ConfigError(f"refine radius {self.radius} is out of range: use 1..64")
         if not 0 < self.eps < 1:
             raise ConfigError(f"refine eps {self.eps} is out of range: use (0, 1)")
+        if not 1.0 <= self.sharpness <= 20.0:
+            raise ConfigError(f"refine sharpness {self.sharpness} is out of range: use 1..20 (1 keeps the soft edge)")
         if not 0.0 <= self.light_wrap <= 1.0:
             raise ConfigError(f"light wrap {self.light_wrap} is out of range: use 0..1")
 
@@ -223,8 +226,14 @@ def load_config(path: str | Path | None = None) -> Config:
     for section, values in data.items():
         if section not in sections or not isinstance(values, dict):
             raise ConfigError(f"unknown section [{section}] in {preset}: known sections are {', '.join(sorted(sections))}")
-        config = config.override(section, **values)
-    return config.validate()
+        try:
+            config = config.override(section, **values)
+        except ConfigError as exc:  # say which file holds the wrong setting
+            raise ConfigError(f"{preset}: {exc}") from None
+    try:
+        return config.validate()
+    except ConfigError as exc:
+        raise ConfigError(f"{preset}: {exc}") from None
 
 
 def as_dict(config: Config) -> dict[str, dict[str, Any]]:

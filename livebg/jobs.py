@@ -109,7 +109,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
                 yield frame, compositor(frame.image, alpha, frame.time), alpha
 
         bar = tqdm(total=source.frame_count or None, unit="frame", file=sys.stderr, disable=not progress,
-                   dynamic_ncols=True, smoothing=0.1, desc="livebg", mininterval=0.5 if sys.stderr.isatty() else 10)
+                   dynamic_ncols=True, smoothing=0.1, desc="livebg", mininterval=0.5 if sys.stderr.isatty() else 2)
 
         def encode_stage(items):
             for frame, image, alpha in items:

@@ -1,9 +1,9 @@
 """Temporal smoothing of the probability maps, with explicit state and reset().
 
 ``ema`` blends each new map with the previous result at a fixed strength. ``adaptive`` does
-the same per pixel, but lets the weight fall to zero where the probability moved by more
-than ``motion_threshold``: a still matte stops shimmering while a moving arm is followed at
-once, without a trailing ghost. A scene cut (a large change in a small thumbnail of the
+the same per pixel, but lowers the weight linearly with the change in probability, to zero
+where it moved by ``motion_threshold`` or more: a still matte stops shimmering while a moving
+arm is followed at once, without a trailing ghost. A scene cut (a large change in a small thumbnail of the
 frame) resets the state.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ class TemporalSmoother:
         self.state: np.ndarray | None = None
         self._thumb: np.ndarray | None = None
         self.cuts = 0
+        self._buffer: np.ndarray | None = None
 
     def reset(self) -> None:
         """Forget the past: call at the start of a job, on scene cuts and on effect toggles."""
@@ -49,10 +50,16 @@ class TemporalSmoother:
         if cfg.method == "ema":
             self.state = cv2.addWeighted(self.state, cfg.strength, prob, 1 - cfg.strength, 0)
             return self.state
-        # adaptive: weight = strength * (1 - |change| / threshold)^2, clipped at 0
-        change = cv2.absdiff(prob, self.state)
-        keep = np.clip(1.0 - change * (1.0 / cfg.motion_threshold), 0.0, 1.0)
-        keep *= keep
-        keep *= cfg.strength
+        # adaptive: keep = strength * (1 - |change| / threshold), clipped at 0; computed in place
+        # into a scratch buffer (the result is a new array: the caller may hold the last one)
+        keep = cv2.absdiff(prob, self.state, dst=self._scratch(prob.shape))
+        keep *= -cfg.strength / cfg.motion_threshold
+        keep += cfg.strength
+        np.maximum(keep, 0.0, out=keep)
         self.state = prob + keep * (self.state - prob)
         return self.state
+
+    def _scratch(self, shape: tuple[int, ...]) -> np.ndarray:
+        if self._buffer is None or self._buffer.shape != shape:
+            self._buffer = np.empty(shape, np.float32)
+        return self._buffer

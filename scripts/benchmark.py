@@ -1,0 +1,243 @@
+"""Speed of livebg's file mode against the decode + encode floor and the seeds' method.
+
+    python scripts/benchmark.py ../shared/media/videos/doctor_960x540.mp4 \
+        --bg ../shared/media/background_videos/big_buck_bunny_320x176.mp4 --repeat 3
+    python scripts/benchmark.py INPUT --device cuda          # DeepLabV3-ResNet101 fp16, batch 1/4/8/16
+    python scripts/benchmark.py INPUT --device cpu --quick   # the same on tiny inputs, so it cannot rot
+
+Every row runs in this one process, side by side, on the same input clip, and writes H.264
+(crf 20, preset veryfast) like livebg does. torchvision checkpoints are not downloaded: unless
+``--weights`` names a real one, a randomly initialised model is saved under torchvision's file
+name in a temporary TORCH_HOME (random weights run exactly as fast as trained ones). With
+``--repeat N`` each row runs N times, interleaved, and the best run is shown (other work on
+the machine only ever slows a run down).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import av  # noqa: E402
+
+TORCH_MODEL = "deeplabv3_mobilenet_v3_large"
+CUDA_MODEL = "deeplabv3_resnet101"
+CRF, PRESET = 20, "veryfast"
+
+
+def make_clip(input_path: str, frames: int, directory: Path) -> str:
+    """The first ``frames`` frames of the input as a near-lossless H.264 clip (every row reads it)."""
+    out_path = directory / "clip.mp4"
+    with av.open(input_path) as src, av.open(str(out_path), "w") as dst:
+        stream = src.streams.video[0]
+        stream.thread_type = "AUTO"
+        out = dst.add_stream("libx264", rate=stream.average_rate, options={"crf": "12", "preset": "ultrafast"})
+        out.width, out.height, out.pix_fmt = stream.codec_context.width, stream.codec_context.height, "yuv420p"
+        out.time_base = stream.time_base
+        for i, frame in enumerate(src.decode(stream)):
+            if i >= frames:
+                break
+            for packet in out.encode(frame):
+                dst.mux(packet)
+        for packet in out.encode():
+            dst.mux(packet)
+    return str(out_path)
+
+
+def floor_run(input_path: str, output: str) -> tuple[int, float]:
+    """Decode and re-encode with livebg's encoder settings, nothing else (frames stay YUV)."""
+    started = time.perf_counter()
+    with av.open(input_path) as src, av.open(output, "w") as dst:
+        stream = src.streams.video[0]
+        stream.thread_type = "AUTO"
+        out = dst.add_stream("libx264", rate=stream.average_rate, options={"crf": str(CRF), "preset": PRESET})
+        out.width, out.height, out.pix_fmt = stream.codec_context.width, stream.codec_context.height, "yuv420p"
+        out.time_base = stream.time_base
+        frames = 0
+        for frame in src.decode(stream):
+            for packet in out.encode(frame):
+                dst.mux(packet)
+            frames += 1
+        for packet in out.encode():
+            dst.mux(packet)
+    return frames, time.perf_counter() - started
+
+
+def livebg_run(input_path: str, bg: str, output: str, model: str, weights: str = "") -> tuple[int, float]:
+    from livebg.config import Config
+    from livebg.jobs import run_video
+
+    config = Config().override("model", name=model, device="cpu", weights=weights, download=False)
+    config = config.override("background", bg=bg).override("output", crf=CRF, preset=PRESET)
+    result = run_video(input_path, output, config, progress=False)
+    return result.frames, result.seconds
+
+
+def seeds_run(input_path: str, bg: str, output: str, model: str, weights: str, frames: int) -> tuple[int, float]:
+    from seeds_method import load_seeds_model, run_seeds_video
+
+    method = load_seeds_model(model, weights)
+    return run_seeds_video(method, input_path, bg, output, max_frames=frames, crf=CRF, preset=PRESET)
+
+
+def prepare_random_checkpoint(name: str, torch_home: Path) -> None:
+    """Save a randomly initialised ``name`` under torchvision's checkpoint file name in
+    ``torch_home``/hub/checkpoints and point TORCH_HOME there, unless the real file is cached."""
+    import torch
+    from torchvision.models import get_model_builder
+
+    from livebg.weights import checkpoint_file_name, torchvision_weights
+
+    weights = torchvision_weights(name)
+    os.environ["TORCH_HOME"] = str(torch_home)
+    path = torch_home / "hub" / "checkpoints" / checkpoint_file_name(weights)
+    if path.is_file():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs = {"weights": None, "weights_backbone": None, "num_classes": len(weights.meta["categories"])}
+    if not name.startswith("lraspp"):
+        kwargs["aux_loss"] = True  # torchvision's checkpoints carry the auxiliary head
+    model = get_model_builder(name)(**kwargs)
+    torch.save(model.state_dict(), path)
+
+
+def file_mode(args, workdir: Path) -> list[dict]:
+    clip = make_clip(args.input, args.frames, workdir) if args.frames else args.input
+    weights = args.weights
+    if not weights:
+        prepare_random_checkpoint(TORCH_MODEL, Path(args.torch_home or workdir / "torch"))
+    runs = {
+        "decode + encode floor": lambda: floor_run(clip, str(workdir / "floor.mp4")),
+        "livebg, default model": lambda: livebg_run(clip, args.bg, str(workdir / "default.mp4"), "auto"),
+        f"livebg, {TORCH_MODEL}": lambda: livebg_run(clip, args.bg, str(workdir / "torch.mp4"), TORCH_MODEL, weights),
+        f"seeds' method, {TORCH_MODEL}": lambda: seeds_run(clip, args.bg, str(workdir / "seeds.mp4"), TORCH_MODEL,
+                                                          weights, args.seeds_frames),
+    }
+    fps: dict[str, list[float]] = {name: [] for name in runs}
+    frames: dict[str, int] = {}
+    for _ in range(args.repeat):
+        for name, run in runs.items():
+            n, seconds = run()
+            frames[name] = n
+            fps[name].append(n / seconds)
+            print(f"  {name}: {n} frames, {n / seconds:.2f} fps", file=sys.stderr, flush=True)
+    rows = [{"name": name, "frames": frames[name], "fps": max(v), "median": statistics.median(v), "runs": v}
+            for name, v in fps.items()]
+    return rows
+
+
+def print_file_table(rows: list[dict], args) -> None:
+    by_name = {r["name"]: r for r in rows}
+    floor = by_name["decode + encode floor"]["fps"]
+    seeds = by_name[f"seeds' method, {TORCH_MODEL}"]["fps"]
+    print(f"input {args.input}" + (f" (first {args.frames} frames)" if args.frames else "")
+          + f", bg {args.bg}, H.264 crf {CRF} {PRESET}, {os.cpu_count()} CPU cores, best of {args.repeat}")
+    print()
+    print("| run | frames | fps (best) | fps (median) | / floor | / seeds' method |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['name']} | {r['frames']} | {r['fps']:.1f} | {r['median']:.1f} | "
+              f"{r['fps'] / floor:.2f} | {r['fps'] / seeds:.1f}x |")
+    default, torch_row = by_name["livebg, default model"], by_name[f"livebg, {TORCH_MODEL}"]
+    floor_row, seeds_row = by_name["decode + encode floor"], by_name[f"seeds' method, {TORCH_MODEL}"]
+    print()
+    print(f"livebg (default model) / floor = {default['fps'] / floor:.2f} best, "
+          f"{default['median'] / floor_row['median']:.2f} median (goal >= 0.70)")
+    print(f"livebg ({TORCH_MODEL}) / seeds' method = {torch_row['fps'] / seeds:.1f}x best, "
+          f"{torch_row['median'] / seeds_row['median']:.1f}x median (goal >= 5x)")
+
+
+def batch_mode(args, workdir: Path) -> list[dict]:
+    """DeepLabV3-ResNet101 throughput per batch size: float16 on CUDA, float32 on CPU."""
+    import cv2
+    import torch
+
+    from livebg.segmentation import TorchSegmenter
+    from livebg.weights import load_torchvision_model
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is available; use --device cpu --quick")
+    if not args.weights:
+        prepare_random_checkpoint(CUDA_MODEL, Path(args.torch_home or workdir / "torch"))
+    model, weights = load_torchvision_model(CUDA_MODEL, args.weights, download=False)
+    precision = "float16" if args.device == "cuda" else "float32"
+    infer_size = 64 if args.quick else int(weights.transforms().resize_size[0])
+    count = args.frames or (8 if args.quick else 160)
+    frames = []
+    with av.open(args.input) as src:
+        for frame in src.decode(video=0):
+            image = frame.to_ndarray(format="rgb24")
+            if args.quick:
+                image = cv2.resize(image, (96, 64), interpolation=cv2.INTER_AREA)
+            frames.append(image)
+            if len(frames) >= count:
+                break
+    sizes = [int(b) for b in args.batch_sizes.split(",")]
+    rows = []
+    for batch in sizes:
+        segmenter = TorchSegmenter(model, name=CUDA_MODEL, categories=weights.meta["categories"], classes=("person",),
+                                   device=args.device, precision=precision, infer_size=infer_size, batch_size=batch)
+        segmenter.predict(frames[:batch])  # warm-up: cuDNN autotuning, allocator
+        sync()
+        started = time.perf_counter()
+        done = 0
+        while done < len(frames):
+            chunk = frames[done:done + batch]
+            segmenter.predict(chunk)
+            done += len(chunk)
+        sync()
+        seconds = time.perf_counter() - started
+        rows.append({"batch": batch, "frames": done, "fps": done / seconds})
+        print(f"  batch {batch}: {done / seconds:.1f} fps", file=sys.stderr, flush=True)
+    print(f"{CUDA_MODEL}, {precision} on {args.device}, inference {infer_size} px short side, "
+          f"{len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]} (segmentation only)")
+    print()
+    print("| batch size | fps |")
+    print("|---:|---:|")
+    for r in rows:
+        print(f"| {r['batch']} | {r['fps']:.1f} |")
+    return rows
+
+
+def sync() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()  # read the clock only after the GPU has finished
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="livebg speed benchmark (see the module docstring).")
+    parser.add_argument("input", help="input video")
+    parser.add_argument("--bg", default="white", help="background for the livebg and seeds' rows (default: white)")
+    parser.add_argument("--frames", type=int, default=0, help="only the first N frames (default: all)")
+    parser.add_argument("--seeds-frames", type=int, default=60,
+                        help="frames for the seeds' method, which is slow (default: 60; 0 = all)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each row, interleaved; best shown")
+    parser.add_argument("--weights", default="", help=f"a real checkpoint of {TORCH_MODEL} (or {CUDA_MODEL} with --device)")
+    parser.add_argument("--torch-home", default="", help="where to keep the random checkpoints (default: a temp dir)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help=f"batch mode: {CUDA_MODEL} per batch size on this device")
+    parser.add_argument("--batch-sizes", default="1,4,8,16")
+    parser.add_argument("--quick", action="store_true", help="batch mode on tiny frames (for tests and CPU-only machines)")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be 1 or more")
+    with tempfile.TemporaryDirectory(prefix="livebg-bench-") as tmp:
+        workdir = Path(tmp)
+        if args.device:
+            batch_mode(args, workdir)
+        else:
+            rows = file_mode(args, workdir)
+            print_file_table(rows, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Score livebg's matte on a labelled sequence, one row per configuration.
+
+    python scripts/evaluate.py ../shared/media/labeled/davis_lucia
+    python scripts/evaluate.py ../shared/media/labeled/davis_lucia --lag
+
+The model runs once per frame; every row reuses its probabilities, so rows differ only in
+smoothing and refinement. fps counts the model and the row's matte stages (not decoding).
+Columns: IoU and DAVIS boundary F of the alpha thresholded at 0.5, flicker (see
+livebg.evaluation.flicker; lower is better).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from livebg.config import Config, load_config  # noqa: E402
+from livebg.evaluation import FlickerMeter, boundary_f, iou, lag_frames, load_labeled  # noqa: E402
+from livebg.matte import Matter  # noqa: E402
+from livebg.segmentation import load_segmenter  # noqa: E402
+from livebg.smoothing import TemporalSmoother  # noqa: E402
+from seeds_method import seeds_alpha_from_probability  # noqa: E402
+
+SEEDS = "seeds' method (hard mask + 7x7 blur)"
+# row name -> {section: settings}; the defaults come from config.py (or --config)
+ROWS = {
+    "raw model": {"smoothing": {"method": "none"}, "refine": {"method": "bilinear"}},
+    SEEDS: None,
+    "ema smoothing only": {"smoothing": {"method": "ema"}, "refine": {"method": "bilinear"}},
+    "adaptive smoothing only": {"smoothing": {"method": "adaptive"}, "refine": {"method": "bilinear"}},
+    "guided refinement only": {"smoothing": {"method": "none"}, "refine": {"method": "guided"}},
+    "default": {},
+}
+LAG_ROWS = {
+    "none": {"method": "none"},
+    "ema": {"method": "ema"},
+    "adaptive": {"method": "adaptive"},
+}
+
+
+def row_config(base: Config, overrides: dict) -> Config:
+    config = base
+    for section, values in overrides.items():
+        config = config.override(section, **values)
+    return config.validate()
+
+
+def parse_settings(pairs: list[str]) -> dict[str, dict]:
+    """section.key=value strings (from --set) -> overrides; values parsed as numbers when they are."""
+    out: dict[str, dict] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        section, _, name = key.partition(".")
+        if not name or not _:
+            raise SystemExit(f"--set {pair!r}: use section.key=value, e.g. smoothing.strength=0.8")
+        for cast in (int, float):
+            try:
+                value = cast(value)
+                break
+            except ValueError:
+                continue
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def evaluate(labeled: str, base: Config, rows: dict[str, dict | None], limit: int = 0) -> list[dict]:
+    pairs = load_labeled(labeled, limit)
+    segmenter, _ = load_segmenter(base.model)
+    started = time.perf_counter()
+    probs = [segmenter.predict([image])[0] for image, _ in pairs]
+    model_seconds = time.perf_counter() - started
+    results = []
+    for name, overrides in rows.items():
+        matter = None if overrides is None else Matter(row_config(base, overrides))
+        started = time.perf_counter()
+        alphas = [matte(matter, prob, image) for (image, _), prob in zip(pairs, probs)]
+        seconds = model_seconds + time.perf_counter() - started
+        flick = FlickerMeter()
+        for alpha, (_, truth) in zip(alphas, pairs):
+            flick.add(alpha, truth)
+        results.append({
+            "name": name,
+            "iou": sum(iou(a, t) for a, (_, t) in zip(alphas, pairs)) / len(pairs),
+            "boundary_f": sum(boundary_f(a, t) for a, (_, t) in zip(alphas, pairs)) / len(pairs),
+            "flicker": flick.value, "fps": len(pairs) / seconds, "frames": len(pairs)})
+    return results
+
+
+def matte(matter: Matter | None, prob, image):
+    """The row's alpha for one frame; ``None`` is the seeds' rule."""
+    if matter is None:
+        h, w = image.shape[:2]
+        return seeds_alpha_from_probability(prob, (w, h)).astype("float32")
+    return matter(prob, image)
+
+
+def lag_table(base: Config) -> list[dict]:
+    rows = []
+    for name, settings in LAG_ROWS.items():
+        config = base.smoothing.__class__(**{**vars(base.smoothing), **settings})
+        smoother = TemporalSmoother(config)
+        rows.append({"name": name, "lag": lag_frames(smoother)})
+    return rows
+
+
+def print_table(results: list[dict], model: str, labeled: str) -> None:
+    print(f"{Path(labeled).name}, {results[0]['frames']} frames, model {model}")
+    print()
+    print("| configuration | IoU | boundary F | flicker | fps |")
+    print("|---|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['name']} | {r['iou']:.3f} | {r['boundary_f']:.3f} | {r['flicker']:.2f} | {r['fps']:.0f} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Score livebg's matte on a labelled sequence.")
+    parser.add_argument("labeled", help="directory with JPEGImages/ and Annotations/ (DAVIS layout)")
+    parser.add_argument("--config", help="a TOML preset to start from (default: livebg's defaults)")
+    parser.add_argument("--model", help="model name or .onnx path (default: the CPU default)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N frames")
+    parser.add_argument("--rows", help=f"comma-separated subset of: {', '.join(ROWS)}")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="add a row 'custom' with these settings over the base (repeatable)")
+    parser.add_argument("--lag", action="store_true", help="also print the lag of each smoothing setting")
+    args = parser.parse_args(argv)
+    base = load_config(args.config)
+    if args.model:
+        base = base.override("model", name=args.model)
+    base = base.override("model", device="cpu")
+    rows = dict(ROWS)
+    if args.rows:
+        wanted = [r.strip() for r in args.rows.split(",")]
+        unknown = [r for r in wanted if r not in ROWS]
+        if unknown:
+            parser.error(f"unknown rows {unknown}: use {', '.join(ROWS)}")
+        rows = {r: ROWS[r] for r in wanted}
+    if args.set:
+        rows["custom"] = parse_settings(args.set)
+    results = evaluate(args.labeled, base, rows, args.limit)
+    print_table(results, base.model.name, args.labeled)
+    if args.lag:
+        print()
+        print("lag on a synthetic disk that starts moving at 3 px/frame (frames the matte trails; 0 = none)")
+        print()
+        print("| smoothing | lag (frames) |")
+        print("|---|---:|")
+        for r in lag_table(base):
+            print(f"| {r['name']} | {r['lag']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

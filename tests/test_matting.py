@@ -1,0 +1,54 @@
+"""Photo matting (livebg image --matting) on a real portrait, at reduced size so it is quick."""
+import cv2
+import numpy as np
+import pytest
+
+from livebg.compositing import read_image
+from livebg.config import Config
+from livebg.jobs import run_images
+from livebg.refine import matte_photo
+from livebg.segmentation import load_segmenter
+
+
+@pytest.fixture(scope="module")
+def portrait(shared):
+    image = read_image(shared / "media/portraits/woman-5883428_1280.jpg")
+    h, w = image.shape[:2]
+    return cv2.resize(image, (320, round(h * 320 / w)), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="module")
+def segmenter():
+    return load_segmenter(Config().model)[0]
+
+
+def test_matte_photo_gives_a_fine_alpha_and_a_clean_foreground(portrait, segmenter):
+    prob = segmenter.predict([portrait])[0]
+    alpha, foreground = matte_photo(portrait, prob)
+    assert alpha.shape == portrait.shape[:2] and alpha.dtype == np.float32
+    assert foreground.shape == portrait.shape and foreground.dtype == np.uint8
+    assert 0 <= alpha.min() and alpha.max() <= 1
+    fractional = (alpha > 0.02) & (alpha < 0.98)
+    assert 0.005 < fractional.mean() < 0.3  # soft only in a band around the edge (hair)
+    assert (alpha > 0.5).mean() > 0.2  # the person is there
+    # where the alpha is opaque the pixels are the photo's own
+    opaque = alpha > 0.999
+    assert np.abs(foreground[opaque].astype(int) - portrait[opaque]).max() <= 1
+
+
+def test_matte_photo_without_an_edge_returns_the_hard_mask(portrait):
+    prob = np.ones((64, 64), np.float32)
+    alpha, image = matte_photo(portrait, prob)
+    assert alpha.min() == 1.0 and image is portrait
+
+
+def test_image_command_with_matting(tmp_path, portrait, segmenter):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(src / name), cv2.cvtColor(portrait, cv2.COLOR_RGB2BGR))
+    config = Config().override("background", bg="green")
+    written = run_images([str(src)], str(tmp_path / "out"), config, segmenter=segmenter, progress=False, matting=True)
+    assert [p.name for p in written] == ["a_livebg.png", "b_livebg.png"]
+    out = cv2.imread(str(written[0]))
+    assert out.shape == portrait.shape

@@ -1,0 +1,103 @@
+"""TemporalSmoother: the three methods, reset, scene cuts, and the lag each setting adds."""
+import cv2
+import numpy as np
+import pytest
+
+from livebg.config import SmoothingConfig
+from livebg.errors import ConfigError
+from livebg.evaluation import lag_frames, synthetic_motion
+from livebg.smoothing import TemporalSmoother
+
+
+def noisy_still(n=30, seed=1):
+    rng = np.random.default_rng(seed)
+    base = np.zeros((32, 48), np.float32)
+    base[8:24, 12:36] = 1
+    return base, [np.clip(base + rng.normal(0, 0.05, base.shape), 0, 1).astype(np.float32) for _ in range(n)]
+
+
+@pytest.mark.parametrize("method", ["ema", "adaptive"])
+def test_smoothing_calms_a_still_matte(method):
+    base, probs = noisy_still()
+    smoother = TemporalSmoother(SmoothingConfig(method=method))
+    out = [smoother(p).copy() for p in probs]
+    raw_shimmer = np.mean([np.abs(a - b).mean() for a, b in zip(probs, probs[1:])])
+    smooth_shimmer = np.mean([np.abs(a - b).mean() for a, b in zip(out[10:], out[11:])])
+    assert smooth_shimmer < 0.5 * raw_shimmer
+
+
+def test_none_passes_the_map_through_unchanged():
+    _, probs = noisy_still(3)
+    smoother = TemporalSmoother(SmoothingConfig(method="none"))
+    for p in probs:
+        np.testing.assert_array_equal(smoother(p), p)
+
+
+def test_adaptive_follows_a_sudden_change_at_once():
+    smoother = TemporalSmoother(SmoothingConfig(method="adaptive", strength=0.9))
+    still = np.zeros((8, 8), np.float32)
+    for _ in range(5):
+        smoother(still)
+    moved = still.copy()
+    moved[:, 4:] = 1.0
+    out = smoother(moved)
+    assert out[:, 4:].min() == pytest.approx(1.0)  # no ghost of the old matte where it moved
+    assert out[:, :4].max() == 0.0
+
+
+def test_returned_map_is_not_overwritten_by_the_next_call():
+    smoother = TemporalSmoother(SmoothingConfig(method="adaptive"))
+    first = smoother(np.zeros((4, 4), np.float32)).copy()
+    held = smoother(np.full((4, 4), 0.1, np.float32))
+    kept = held.copy()
+    smoother(np.full((4, 4), 0.2, np.float32))
+    np.testing.assert_array_equal(held, kept)
+    assert first.shape == (4, 4)
+
+
+def test_reset_forgets_the_past():
+    smoother = TemporalSmoother(SmoothingConfig(method="ema", strength=0.9))
+    smoother(np.zeros((4, 4), np.float32))
+    smoother.reset()
+    np.testing.assert_array_equal(smoother(np.ones((4, 4), np.float32)), 1.0)
+
+
+def test_scene_cut_resets_the_state():
+    smoother = TemporalSmoother(SmoothingConfig(method="ema", strength=0.9))
+    dark = np.full((36, 64, 3), 10, np.uint8)
+    bright = np.full((36, 64, 3), 240, np.uint8)
+    smoother(np.zeros((4, 4), np.float32), dark)
+    smoother(np.zeros((4, 4), np.float32), dark)
+    assert smoother.cuts == 0
+    out = smoother(np.ones((4, 4), np.float32), bright)
+    assert smoother.cuts == 1
+    np.testing.assert_array_equal(out, 1.0)
+
+
+def test_a_camera_pan_is_not_a_cut():
+    smoother = TemporalSmoother(SmoothingConfig())
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(rng.integers(0, 255, (36, 400, 3), dtype=np.uint8), (0, 0), 6)
+    scene = cv2.normalize(scene, None, 0, 255, cv2.NORM_MINMAX)  # a real scene: smooth, full contrast
+    for x in range(0, 40, 4):  # the view slides 4 px a frame
+        smoother(np.zeros((4, 4), np.float32), np.ascontiguousarray(scene[:, x:x + 64]))
+    assert smoother.cuts == 0
+
+
+def test_lag_figures():
+    lags = {m: lag_frames(TemporalSmoother(SmoothingConfig(method=m))) for m in ("none", "ema", "adaptive")}
+    assert lags["none"] == 0
+    assert lags["adaptive"] < 0.5
+    assert lags["ema"] > 1  # the fixed moving average trails a moving shape
+
+
+def test_synthetic_motion_moves():
+    frames = list(synthetic_motion(rest_frames=2, move_frames=3))
+    assert len(frames) == 5
+    assert not np.array_equal(frames[1][2], frames[-1][2])
+
+
+@pytest.mark.parametrize("kwargs", [{"method": "median"}, {"strength": 1.0}, {"motion_threshold": 0}, {"cut_threshold": 2}])
+def test_bad_settings_are_refused(kwargs):
+    with pytest.raises(ConfigError):
+        TemporalSmoother(SmoothingConfig(**kwargs))
