@@ -1,0 +1,126 @@
+"""Virtual camera output through pyvirtualcam (v4l2loopback on Linux, OBS on Windows and macOS).
+
+Frames arrive as RGB. The backend's native pixel format is asked for once; when it is one
+OpenCV can produce directly (I420, NV12, YUYV, UYVY, BGR, RGBA), frames are converted here in
+one OpenCV call and sent in that format, so the backend passes them through unconverted.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ..errors import DeviceError
+
+MODPROBE = "sudo modprobe v4l2loopback devices=1 video_nr=10 card_label=livebg exclusive_caps=1"
+
+
+def _i420(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+
+
+def _nv12(rgb: np.ndarray) -> np.ndarray:
+    # NV12 is I420 with the two quarter-size chroma planes interleaved.
+    h, w = rgb.shape[:2]
+    i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)
+    y, u, v = i420[:h * w], i420[h * w:h * w * 5 // 4], i420[h * w * 5 // 4:]
+    out = np.empty(h * w * 3 // 2, dtype=np.uint8)
+    out[:h * w] = y
+    out[h * w::2] = u
+    out[h * w + 1::2] = v
+    return out
+
+
+# Converters from RGB to the formats a backend may want natively; others get RGB.
+CONVERTERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "RGB": lambda rgb: rgb,
+    "BGR": lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+    "RGBA": lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA),
+    "I420": _i420,
+    "NV12": _nv12,
+    "YUYV": lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_YUY2),
+    "UYVY": lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_UYVY),
+}
+
+
+def backend_names() -> list[str]:
+    from pyvirtualcam.camera import BACKENDS
+
+    return sorted(BACKENDS)
+
+
+def no_device_message(reason: str, device: str | None) -> str:
+    """One line: what failed and how to create a virtual camera on this platform."""
+    # pyvirtualcam says "'name' backend: <what>. Did you run …"; keep the backend and the first sentence
+    parts = []
+    for line in reason.splitlines():
+        backend, _, what = line.partition(" backend: ")
+        what = what or backend
+        parts.append(f"{backend.strip(chr(39))}: {what.split('. ')[0].rstrip('.')}" if _ else what.split(". ")[0])
+    reason = "; ".join(" ".join(p.split()) for p in parts if p.strip())[:200]
+    what = f"virtual camera {device} cannot be used" if device else "no virtual camera device found"
+    if sys.platform.startswith("linux"):
+        how = (f"create one with `{MODPROBE}` (package v4l2loopback-dkms; Chrome and Meet only list it with "
+               f"exclusive_caps=1) and pass --vcam-device /dev/video10")
+    else:
+        how = "install OBS Studio and start its Virtual Camera once"
+    return f"{what} ({reason}): {how}, or run with --no-vcam"
+
+
+class VirtualCamera:
+    """A pyvirtualcam camera fed with RGB frames; ``close()`` is safe twice; usable with ``with``."""
+
+    def __init__(self, *, width: int, height: int, fps: float, device: str | None = None,
+                 backend: str | None = None):
+        try:
+            import pyvirtualcam
+        except ImportError:
+            raise DeviceError("pyvirtualcam is not installed: pip install pyvirtualcam, or run with --no-vcam") from None
+        if backend is not None and backend not in backend_names():
+            known = ", ".join(backend_names()) or "none on this platform"
+            raise DeviceError(f"unknown virtual camera backend {backend!r}: use one of {known}")
+        self.width, self.height, self.fps = width, height, fps
+        self.frames = 0
+        self._camera = None
+        self._camera = self._open(pyvirtualcam, pyvirtualcam.PixelFormat.RGB, device, backend)
+        native = self._camera.native_fmt
+        self.native_format = native.name if native is not None else None
+        if native is not None and native.name != "RGB" and native.name in CONVERTERS:
+            self._camera.close()
+            self._camera = self._open(pyvirtualcam, native, device, backend)
+        self.pixel_format = self._camera.fmt.name
+        self._convert = CONVERTERS[self.pixel_format]
+        self.device = self._camera.device
+        self.backend = self._camera.backend
+
+    def _open(self, pyvirtualcam, fmt, device, backend):
+        try:
+            return pyvirtualcam.Camera(self.width, self.height, self.fps, fmt=fmt, device=device, backend=backend)
+        except RuntimeError as exc:
+            raise DeviceError(no_device_message(str(exc), device)) from None
+
+    def describe(self) -> str:
+        native = "" if self.native_format in (None, self.pixel_format) else f", backend converts to {self.native_format}"
+        return f"virtual camera {self.device} ({self.backend}, {self.width}x{self.height} {self.pixel_format}{native})"
+
+    def send(self, rgb: np.ndarray) -> None:
+        """Send one RGB uint8 frame of the camera's size."""
+        if rgb.dtype != np.uint8 or rgb.shape != (self.height, self.width, 3):
+            raise ValueError(f"virtual camera frame must be uint8 {(self.height, self.width, 3)}, got {rgb.dtype} {rgb.shape}")
+        if self._camera is None:
+            raise ValueError("virtual camera is closed")
+        self._camera.send(self._convert(rgb))
+        self.frames += 1
+
+    def close(self) -> None:
+        camera, self._camera = self._camera, None
+        if camera is not None:
+            camera.close()
+
+    def __enter__(self) -> "VirtualCamera":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

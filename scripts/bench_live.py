@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Live benchmark: a video replayed as a 30 fps camera through the whole `livebg cam` path
+into a recording virtual camera, for a fixed time, once per model.
+
+    python scripts/bench_live.py                       # 1280x720 at 30 fps, 20 s per model
+    python scripts/bench_live.py --seconds 10 --models selfie --size 960x540
+
+The 720p test video is made at run time in a temporary directory from
+../shared/media/videos/doctor_960x540.mp4 (nothing is written into the repository).
+Columns: frames per second handed to the virtual camera; latency from capture to hand-over
+(p50/p95); age of the mask used (p95: how much older the frame the mask came from was);
+frames dropped at capture (the oldest waiting frame, when processing fell behind); frames
+lost at the sink (composited but not received by the virtual camera; should be 0).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+DEFAULT_VIDEO = SHARED / "media" / "videos" / "doctor_960x540.mp4"
+DEEPLAB_ONNX = SHARED / "models" / "deeplabv3_mobilenetv2_voc_257x257.onnx"
+
+
+def make_camera_video(source: Path, out: Path, *, width: int, height: int, fps: int, seconds: float) -> Path:
+    """Re-encode ``source`` as width x height at exactly ``fps`` (frames re-timed, not resampled)."""
+    import av
+
+    frames = int(seconds * fps) + fps
+    with av.open(str(source)) as src, av.open(str(out), "w") as dst:
+        stream = dst.add_stream("libx264", rate=fps, options={"crf": "18", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        written = 0
+        while written < frames:
+            src.seek(0)
+            for frame in src.decode(video=0):
+                image = frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC")
+                image.pts, image.time_base = written, Fraction(1, fps)
+                for packet in stream.encode(image):
+                    dst.mux(packet)
+                written += 1
+                if written >= frames:
+                    break
+        for packet in stream.encode():
+            dst.mux(packet)
+    return out
+
+
+def available_models(asked: list[str] | None) -> list[str]:
+    if asked:
+        return asked
+    models = ["selfie", "selfie_landscape"]
+    if DEEPLAB_ONNX.is_file():
+        models.append(str(DEEPLAB_ONNX))
+    try:  # a torchvision model only when its checkpoint is already in torchvision's cache
+        from livebg.weights import resolve_model
+
+        for name in ("lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50"):
+            spec = resolve_model(name)
+            if spec.path is not None and spec.path.is_file():
+                models.append(name)
+                break
+    except Exception:  # noqa: BLE001 - no torchvision or no cache: just skip those models
+        pass
+    return models
+
+
+def run_one(model: str, video: Path, seconds: float, extra: list[str]) -> dict:
+    sys.path.insert(0, str(REPO / "tests"))
+    from live_fakes import recording_backend
+
+    from livebg.cli import main
+
+    name = f"bench-{abs(hash((model, time.time())))}"
+    record = recording_backend(name, native="I420", keep_frames=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        stats_path = Path(tmp) / "stats.json"
+        code = main(["cam", "--source", str(video), "--vcam-backend", name, "--duration", str(seconds),
+                     "--model", model, "--stats-json", str(stats_path), "-q", *extra])
+        if code != 0:
+            raise SystemExit(f"livebg cam failed for model {model} (exit {code})")
+        stats = json.loads(stats_path.read_text())
+    stats["received"] = len(record.frames)
+    stats["lost_at_sink"] = stats["frames_out"] - len(record.frames)
+    stats["model_label"] = Path(model).stem if model.endswith(".onnx") else model
+    return stats
+
+
+def table(rows: list[dict], size: str) -> str:
+    head = ("model", "size", "out fps", "latency p50 ms", "latency p95 ms", "mask age p95 ms",
+            "dropped at capture", "lost at sink", "model ms p50")
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for r in rows:
+        cells = (r["model_label"], size, f"{r['fps']:.1f}", f"{r['latency_p50_ms']:.1f}", f"{r['latency_p95_ms']:.1f}",
+                 f"{r['mask_age_p95_ms']:.0f}", f"{r['dropped']} of {r['frames_in']}", str(r["lost_at_sink"]),
+                 f"{r['segment_p50_ms']:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO, help="video to replay as the camera")
+    parser.add_argument("--size", default="1280x720", help="camera size WxH (default 1280x720)")
+    parser.add_argument("--fps", type=int, default=30, help="camera rate (default 30)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="run time per model (default 20)")
+    parser.add_argument("--models", nargs="+", help="models to run (default: selfie, selfie_landscape, the "
+                                                    "DeepLabV3 ONNX in ../shared, a cached torchvision model)")
+    parser.add_argument("--bg", default="blur", help="background (default blur)")
+    args, extra = parser.parse_known_args()
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    with tempfile.TemporaryDirectory(prefix="livebg-bench-") as tmp:
+        video = make_camera_video(args.video, Path(tmp) / "camera.mp4", width=width, height=height,
+                                  fps=args.fps, seconds=args.seconds)
+        rows = []
+        for model in available_models(args.models):
+            print(f"bench: {model} for {args.seconds:.0f} s …", file=sys.stderr, flush=True)
+            rows.append(run_one(model, video, args.seconds, ["--bg", args.bg, *extra]))
+    print(table(rows, f"{width}x{height}@{args.fps}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
