@@ -35,6 +35,9 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=int, help="ONNX Runtime threads (default: cores - 1)")
     g.add_argument("--no-download", dest="download", action="store_const", const=False,
                    help="never download torchvision weights; fail if they are not cached")
+    g.add_argument("--crop-pass", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the model again on a crop around the person: feet and hands of a small "
+                        "person are kept, at one more model call a frame (default: on)")
 
 
 def _matte_options(p: argparse.ArgumentParser) -> None:

@@ -33,6 +33,7 @@ class ModelConfig:
     classes: tuple[str, ...] = ("person",)
     threads: int = 0  # ONNX Runtime intra-op threads; 0: one per core, less one for the pipeline
     download: bool = True  # let torchvision download missing weights into its cache
+    crop_pass: bool = True  # fixed-size (ONNX) models: run again on a crop around the person (one more model call a frame)
 
     def validate(self) -> None:
         if self.device not in DEVICES:
@@ -144,7 +145,7 @@ SETTINGS = {
     "model": ("model", "name"), "weights": ("model", "weights"), "device": ("model", "device"),
     "precision": ("model", "precision"), "batch_size": ("model", "batch_size"),
     "infer_size": ("model", "infer_size"), "classes": ("model", "classes"), "threads": ("model", "threads"),
-    "download": ("model", "download"),
+    "download": ("model", "download"), "crop_pass": ("model", "crop_pass"),
     "smoothing": ("smoothing", "method"), "smoothing_strength": ("smoothing", "strength"),
     "refine": ("refine", "method"), "light_wrap": ("refine", "light_wrap"),
     "bg": ("background", "bg"), "bg_fit": ("background", "fit"),

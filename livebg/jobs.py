@@ -79,6 +79,9 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         alpha_plan = plan_output(config.output.alpha_out, transparent=False, what="--alpha-out") if config.output.alpha_out else None
         if alpha_plan and alpha_plan.path.resolve() == out_plan.path.resolve():
             raise OutputError("--alpha-out and -o name the same path: choose two different ones")
+        for plan, flag in ((out_plan, "-o"), (alpha_plan, "--alpha-out")):
+            if plan and plan.path.resolve() == Path(input_spec).expanduser().resolve():
+                raise OutputError(f"{flag} {plan.path} is the input itself and would be overwritten: choose another path")
         background = open_background(bg_spec, (source.width, source.height), fit=config.background.fit,
                                      input_duration=source.duration)
         if segmenter is None:
@@ -123,7 +126,8 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         started = time.perf_counter()
 
         def on_interrupt(_):
-            bar.write("livebg: interrupted — finishing the frames in flight and closing the file (Ctrl-C again to abandon it)")
+            bar.write("livebg: interrupted — finishing the frames in flight and closing the file (Ctrl-C again to abandon it)",
+                      file=sys.stderr)  # tqdm.write defaults to stdout
 
         try:
             pipeline = run_stages(source, [segment_stage(segmenter), matte_stage, composite_stage, encode_stage],
@@ -197,6 +201,10 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
     transparent = config.background.bg.strip().lower() == "transparent"
     files = collect_images(inputs)
     outputs = image_outputs(files, output, transparent)
+    inputs_resolved = {f.resolve() for f in files}
+    for out in outputs:
+        if out.resolve() in inputs_resolved:
+            raise OutputError(f"-o {out} is one of the input photos and would be overwritten: choose another path")
     images = [read_image(f, error=InputError) for f in files[:1]]  # fail early on a bad first file
     h, w = images[0].shape[:2]
     background = open_background(config.background.bg, (w, h), fit="hold")

@@ -8,6 +8,7 @@ the softmax mass of the chosen classes, never an argmax mask.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -79,8 +80,16 @@ def downscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
 
 
+def _cuda_driver_present() -> bool:
+    """Cheap check before importing torch (seconds): on Linux the NVIDIA driver makes
+    /dev/nvidiactl (/dev/dxg under WSL); elsewhere assume it may be there."""
+    if sys.platform.startswith("linux"):
+        return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg")
+    return True
+
+
 def resolve_device(device: str) -> str:
-    if device == "cpu":
+    if device == "cpu" or (device == "auto" and not _cuda_driver_present()):
         return "cpu"
     import torch
 
@@ -255,25 +264,24 @@ class PersonCropSegmenter:
 
     A model with a small fixed input (256x256 for the selfie model) sees a person who fills a
     fifth of the frame with only a few dozen pixels and misses feet and hands. This wrapper runs
-    the wrapped segmenter on the whole frame, takes the box of its ``prob > threshold`` pixels
-    (unioned with the previous frame's box, so a limb the full pass lost is still inside), pads
-    it by ``margin``, squares it up to the model's aspect and runs the model again on that crop.
+    the wrapped segmenter on the whole frame, takes the box of its ``prob > threshold`` pixels,
+    pads it by ``margin`` (so limbs the full pass lost are inside), squares it up to the model's
+    aspect and runs the model again on that crop.
     The output is a map at ``working_short_side`` px with the frame's aspect: the crop pass
     inside the box, the full pass outside, feathered across ``feather`` of the box at its edges.
     Frames with no person, or where the box covers most of the frame, skip the second pass.
+    Each frame's box comes from that frame alone: on davis_lucia, following the previous frame's
+    box or smoothing the box over time scored no better, so there is no state to reset.
     """
 
-    def __init__(self, inner: Segmenter, *, working_short_side: int = 360, margin: float = 0.2,
-                 threshold: float = 0.5, max_cover: float = 0.7, feather: float = 0.08,
-                 follow_previous: bool = True):
+    def __init__(self, inner: Segmenter, *, working_short_side: int = 360, margin: float = 0.15,
+                 threshold: float = 0.5, max_cover: float = 0.8, feather: float = 0.08):
         self.inner = inner
         self.working_short_side = working_short_side
         self.margin = margin
         self.threshold = threshold
         self.max_cover = max_cover
         self.feather = feather
-        self.follow_previous = follow_previous
-        self._previous_box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 in [0, 1]
 
     @property
     def name(self) -> str:
@@ -290,10 +298,6 @@ class PersonCropSegmenter:
     @property
     def batch_size(self) -> int:
         return self.inner.batch_size
-
-    def reset(self) -> None:
-        """Forget the previous frame's box (scene cut, new input)."""
-        self._previous_box = None
 
     def describe(self) -> str:
         return f"{self.inner.describe()}, + person crop pass (working map {self.working_short_side} px short side)"
@@ -312,13 +316,9 @@ class PersonCropSegmenter:
         h, w = frame_shape
         ys, xs = np.nonzero(prob > self.threshold)
         if xs.size == 0:
-            self._previous_box = None
             return None
-        box = (xs.min() / pw, ys.min() / ph, (xs.max() + 1) / pw, (ys.max() + 1) / ph)
-        if self.follow_previous and self._previous_box is not None:
-            pb = self._previous_box
-            box = (min(box[0], pb[0]), min(box[1], pb[1]), max(box[2], pb[2]), max(box[3], pb[3]))
-        bx0, by0, bx1, by1 = box[0] * w, box[1] * h, box[2] * w, box[3] * h
+        bx0, by0 = xs.min() * w / pw, ys.min() * h / ph
+        bx1, by1 = (xs.max() + 1) * w / pw, (ys.max() + 1) * h / ph
         pad = self.margin * max(bx1 - bx0, by1 - by0)
         bx0, by0, bx1, by1 = bx0 - pad, by0 - pad, bx1 + pad, by1 + pad
         cw, ch = self._crop_input_size()
@@ -363,11 +363,12 @@ class PersonCropSegmenter:
         if not frames:
             return []
         h, w = frames[0].shape[:2]
-        wh, ww = short_side_size(h, w, min(self.working_short_side, min(h, w)))
+        # Never coarser than the wrapped model's own output (torchvision models at 520 px).
+        short = max(self.working_short_side, int(getattr(self.inner, "infer_size", 0)))
+        wh, ww = short_side_size(h, w, min(short, h, w))
         full = self.inner.predict(frames)
         out = [cv2.resize(p, (ww, wh), interpolation=cv2.INTER_LINEAR) for p in full]
-        # Boxes one frame at a time, since each follows the previous frame's matte; the crops of
-        # the whole batch then go through the model in one call.
+        # The crops of the whole batch go through the model in one call.
         boxes: list[tuple[int, int, int, int] | None] = []
         crops = []
         crop_size = self._crop_input_size()
@@ -389,17 +390,8 @@ class PersonCropSegmenter:
                 weight = self._feather_weights(size, (x0, y0, x1, y1), (h, w))
                 region = out[i][wy0:wy1, wx0:wx1]
                 region += weight * (crop_prob - region)
-                np.clip(out[i], 0.0, 1.0, out=out[i])
-            self._remember(out[i])
+                np.clip(region, 0.0, 1.0, out=region)
         return out
-
-    def _remember(self, prob: np.ndarray) -> None:
-        ys, xs = np.nonzero(prob > self.threshold)
-        if xs.size == 0:
-            self._previous_box = None
-            return
-        ph, pw = prob.shape
-        self._previous_box = (xs.min() / pw, ys.min() / ph, (xs.max() + 1) / pw, (ys.max() + 1) / ph)
 
 
 @dataclass(frozen=True)
@@ -434,7 +426,7 @@ def load_segmenter(config: ModelConfig) -> tuple[Segmenter, str]:
             raise ConfigError(f"ONNX models run in float32; drop --precision {config.precision}")
         segmenter = OnnxSegmenter(spec.path, name=spec.name, classes=config.classes, device=device,
                                   threads=config.threads, source=spec.source.split(":")[0])
-        return segmenter, choice.reason
+        return (PersonCropSegmenter(segmenter) if config.crop_pass else segmenter), choice.reason
     model, weights = load_torchvision_model(spec.name, config.weights, config.download)
     precision = config.precision if config.precision != "auto" else ("float16" if device == "cuda" else "float32")
     if config.infer_size:
@@ -447,4 +439,5 @@ def load_segmenter(config: ModelConfig) -> tuple[Segmenter, str]:
     source = f"weights {Path(config.weights).name}" if config.weights else f"{weights}"
     segmenter = TorchSegmenter(model, name=spec.name, categories=weights.meta["categories"], classes=config.classes,
                                device=device, precision=precision, infer_size=infer_size, batch_size=batch, source=source)
+    # No crop pass here: a torchvision model's resolution is set with infer_size instead.
     return segmenter, choice.reason

@@ -3,8 +3,10 @@
     python scripts/evaluate.py ../shared/media/labeled/davis_lucia
     python scripts/evaluate.py ../shared/media/labeled/davis_lucia --lag
 
-The model runs once per frame; every row reuses its probabilities, so rows differ only in
-smoothing and refinement. fps counts the model and the row's matte stages (not decoding).
+The model runs once per frame for each model setting (with and without the crop pass); rows
+reuse those probabilities, so rows with one model setting differ only in smoothing and
+refinement. The stage rows use the plain model (no crop pass) so each stage is seen on its own.
+fps counts the model and the row's matte stages (not decoding).
 Columns: IoU and DAVIS boundary F of the alpha thresholded at 0.5, flicker (see
 livebg.evaluation.flicker; lower is better).
 """
@@ -26,13 +28,17 @@ from livebg.smoothing import TemporalSmoother  # noqa: E402
 from seeds_method import seeds_alpha_from_probability  # noqa: E402
 
 SEEDS = "seeds' method (hard mask + 7x7 blur)"
-# row name -> {section: settings}; the defaults come from config.py (or --config)
+PLAIN = {"crop_pass": False}
+# row name -> {section: settings}; the defaults come from config.py (or --config).
+# The seeds' row (None) uses the plain model's probabilities.
 ROWS = {
-    "raw model": {"smoothing": {"method": "none"}, "refine": {"method": "bilinear"}},
+    "raw model": {"model": PLAIN, "smoothing": {"method": "none"}, "refine": {"method": "bilinear"}},
     SEEDS: None,
-    "ema smoothing only": {"smoothing": {"method": "ema"}, "refine": {"method": "bilinear"}},
-    "adaptive smoothing only": {"smoothing": {"method": "adaptive"}, "refine": {"method": "bilinear"}},
-    "guided refinement only": {"smoothing": {"method": "none"}, "refine": {"method": "guided"}},
+    "ema smoothing only": {"model": PLAIN, "smoothing": {"method": "ema"}, "refine": {"method": "bilinear"}},
+    "adaptive smoothing only": {"model": PLAIN, "smoothing": {"method": "adaptive"}, "refine": {"method": "bilinear"}},
+    "guided refinement only": {"model": PLAIN, "smoothing": {"method": "none"}, "refine": {"method": "guided"}},
+    "crop pass only": {"model": {"crop_pass": True}, "smoothing": {"method": "none"}, "refine": {"method": "bilinear"}},
+    "default without crop pass": {"model": PLAIN},
     "default": {},
 }
 LAG_ROWS = {
@@ -69,13 +75,21 @@ def parse_settings(pairs: list[str]) -> dict[str, dict]:
 
 def evaluate(labeled: str, base: Config, rows: dict[str, dict | None], limit: int = 0) -> list[dict]:
     pairs = load_labeled(labeled, limit)
-    segmenter, _ = load_segmenter(base.model)
-    started = time.perf_counter()
-    probs = [segmenter.predict([image])[0] for image, _ in pairs]
-    model_seconds = time.perf_counter() - started
+    runs: dict = {}  # ModelConfig -> (probabilities, model seconds): each model setting runs once
+
+    def model_run(model):
+        if model not in runs:
+            segmenter, _ = load_segmenter(model)
+            started = time.perf_counter()
+            probs = [segmenter.predict([image])[0] for image, _ in pairs]
+            runs[model] = probs, time.perf_counter() - started
+        return runs[model]
+
     results = []
     for name, overrides in rows.items():
-        matter = None if overrides is None else Matter(row_config(base, overrides))
+        config = row_config(base, overrides if overrides is not None else {"model": PLAIN})
+        matter = None if overrides is None else Matter(config)
+        probs, model_seconds = model_run(config.model)
         started = time.perf_counter()
         alphas = [matte(matter, prob, image) for (image, _), prob in zip(pairs, probs)]
         seconds = model_seconds + time.perf_counter() - started

@@ -41,21 +41,36 @@ class VideoFileSource:
         else:
             self.duration = None
         self.has_audio = bool(self._container.streams.audio)
+        # MP4/MOV list every sample in an index, so a packet count below it means a cut-off file
+        self._indexed = "mov" in self._container.format.name.split(",")
         self.start_pts: int | None = None
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
         frame_step = max(1, round(1 / (self.rate * self.time_base)))
+        packets = 0
         try:
-            for frame in self._container.decode(self._stream):
-                pts = frame.pts if frame.pts is not None else (self.start_pts or 0) + index * frame_step
-                if self.start_pts is None:
-                    self.start_pts = pts
-                image = frame.to_ndarray(format="rgb24")
-                yield Frame(index, pts, (pts - self.start_pts) * self.time_base, image)
-                index += 1
+            # Demux and decode separately: with frame threading FFmpeg's decoder drops a cut-off
+            # last packet silently, so truncation shows only in the packets (flagged corrupt,
+            # or fewer than the MP4/MOV index lists).
+            for packet in self._container.demux(self._stream):
+                if packet.is_corrupt:
+                    raise InputError(f"{self.path} is truncated or corrupt: packet {packets} is damaged "
+                                     f"(after {index} frames): use a complete copy of the file, or re-encode it")
+                packets += packet.size > 0
+                for frame in packet.decode():
+                    pts = frame.pts if frame.pts is not None else (self.start_pts or 0) + index * frame_step
+                    if self.start_pts is None:
+                        self.start_pts = pts
+                    image = frame.to_ndarray(format="rgb24")
+                    yield Frame(index, pts, (pts - self.start_pts) * self.time_base, image)
+                    index += 1
         except av.FFmpegError as exc:
-            raise InputError(f"{self.path} is corrupt or truncated: decoding failed after {index} frames ({_reason(exc)})") from None
+            raise InputError(f"{self.path} is corrupt or truncated: decoding failed after {index} frames "
+                             f"({_reason(exc)}): use a complete copy of the file, or re-encode it") from None
+        if self._indexed and index and packets < self.frame_count:
+            raise InputError(f"{self.path} is truncated: its index lists {self.frame_count} frames but the file "
+                             f"holds {packets}: use a complete copy of the file, or re-encode it")
         if index == 0:
             raise InputError(f"{self.path} has no video frames: give a video that has at least one frame")
 

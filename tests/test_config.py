@@ -1,0 +1,133 @@
+"""TOML presets: every preset loads, default.toml is the dataclass defaults and documents every
+setting, CLI flags override a preset, and wrong presets fail with a ConfigError naming the key."""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import fields
+
+import pytest
+
+from livebg.cli import build_parser, config_from_args
+from livebg.config import PRESET_DIR, Config, load_config
+from livebg.errors import ConfigError
+
+PRESETS = sorted(PRESET_DIR.glob("*.toml"))
+SETTING_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+def setting_names() -> dict[str, set[str]]:
+    config = Config()
+    return {f.name: {g.name for g in fields(getattr(config, f.name))} for f in fields(Config)}
+
+
+def test_the_presets_named_in_the_help_exist():
+    assert {p.stem for p in PRESETS} >= {"default", "cpu-fast", "gpu-quality"}
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
+def test_every_preset_loads_and_validates(preset):
+    by_path = load_config(preset)
+    assert isinstance(by_path, Config)
+    assert by_path.validate() is by_path
+    assert load_config(preset.stem) == by_path  # by name, as `--config cpu-fast`
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
+def test_every_preset_names_every_setting_with_a_comment(preset):
+    text = preset.read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    expected = setting_names()
+    assert set(data) == set(expected), f"sections of {preset.name}"
+    for section, names in expected.items():
+        assert set(data[section]) == names, f"[{section}] of {preset.name}"
+    lines = [line for line in text.splitlines() if SETTING_LINE.match(line)]
+    assert len(lines) == sum(len(n) for n in expected.values())
+    for line in lines:
+        value_and_comment = line.split("=", 1)[1]
+        comment = value_and_comment.split("#", 1)[1] if "#" in value_and_comment else ""
+        assert len(comment.strip()) >= 10, f"{preset.name}: no explanatory comment on: {line}"
+
+
+def test_default_preset_is_the_dataclass_defaults():
+    assert load_config(PRESET_DIR / "default.toml") == Config()
+    assert load_config("default") == Config()
+    assert load_config(None) == Config()
+
+
+def test_other_presets_differ_from_the_defaults():
+    for preset in PRESETS:
+        if preset.stem != "default":
+            assert load_config(preset) != Config(), f"{preset.name} only repeats the defaults"
+
+
+def parse(*argv: str) -> Config:
+    return config_from_args(build_parser().parse_args(list(argv)))
+
+
+def test_cli_flags_override_a_preset():
+    preset = load_config("cpu-fast")
+    assert preset.model.name == "selfie_landscape" and preset.smoothing.method == "ema"
+    config = parse("video", "in.mp4", "--config", "cpu-fast", "--model", "selfie", "--smoothing-strength", "0.3",
+                   "--crf", "28", "--bg", "white", "--bg-fit", "hold", "--classes", "person, cat", "--no-audio",
+                   "--batch-size", "2")
+    assert config.model.name == "selfie"
+    assert config.model.classes == ("person", "cat")
+    assert config.model.batch_size == 2
+    assert config.smoothing.strength == 0.3
+    assert config.output.crf == 28 and config.output.audio is False
+    assert config.background.bg == "white" and config.background.fit == "hold"
+    # settings no flag was given for keep the preset's values, not the defaults
+    assert config.smoothing.method == preset.smoothing.method == "ema"
+    assert config.output.preset == preset.output.preset == "ultrafast"
+    assert config.model.device == preset.model.device == "cpu"
+
+
+def test_no_flags_means_the_preset_exactly():
+    assert parse("video", "in.mp4", "--config", "gpu-quality") == load_config("gpu-quality")
+    assert parse("image", "a.jpg", "--config", "cpu-fast") == load_config("cpu-fast")
+    assert parse("video", "in.mp4") == Config()
+
+
+def test_an_out_of_range_flag_is_refused_even_over_a_valid_preset():
+    with pytest.raises(ConfigError, match="smoothing strength 5.0"):
+        parse("video", "in.mp4", "--config", "default", "--smoothing-strength", "5")
+
+
+@pytest.mark.parametrize("toml, needles", [
+    ('[model]\nbatch_size = "4"\n', ["[model] batch_size", "'4'", "expected int"]),
+    ('[model]\ndownload = "yes"\n', ["[model] download", "expected bool"]),
+    ("[model]\nbatch_size = true\n", ["[model] batch_size", "expected int"]),
+    ("[model]\nclasses = [1, 2]\n", ["[model] classes", "expected tuple"]),
+    ("[output]\npreset = 5\n", ["[output] preset", "expected str"]),
+    ("[smoothing]\nstrength = 0.5\nstrenght = 0.2\n", ["[smoothing] strenght", "strength"]),
+    ('[models]\nname = "selfie"\n', ["[models]", "model"]),
+    ('bg = "white"\n', ["[bg]", "background"]),
+    ("[refine]\nradius = 0\n", ["refine radius 0", "1..64"]),
+], ids=["str-for-int", "str-for-bool", "bool-for-int", "ints-for-classes", "int-for-str", "unknown-key",
+        "unknown-section", "top-level-key", "out-of-range"])
+def test_a_wrong_preset_fails_naming_the_setting_and_the_file(tmp_path, toml, needles):
+    preset = tmp_path / "mine.toml"
+    preset.write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        load_config(preset)
+    message = str(info.value)
+    for needle in [*needles, "mine.toml"]:
+        assert needle in message, f"{needle!r} missing from: {message}"
+
+
+def test_numbers_are_widened_but_never_narrowed(tmp_path):
+    preset = tmp_path / "numbers.toml"
+    preset.write_text("[smoothing]\nstrength = 0\n[output]\nfps = 25\n")
+    config = load_config(preset)
+    assert config.smoothing.strength == 0.0 and isinstance(config.smoothing.strength, float)
+    assert config.output.fps == 25.0 and isinstance(config.output.fps, float)
+    preset.write_text("[output]\ncrf = 20.5\n")
+    with pytest.raises(ConfigError, match="crf"):
+        load_config(preset)
+
+
+def test_a_missing_preset_lists_the_known_ones():
+    with pytest.raises(ConfigError) as info:
+        load_config("no-such-preset")
+    assert "no-such-preset" in str(info.value) and "cpu-fast" in str(info.value)

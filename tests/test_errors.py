@@ -1,0 +1,396 @@
+"""Bad input and faults: one `livebg: error:` line that names the problem and what to do, a
+non-zero exit status, and nothing left in the output directory (not even a partial file)."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from conftest import ConstantSegmenter, make_index_video
+from livebg.cli import main
+from livebg.config import Config
+from livebg.jobs import run_video
+
+SIZE = (160, 120)
+FRAMES = 60
+
+
+def write_noise_mp4(path: Path, *, faststart: bool = False) -> Path:
+    """H.264 in MP4 whose frames are noise, so every packet is large; moov at the end by default."""
+    rng = np.random.default_rng(0)
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as out:
+        stream = out.add_stream("libx264", rate=30, options={"preset": "ultrafast", "crf": "30"})
+        stream.width, stream.height = SIZE
+        stream.pix_fmt = "yuv420p"
+        for j in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (SIZE[1], SIZE[0], 3), dtype=np.uint8), format="rgb24")
+            frame.pts = j
+            frame.time_base = Fraction(1, 30)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def write_audio_only(path: Path) -> Path:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=48000)
+        stream.layout = "stereo"
+        for start in range(0, 48000, 1024):
+            frame = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+            frame.sample_rate = 48000
+            frame.pts = start
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def write_zero_frames(path: Path) -> Path:
+    """A container with a 64x48 video stream and no packets (AVI keeps the empty stream; MP4 drops it)."""
+    out = av.open(str(path), "w")
+    stream = out.add_stream("mpeg4", rate=30)
+    stream.width, stream.height = 64, 48
+    stream.pix_fmt = "yuv420p"
+    out.start_encoding()
+    out.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory, shared) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("bad-inputs")
+    valid = write_noise_mp4(d / "valid.mp4")
+    data = valid.read_bytes()
+    assert data.find(b"moov") > data.find(b"mdat") > 0, "the fixture needs the moov atom at the end"
+    files = {"valid": valid}
+    files["text"] = d / "notes.mp4"
+    files["text"].write_text("these are notes, not a video\n" * 40)
+    files["truncated"] = d / "truncated.mp4"  # first half: the index (moov) is gone
+    files["truncated"].write_bytes(data[: len(data) // 2])
+    garbled = bytearray(data)
+    n = len(data)
+    garbled[n // 3: n // 3 + n // 6] = np.random.default_rng(1).integers(0, 256, n // 6, dtype=np.uint8).tobytes()
+    files["garbled"] = d / "garbled.mp4"  # index intact, a sixth of the frame data replaced by noise
+    files["garbled"].write_bytes(bytes(garbled))
+    fast = write_noise_mp4(d / "faststart.mp4", faststart=True).read_bytes()
+    assert fast.find(b"moov") < fast.find(b"mdat")
+    files["cut"] = d / "cut.mp4"  # index first, then half the frames: decodes until it runs out
+    files["cut"].write_bytes(fast[: len(fast) // 2])
+    with av.open(str(d / "faststart.mp4")) as c:
+        positions = [p.pos for p in c.demux(video=0) if p.size]
+    files["cut_at_packet"] = d / "cut_at_packet.mp4"  # cut exactly between two frames
+    files["cut_at_packet"].write_bytes(fast[: positions[FRAMES // 2]])
+    files["audio"] = write_audio_only(d / "song.m4a")
+    files["zero"] = write_zero_frames(d / "empty.avi")
+    with av.open(str(files["zero"])) as c:  # guard the fixture: a video stream, and no frames in it
+        assert c.streams.video and c.streams.video[0].codec_context.width == 64
+        assert sum(1 for _ in c.demux(video=0) if _.size) == 0
+    bg = (shared / "media" / "backgrounds" / "porch-691330_1280.jpg").read_bytes()
+    files["bad_bg"] = d / "corrupt.jpg"
+    files["bad_bg"].write_bytes(bg[: len(bg) // 2])
+    return files
+
+
+@pytest.fixture
+def out_dir(tmp_path) -> Path:
+    d = tmp_path / "out"
+    d.mkdir()
+    return d
+
+
+def run_cli(capsys, args: list[str]) -> tuple[int, str, str]:
+    """(exit status, the error line, all of stderr) of livebg.cli.main(args)."""
+    capsys.readouterr()
+    try:
+        status = main([*args, "-q"])
+    except SystemExit as exc:  # argparse errors
+        status = exc.code
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("livebg: error:")]
+    assert status != 0, f"exit status 0 for {args}; stderr:\n{err}"
+    assert "Traceback" not in err, err
+    assert len(errors) == 1, f"expected exactly one error line, got:\n{err}"
+    return status, errors[0], err
+
+
+def assert_empty(directory: Path) -> None:
+    left = sorted(p.name for p in directory.iterdir())
+    assert left == [], f"left behind in {directory}: {left}"
+
+
+def assert_says(line: str, *needles: str) -> None:
+    for needle in needles:
+        assert needle.lower() in line.lower(), f"{needle!r} missing from: {line}"
+
+
+# (case id, argv builder (media, out_dir, shared) -> args, words the error line must contain)
+VIDEO_CASES = [
+    ("missing-input", lambda m, o, s: ["video", str(m["valid"].parent / "missing.mp4"), "-o", str(o / "x.mp4")],
+     ["missing.mp4", "not found", "check the path"]),
+    ("not-a-video", lambda m, o, s: ["video", str(m["text"]), "-o", str(o / "x.mp4")],
+     ["notes.mp4", "not a video", "check"]),
+    ("truncated-moov-at-end", lambda m, o, s: ["video", str(m["truncated"]), "-o", str(o / "x.mp4")],
+     ["truncated.mp4", "complete"]),
+    ("garbled-middle", lambda m, o, s: ["video", str(m["garbled"]), "-o", str(o / "x.mp4")],
+     ["garbled.mp4", "corrupt", "re-encode"]),
+    ("truncated-faststart", lambda m, o, s: ["video", str(m["cut"]), "-o", str(o / "x.mp4")],
+     ["cut.mp4", "truncated", "complete copy"]),
+    ("truncated-at-packet", lambda m, o, s: ["video", str(m["cut_at_packet"]), "-o", str(o / "x.mp4")],
+     ["cut_at_packet.mp4", "truncated", "complete copy"]),
+    ("no-video-stream", lambda m, o, s: ["video", str(m["audio"]), "-o", str(o / "x.mp4")],
+     ["song.m4a", "no video stream", "give a video"]),
+    ("zero-frames", lambda m, o, s: ["video", str(m["zero"]), "-o", str(o / "x.mp4")],
+     ["empty.avi", "no video frames", "at least one frame"]),
+    ("bg-unreadable", lambda m, o, s: ["video", str(m["valid"]), "--bg", str(m["bad_bg"]), "-o", str(o / "x.mp4")],
+     ["--bg", "corrupt.jpg", "not an image", "use a jpeg"]),
+    ("bg-unknown-keyword", lambda m, o, s: ["video", str(m["valid"]), "--bg", "purple", "-o", str(o / "x.mp4")],
+     ["unknown background", "purple", "white", "blur"]),
+    ("bg-missing-file", lambda m, o, s: ["video", str(m["valid"]), "--bg", str(o.parent / "nope.jpg"), "-o", str(o / "x.mp4")],
+     ["nope.jpg", "not found", "check the path"]),
+    ("output-dir-missing", lambda m, o, s: ["video", str(m["valid"]), "-o", str(o / "no" / "x.mp4")],
+     ["does not exist", "create it"]),
+    ("transparent-into-mp4", lambda m, o, s: ["video", str(m["valid"]), "--bg", "transparent", "-o", str(o / "x.mp4")],
+     ["x.mp4", "transparency", ".mov", ".webm"]),
+    ("unknown-extension", lambda m, o, s: ["video", str(m["valid"]), "-o", str(o / "x.xyz")],
+     [".xyz", "not supported", ".mp4"]),
+    ("image-extension-for-video", lambda m, o, s: ["video", str(m["valid"]), "-o", str(o / "x.png")],
+     ["x.png", "single image", ".mp4"]),
+    ("unknown-model", lambda m, o, s: ["video", str(m["valid"]), "--model", "deeplabv9", "-o", str(o / "x.mp4")],
+     ["unknown model", "deeplabv9", "selfie", ".onnx"]),
+    ("missing-onnx-model", lambda m, o, s: ["video", str(m["valid"]), "--model", str(o.parent / "m.onnx"), "-o", str(o / "x.mp4")],
+     ["m.onnx", "not found", "livebg models"]),
+    ("unknown-class", lambda m, o, s: ["video", str(m["valid"]), "--classes", "persn", "-o", str(o / "x.mp4")],
+     ["unknown class", "persn", "person"]),
+    ("unknown-voc-class", lambda m, o, s: ["video", str(m["valid"]), "--classes", "person,unicorn",
+                                           "--model", str(s / "models" / "deeplabv3_mobilenetv2_voc_257x257.onnx"),
+                                           "-o", str(o / "x.mp4")],
+     ["unicorn", "choose from", "bicycle"]),
+    ("smoothing-strength", lambda m, o, s: ["video", str(m["valid"]), "--smoothing-strength", "5", "-o", str(o / "x.mp4")],
+     ["smoothing strength", "5", "0..0.95"]),
+    ("missing-preset", lambda m, o, s: ["video", str(m["valid"]), "--config", "no-such-preset", "-o", str(o / "x.mp4")],
+     ["no-such-preset", "not found", "cpu-fast"]),
+]
+
+
+@pytest.mark.parametrize("build, needles", [c[1:] for c in VIDEO_CASES], ids=[c[0] for c in VIDEO_CASES])
+def test_video_bad_input(capsys, media, out_dir, shared, build, needles):
+    _, line, _ = run_cli(capsys, build(media, out_dir, shared))
+    assert_says(line, *needles)
+    assert_empty(out_dir)
+
+
+def test_valid_fixture_video_works(capsys, media, out_dir):
+    """The bad inputs above are made from this file, so it must itself go through."""
+    assert main(["video", str(media["valid"]), "--bg", "white", "-o", str(out_dir / "ok.mp4"), "-q"]) == 0
+    with av.open(str(out_dir / "ok.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == FRAMES
+
+
+def test_weights_that_do_not_match_the_model(capsys, tmp_path, media, out_dir):
+    import torch
+    from torchvision.models.segmentation import lraspp_mobilenet_v3_large
+
+    torch.manual_seed(0)
+    weights = tmp_path / "lraspp.pth"
+    torch.save(lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21).state_dict(), weights)
+    _, line, _ = run_cli(capsys, ["video", str(media["valid"]), "--model", "deeplabv3_mobilenet_v3_large",
+                                  "--weights", str(weights), "-o", str(out_dir / "x.mp4")])
+    assert_says(line, "lraspp.pth", "does not match", "deeplabv3_mobilenet_v3_large", "pass the checkpoint")
+    assert_empty(out_dir)
+
+
+def test_weights_file_that_is_not_a_checkpoint(capsys, media, out_dir):
+    _, line, _ = run_cli(capsys, ["video", str(media["valid"]), "--model", "deeplabv3_mobilenet_v3_large",
+                                  "--weights", str(media["text"]), "-o", str(out_dir / "x.mp4")])
+    assert_says(line, "notes.mp4", "not a pytorch checkpoint", "torch.save")
+    assert_empty(out_dir)
+
+
+@pytest.mark.parametrize("toml, needles", [
+    ('[model]\nbatch_size = "four"\n', ["preset.toml", "batch_size", "'four'", "expected int"]),
+    ("[smoothing]\nstrength = true\n", ["preset.toml", "strength", "expected float"]),
+    ('[modle]\nname = "selfie"\n', ["preset.toml", "unknown section [modle]", "model"]),
+    ("[model]\nbatchsize = 2\n", ["preset.toml", "unknown setting [model] batchsize", "batch_size"]),
+    ("[output]\ncrf = 99\n", ["preset.toml", "crf 99", "out of range"]),
+    ("[model\nname = 1\n", ["preset.toml", "not valid toml"]),
+], ids=["wrong-type", "bool-for-float", "unknown-section", "unknown-key", "out-of-range", "bad-syntax"])
+def test_bad_preset(capsys, tmp_path, media, out_dir, toml, needles):
+    preset = tmp_path / "preset.toml"
+    preset.write_text(toml)
+    _, line, _ = run_cli(capsys, ["video", str(media["valid"]), "--config", str(preset), "-o", str(out_dir / "x.mp4")])
+    assert_says(line, *needles)
+    assert_empty(out_dir)
+
+
+def test_unknown_flag_value_is_one_line(capsys, media, out_dir):
+    status, line, _ = run_cli(capsys, ["video", str(media["valid"]), "--bg-fit", "bounce", "-o", str(out_dir / "x.mp4")])
+    assert status == 2
+    assert_says(line, "bounce", "--help")
+    assert_empty(out_dir)
+
+
+def test_image_bad_inputs(capsys, media, out_dir, shared):
+    portrait = shared / "media" / "portraits" / "doctor-5871743_640.jpg"
+    cases = [
+        (["image", str(media["text"]), "-o", str(out_dir)], ["notes.mp4", "not an image", "jpeg"]),
+        (["image", str(out_dir.parent / "gone.jpg"), "-o", str(out_dir)], ["gone.jpg", "not found"]),
+        (["image", str(portrait), "--bg", str(media["bad_bg"]), "-o", str(out_dir)], ["--bg", "corrupt.jpg"]),
+        (["image", str(portrait), "-o", str(out_dir / "x.xyz")], [".xyz", "not an image format", ".png"]),
+        (["image", str(portrait), "-o", str(out_dir / "no" / "x.png")], ["does not exist", "create it"]),
+        (["image", str(portrait), str(portrait), "-o", str(out_dir / "one.jpg")], ["one.jpg", "give a directory"]),
+    ]
+    for args, needles in cases:
+        _, line, _ = run_cli(capsys, args)
+        assert_says(line, *needles)
+        assert_empty(out_dir)
+
+
+def test_output_that_is_the_input_is_refused(capsys, tmp_path, media, shared):
+    work = tmp_path / "work"
+    work.mkdir()
+    video = work / "in.mp4"
+    video.write_bytes(media["valid"].read_bytes())
+    photo = work / "p.jpg"
+    photo.write_bytes((shared / "media" / "portraits" / "doctor-5871743_640.jpg").read_bytes())
+    before = {p.name: p.read_bytes() for p in work.iterdir()}
+    cases = [
+        (["video", str(video), "-o", str(video)], ["-o", "in.mp4", "input itself", "another path"]),
+        (["video", str(video), "-o", str(work / "x.mp4"), "--alpha-out", str(video)], ["--alpha-out", "in.mp4", "input"]),
+        (["image", str(photo), "-o", str(photo)], ["p.jpg", "input photos", "another path"]),
+    ]
+    for args, needles in cases:
+        _, line, _ = run_cli(capsys, args)
+        assert_says(line, *needles)
+        assert {p.name: p.read_bytes() for p in work.iterdir()} == before
+
+
+# -- a failing stage never hangs -----------------------------------------------------------------
+
+def test_failing_stage_raises_promptly_and_leaves_nothing(tmp_path):
+    source = make_index_video(tmp_path / "input.mov", frames=200, rate=Fraction(30), size=(96, 64))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    outcome: dict[str, BaseException] = {}
+
+    def job():
+        try:
+            run_video(str(source), out_dir / "out.mp4", Config(), segmenter=ConstantSegmenter(0.5, fail_at=5),
+                      progress=False)
+        except BaseException as exc:  # handed to the test thread
+            outcome["error"] = exc
+
+    started = time.perf_counter()
+    worker = threading.Thread(target=job, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "run_video hung after the segmenter failed"
+    assert time.perf_counter() - started < 30
+    error = outcome.get("error")
+    assert isinstance(error, RuntimeError) and "on purpose" in str(error), repr(error)
+    assert_empty(out_dir)
+
+
+def test_failing_stage_into_png_directory_leaves_nothing(tmp_path):
+    source = make_index_video(tmp_path / "input.mov", frames=40, rate=Fraction(30), size=(96, 64))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with pytest.raises(RuntimeError, match="on purpose"):
+        run_video(str(source), out_dir / "frames", Config(), segmenter=ConstantSegmenter(0.5, fail_at=5), progress=False)
+    assert_empty(out_dir)
+
+
+# -- Ctrl-C during `livebg video` ------------------------------------------------------------------
+
+class LivebgProcess:
+    """`python -m livebg video …` in a subprocess, its stderr collected by a reader thread."""
+
+    def __init__(self, args: list[str], cwd: Path):
+        self.proc = subprocess.Popen([sys.executable, "-m", "livebg", *args], cwd=cwd, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        self._chunks: list[bytes] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for chunk in iter(lambda: self.proc.stderr.read1(4096), b""):
+            self._chunks.append(chunk)
+
+    @property
+    def stderr(self) -> str:
+        return b"".join(self._chunks).decode(errors="replace")
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.stderr)
+            if match:
+                return match
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"{pattern!r} never appeared on stderr:\n{self.stderr}")
+
+    def finish(self, timeout: float = 60) -> int:
+        try:
+            status = self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+        return status
+
+
+def frames_flowing(proc: LivebgProcess, seconds: float) -> None:
+    """Wait for the job's start line (the model is loaded, the pipeline starts right after it),
+    then let frames flow for ``seconds``."""
+    proc.wait_for(r"760 frames -> OUT\.mp4")
+    time.sleep(seconds)
+    assert proc.proc.poll() is None, f"the job ended before the interrupt:\n{proc.stderr}"
+
+
+def test_ctrl_c_keeps_the_frames_done_so_far(tmp_path, shared):
+    proc = LivebgProcess(["video", str(shared / "media" / "videos" / "doctor_960x540.mp4"), "-o", "OUT.mp4"], tmp_path)
+    frames_flowing(proc, 2.0)
+    proc.proc.send_signal(signal.SIGINT)
+    status = proc.finish()
+    err = proc.stderr
+    assert status == 130, err
+    assert "Traceback" not in err, err
+    assert "frames done so far" in err, err
+    assert sorted(os.listdir(tmp_path)) == ["OUT.mp4"], os.listdir(tmp_path)
+    with av.open(str(tmp_path / "OUT.mp4")) as c:
+        stream = c.streams.video[0]
+        assert (stream.width, stream.height) == (960, 540)
+        decoded = sum(1 for _ in c.decode(stream))
+    assert 0 < decoded < 760
+    written = int(re.search(r"wrote OUT\.mp4: (\d+) frames", err).group(1))
+    assert written == decoded
+
+
+def test_ctrl_c_twice_abandons_the_file(tmp_path, shared):
+    proc = LivebgProcess(["video", str(shared / "media" / "videos" / "doctor_960x540.mp4"), "-o", "OUT.mp4"], tmp_path)
+    frames_flowing(proc, 1.0)
+    proc.proc.send_signal(signal.SIGINT)
+    proc.wait_for("Ctrl-C again", timeout=10)  # the first one was taken: now abandon
+    proc.proc.send_signal(signal.SIGINT)
+    status = proc.finish()
+    err = proc.stderr
+    assert status == 130, err
+    assert "Traceback" not in err, err
+    assert "nothing was written" in err, err
+    assert os.listdir(tmp_path) == [], os.listdir(tmp_path)
