@@ -228,6 +228,11 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
             result = Compositor(background, config.refine.light_wrap)(image, alpha, Fraction(0))
             write_image_atomic(out, result)
             written.append(out)
+    except BaseException:
+        # a batch is one job: a bad photo (or Ctrl-C) leaves none of this run's outputs behind
+        for out in written:
+            out.unlink(missing_ok=True)
+        raise
     finally:
         background.close()
     log(f"wrote {len(written)} photo{'s' if len(written) != 1 else ''}" + (f": {written[0]}" if len(written) == 1 else f" into {written[0].parent}"))

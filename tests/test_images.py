@@ -203,3 +203,18 @@ def test_transparent_into_jpeg_is_refused(tmp_path, portraits, capsys):
     assert len(errors) == 1 and "Traceback" not in err, err
     assert "out.jpg" in errors[0] and "transparency" in errors[0] and ".png" in errors[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_photo_in_a_batch_leaves_no_outputs(shared, tmp_path, capsys):
+    from livebg.cli import main
+
+    bad = tmp_path / "in" / "zz_broken.jpg"
+    bad.parent.mkdir()
+    bad.write_bytes(b"\xff\xd8\xff not really a jpeg")
+    out = tmp_path / "out"
+    out.mkdir()
+    good = shared / "media/portraits/doctor-5871743_640.jpg"
+    assert main(["image", str(good), str(bad), "-o", str(out), "--bg", "white"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("livebg: error:") and "zz_broken.jpg" in err[-1]
+    assert list(out.iterdir()) == []
