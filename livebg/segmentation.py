@@ -31,7 +31,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # Short side used for torchvision models on CPU when --infer-size is not given: torchvision's
 # own 520 px costs seconds per frame on a laptop CPU; these keep the person well resolved.
-CPU_INFER_SIZE = {"deeplabv3_mobilenet_v3_large": 320, "lraspp_mobilenet_v3_large": 320}
+CPU_INFER_SIZE = {"deeplabv3_mobilenet_v3_large": 256, "lraspp_mobilenet_v3_large": 256}
 CPU_INFER_SIZE_DEFAULT = 384
 
 
