@@ -203,7 +203,7 @@ class VideoBackground:
                             continue
                         start = frame.pts if start is None else start
                         last_time = (frame.pts - start) * stream.time_base
-                        image = fit_cover_frame(frame, self.width, self.height)
+                        image = BackgroundFrame(frame, self.width, self.height)
                         if not self._put((offset + last_time, image)):
                             return
                         produced += 1
@@ -227,7 +227,7 @@ class VideoBackground:
     def background_time(self, t: Fraction) -> Fraction:
         return t * self._scale
 
-    def frame_at(self, t, frame):
+    def _frame_at(self, t) -> "BackgroundFrame":
         target = self.background_time(Fraction(t))
         if self._current is None:
             self._current = self._take()
@@ -236,10 +236,19 @@ class VideoBackground:
             self._next = self._take()
         while self._next is not _END and self._next[0] <= target:
             self._current, self._next = self._next, self._take()
-        image = self._current[1]
+        return self._current[1]
+
+    def frame_at(self, t, frame):
+        image = self._frame_at(t).rgb()
         if image.shape[:2] != frame.shape[:2]:  # photos of several sizes share one background
             image = fit_cover(image, frame.shape[1], frame.shape[0])
         return image
+
+    def i420_at(self, t, frame) -> np.ndarray | None:
+        """The background as yuv420p planes at the frame's size (None if it cannot be had so)."""
+        if frame.shape[:2] != (self.height, self.width):
+            return None
+        return self._frame_at(t).i420()
 
     def close(self) -> None:
         self._stop.set()
@@ -265,21 +274,82 @@ def read_image(path: Path, error=BackgroundError) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def fit_cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Scale to fill width x height, keeping the aspect ratio, and crop the centre."""
-    h, w = image.shape[:2]
+def cover_rect(w: int, h: int, width: int, height: int, *, even: bool = False) -> tuple[int, int, int, int]:
+    """(x, y, cw, ch): the centre of a w x h source with the aspect of width x height.
+    ``even`` puts the corner and the size on even pixels, so that a YUV 4:2:0 frame's chroma
+    planes can be cut at exactly the same place."""
     scale = max(width / w, height / h)
-    sw, sh = max(width, round(w * scale)), max(height, round(h * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    scaled = cv2.resize(image, (sw, sh), interpolation=interp)
-    x, y = (sw - width) // 2, (sh - height) // 2
-    return np.ascontiguousarray(scaled[y:y + height, x:x + width])
+    cw, ch = min(w, max(1, round(width / scale))), min(h, max(1, round(height / scale)))
+    x, y = (w - cw) // 2, (h - ch) // 2
+    if even:
+        x, y, cw, ch = x & ~1, y & ~1, max(2, cw & ~1), max(2, ch & ~1)
+    return x, y, cw, ch
 
 
-def fit_cover_frame(frame, width: int, height: int) -> np.ndarray:
-    """fit_cover for a PyAV frame: RGB at its own size, then OpenCV's resize (about twice as
-    fast as scaling in swscale, measured on a 320x176 -> 960x540 background)."""
-    return fit_cover(frame.to_ndarray(format="rgb24"), width, height)
+def fit_cover(image: np.ndarray, width: int, height: int, *, even: bool = False) -> np.ndarray:
+    """Scale to fill width x height, keeping the aspect ratio, and crop the centre.
+
+    The centre is cut from the source and scaled straight to the target (a crop of the
+    scaled image would cost a strided copy of the whole frame, 4x the resize itself)."""
+    h, w = image.shape[:2]
+    x, y, cw, ch = cover_rect(w, h, width, height, even=even)
+    interp = cv2.INTER_AREA if cw > width else cv2.INTER_LINEAR
+    return cv2.resize(image[y:y + ch, x:x + cw], (width, height), interpolation=interp)
+
+
+class BackgroundFrame:
+    """One decoded background-video frame, fitted (cover) to the output size on first use, as
+    RGB or as yuv420p planes: the decoder thread only copies the small frame out, and a frame
+    shown several times is scaled once. The YUV version scales the planes themselves (half the
+    bytes of RGB, and no colour conversion either way)."""
+
+    def __init__(self, frame, width: int, height: int):
+        self.width, self.height = width, height
+        self._yuv = None
+        if frame.format.name == "yuv420p" and not (frame.width % 2 or frame.height % 2) \
+                and not (width % 2 or height % 2):
+            self._yuv = frame.to_ndarray(format="yuv420p")
+            self._small_rgb = None
+        else:
+            self._small_rgb = frame.to_ndarray(format="rgb24")
+        self._rgb: np.ndarray | None = None
+        self._i420: np.ndarray | None = None
+
+    def rgb(self) -> np.ndarray:
+        if self._rgb is None:
+            small = self._small_rgb if self._yuv is None else cv2.cvtColor(self._yuv, cv2.COLOR_YUV2RGB_I420)
+            self._rgb = fit_cover(small, self.width, self.height, even=self._yuv is not None)
+        return self._rgb
+
+    def i420(self) -> np.ndarray:
+        if self._i420 is None:
+            if self._yuv is None:
+                self._i420 = cv2.cvtColor(self.rgb(), cv2.COLOR_RGB2YUV_I420)
+            else:
+                self._i420 = fit_cover_i420(self._yuv, self.width, self.height)
+        return self._i420
+
+
+def fit_cover_i420(yuv: np.ndarray, width: int, height: int) -> np.ndarray:
+    """fit_cover(..., even=True) for yuv420p planes ((H * 3 / 2) x W, FFmpeg's layout): the same
+    source rectangle cut from each plane and scaled to the target's planes."""
+    h = yuv.shape[0] * 2 // 3
+    w = yuv.shape[1]
+    x0, y0, cw, ch = cover_rect(w, h, width, height, even=True)
+    flat = yuv.reshape(-1)
+    n, q = h * w, (h // 2) * (w // 2)
+    planes = (yuv[:h], flat[n:n + q].reshape(h // 2, w // 2), flat[n + q:n + 2 * q].reshape(h // 2, w // 2))
+    out = np.empty((height * 3 // 2, width), np.uint8)
+    oflat = out.reshape(-1)
+    on, oq = height * width, (height // 2) * (width // 2)
+    targets = (out[:height], oflat[on:on + oq].reshape(height // 2, width // 2),
+               oflat[on + oq:on + 2 * oq].reshape(height // 2, width // 2))
+    for k, (src, dst) in enumerate(zip(planes, targets)):
+        d = 1 if k == 0 else 2
+        part = src[y0 // d:(y0 + ch) // d, x0 // d:(x0 + cw) // d]
+        interp = cv2.INTER_AREA if cw > width else cv2.INTER_LINEAR
+        cv2.resize(part, (dst.shape[1], dst.shape[0]), dst=dst, interpolation=interp)
+    return out
 
 
 def parse_hex_color(text: str) -> tuple[int, int, int] | None:

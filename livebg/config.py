@@ -71,9 +71,10 @@ class SmoothingConfig:
 @dataclass(frozen=True)
 class RefineConfig:
     method: str = "guided"  # bilinear (plain upsampling) or guided (edge-aware, guided by the frame)
-    radius: int = 6  # guided filter radius in full-resolution pixels (scaled with the frame)
+    radius: int = 2  # guided filter radius in full-resolution pixels (scaled with the frame)
     eps: float = 1e-3  # guided filter regularisation: smaller follows image edges more closely
-    sharpness: float = 3.0  # guided: steepness of the edge ramp around 0.5; 1 keeps the filter's soft edge
+    sharpness: float = 8.0  # guided: steepness of the edge ramp; 1 keeps the filter's soft edge
+    threshold: float = 0.6  # guided: the filtered probability the edge is placed at (alpha 0.5 there)
     light_wrap: float = 0.0  # 0..1: background light spilling onto the subject's edge
 
     def validate(self) -> None:
@@ -85,6 +86,8 @@ class RefineConfig:
             raise ConfigError(f"refine eps {self.eps} is out of range: use (0, 1)")
         if not 1.0 <= self.sharpness <= 20.0:
             raise ConfigError(f"refine sharpness {self.sharpness} is out of range: use 1..20 (1 keeps the soft edge)")
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"refine threshold {self.threshold} is out of range: use (0, 1), e.g. 0.5")
         if not 0.0 <= self.light_wrap <= 1.0:
             raise ConfigError(f"light wrap {self.light_wrap} is out of range: use 0..1")
 

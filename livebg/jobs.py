@@ -19,7 +19,7 @@ from tqdm import tqdm
 from .compositing import IMAGE_EXTENSIONS, open_background, read_image
 from .config import Config
 from .errors import InputError, OutputError
-from .matte import Compositor, Matter
+from .matte import Compositor, I420Compositor, Matter
 from .pipeline import run_stages
 from .segmentation import Segmenter, load_segmenter
 from .sinks import ALPHA_VIDEO_EXTENSIONS, open_frame_sink, plan_output, write_image_atomic
@@ -37,6 +37,8 @@ class VideoResult:
     frames: int
     seconds: float
     interrupted: bool = False
+    cpu_seconds: float = 0.0  # CPU time of the whole process (all threads) while frames flowed
+    stage_cpu: dict[str, float] | None = None  # CPU seconds of each pipeline thread, by name
 
     @property
     def fps(self) -> float:
@@ -102,21 +104,37 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         matter = Matter(config)
         compositor = Compositor(background, config.refine.light_wrap,
                                 device="cuda" if segmenter.device == "cuda" else None)
+        # Frames the decoder gives as YUV 4:2:0, going to an encoder that takes it, stay YUV:
+        # the matte is left as low-resolution coefficients and one compiled pass upsamples it,
+        # blends and writes the encoder's planes (I420Compositor). Anything else (alpha out,
+        # light wrap, GPU blend, PNG frames, odd sizes) takes the RGB path.
+        fast = (getattr(sink, "takes_i420", False) and alpha_sink is None and not transparent
+                and not config.refine.light_wrap and compositor.device is None)
+        i420 = I420Compositor(background) if fast else None
 
         def matte_stage(items):
             for frame, prob in items:
-                yield frame, matter(prob, frame.image)
+                if i420 is not None and frame.yuv is not None:
+                    yield frame, matter.luma_coefficients(prob, frame.image, frame.yuv[:frame.image.shape[0]])
+                else:
+                    yield frame, matter(prob, frame.image)
 
         def composite_stage(items):
-            for frame, alpha in items:
-                yield frame, compositor(frame.image, alpha, frame.time), alpha
+            for frame, matte in items:
+                if isinstance(matte, tuple):  # coefficients: the YUV path
+                    yield frame, None, i420(frame.image, frame.yuv, matte, frame.time)
+                else:
+                    yield frame, matte, compositor(frame.image, matte, frame.time)
 
         bar = tqdm(total=source.frame_count or None, unit="frame", file=sys.stderr, disable=not progress,
                    dynamic_ncols=True, smoothing=0.1, desc="livebg", mininterval=0.5 if sys.stderr.isatty() else 2)
 
         def encode_stage(items):
-            for frame, image, alpha in items:
-                sink.write(image, frame.pts)
+            for frame, alpha, image in items:
+                if alpha is None:
+                    sink.write_i420(image, frame.pts)
+                else:
+                    sink.write(image, frame.pts)
                 if alpha_sink:
                     alpha_sink.write(np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8), frame.pts)
                 bar.update(1)
@@ -124,6 +142,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
             yield
 
         started = time.perf_counter()
+        cpu_started = time.process_time()
 
         def on_interrupt(_):
             bar.write("livebg: interrupted — finishing the frames in flight and closing the file (Ctrl-C again to abandon it)",
@@ -137,11 +156,13 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         if pipeline.stop_event.is_set():  # abandoned by a second Ctrl-C
             raise KeyboardInterrupt
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         if sink.frames == 0:
             raise InputError(f"{source.name}: no frames were processed; nothing was written")
         out_path = sink.close()
         alpha_path = alpha_sink.close() if alpha_sink else None
-        result = VideoResult(out_path, alpha_path, sink.frames, elapsed, pipeline.interrupted)
+        result = VideoResult(out_path, alpha_path, sink.frames, elapsed, pipeline.interrupted, cpu,
+                             dict(pipeline.cpu_seconds))
         note = " (interrupted: the file holds the frames done so far and plays)" if result.interrupted else ""
         log(f"wrote {out_path}{f' and {alpha_path}' if alpha_path else ''}: {result.frames} frames in "
             f"{elapsed:.1f} s ({result.fps:.1f} fps){note}")

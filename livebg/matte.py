@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import cv2
 import numpy as np
 
 from .compositing import Background, composite
 from .config import Config
-from .refine import Refiner
+from .refine import Refiner, guide_small
 from .smoothing import TemporalSmoother
 
 
@@ -27,6 +28,22 @@ class Matter:
 
     def __call__(self, prob: np.ndarray, frame: np.ndarray) -> np.ndarray:
         return self.refiner(self.smoother(prob, frame), frame)
+
+    def luma_coefficients(self, prob: np.ndarray, frame: np.ndarray, luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The same matte as ``__call__`` left at low resolution, for frames that are YUV:
+        maps (A, B) with alpha = clip(A * Y + B, 0, 1), Y the limited-range (16..235) luma
+        plane and (A, B) upsampled bilinearly (``I420Compositor`` does that per pixel).
+
+        The guided filter fits its model on full-range grey, (Y - 16) * 255 / 219, so the
+        coefficients are those of the RGB path, rewritten for Y.
+        """
+        guide, scale = guide_small(luma)
+        guide -= 16 / 255
+        guide *= 255 / 219
+        a, b = self.refiner.coefficients(self.smoother(prob, frame), guide, scale)
+        a *= 255 / 219
+        b -= 16 * a
+        return a, b
 
 
 class Compositor:
@@ -66,3 +83,68 @@ class Compositor:
 
         out = blend_torch(upload(frame), upload(alpha).to(dtype), upload(bg))
         return out.cpu().numpy()
+
+
+class I420Compositor:
+    """The blend for file jobs whose frames arrive and leave as YUV 4:2:0 (H.264 in and out).
+
+    Takes the decoder's planes and the low-resolution coefficients from
+    ``Matter.luma_coefficients`` and returns the encoder's planes; upsampling the matte, the
+    blend and the colour conversion are one compiled pass (``kernels.blend_i420``) that does
+    arithmetic only on the soft edge. Luma equals ``Compositor`` followed by OpenCV's RGB -> I420
+    conversion to within rounding; chroma too, except on 2x2 blocks across a sharp edge, where
+    this takes the block's mean alpha and OpenCV the top-left pixel's colour
+    (tests/test_fastpath.py).
+    """
+
+    def __init__(self, background: Background):
+        from .kernels import blend_i420, linear_axis
+
+        self.background = background
+        self._kernel = blend_i420
+        self._axis = linear_axis
+        self._axes: dict = {}
+        self._bg: tuple[np.ndarray, np.ndarray] | None = None  # last RGB background and its planes
+        self.mixed_blocks = 0
+        # compile (or load from numba's cache) now, at startup, not on the first frame
+        tiny = np.zeros((6, 4), np.uint8)
+        coef = np.zeros((2, 2), np.float32)
+        self._kernel(*self.planes(tiny), *self.planes(tiny), coef, coef, *linear_axis(4, 2), *linear_axis(4, 2),
+                     *self.planes(tiny.copy()))
+
+    @staticmethod
+    def planes(yuv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Y, U, V views of an FFmpeg-layout yuv420p array ((H * 3 / 2) x W)."""
+        h = yuv.shape[0] * 2 // 3
+        w = yuv.shape[1]
+        flat = yuv.reshape(-1)  # U and V are packed one after the other, not row-aligned
+        n, q = h * w, (h // 2) * (w // 2)
+        return yuv[:h], flat[n:n + q].reshape(h // 2, w // 2), flat[n + q:n + 2 * q].reshape(h // 2, w // 2)
+
+    def _background_planes(self, bg: np.ndarray) -> np.ndarray:
+        # a still background (image, colour, a video frame shown twice) is converted once
+        if self._bg is None or self._bg[0] is not bg:
+            self._bg = (bg, cv2.cvtColor(bg, cv2.COLOR_RGB2YUV_I420))
+        return self._bg[1]
+
+    def __call__(self, frame: np.ndarray, yuv: np.ndarray, coefficients: tuple[np.ndarray, np.ndarray],
+                 t: Fraction) -> np.ndarray:
+        """RGB frame (for backgrounds made from it) + its planes + (A, B) -> output planes."""
+        bg_yuv = None
+        i420_at = getattr(self.background, "i420_at", None)
+        if i420_at is not None:  # a video background gives its planes without passing through RGB
+            bg_yuv = i420_at(t, frame)
+        if bg_yuv is None:
+            bg = self.background.frame_at(t, frame)
+            if bg is None:
+                raise ValueError("I420Compositor cannot make transparent output: use Compositor")
+            bg_yuv = yuv if bg is frame else self._background_planes(bg)
+        a, b = coefficients
+        h, w = frame.shape[:2]
+        key = (h, w, a.shape)
+        if key not in self._axes:
+            self._axes[key] = (*self._axis(w, a.shape[1]), *self._axis(h, a.shape[0]))
+        out = np.empty_like(yuv)
+        self.mixed_blocks += self._kernel(*self.planes(yuv), *self.planes(bg_yuv), a, b, *self._axes[key],
+                                          *self.planes(out))
+        return out

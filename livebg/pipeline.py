@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Callable, Iterable, Iterator, Sequence
 
 Stage = Callable[[Iterator], Iterator]
@@ -27,6 +28,8 @@ class Pipeline:
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        # CPU seconds each thread used, by thread name (filled as threads end): where time goes
+        self.cpu_seconds: dict[str, float] = {}
 
     # -- control -------------------------------------------------------------------------
     def drain(self) -> None:
@@ -83,6 +86,7 @@ class Pipeline:
                 except BaseException as exc:
                     self._fail(exc)
         self._put(out, _END)
+        self._account()
 
     def _run_stage(self, stage: Stage, inp: queue.Queue, out: queue.Queue | None) -> None:
         try:
@@ -93,6 +97,11 @@ class Pipeline:
             self._fail(exc)
         if out is not None:
             self._put(out, _END)
+        self._account()
+
+    def _account(self) -> None:
+        with self._lock:
+            self.cpu_seconds[threading.current_thread().name] = time.thread_time()
 
     def start(self, source: Iterable, stages: Sequence[Stage], names: Sequence[str] = ()) -> None:
         queues = [queue.Queue(maxsize=self.queue_size) for _ in stages]

@@ -23,7 +23,6 @@ class TemporalSmoother:
         self.state: np.ndarray | None = None
         self._thumb: np.ndarray | None = None
         self.cuts = 0
-        self._buffer: np.ndarray | None = None
 
     def reset(self) -> None:
         """Forget the past: call at the start of a job, on scene cuts and on effect toggles."""
@@ -50,16 +49,12 @@ class TemporalSmoother:
         if cfg.method == "ema":
             self.state = cv2.addWeighted(self.state, cfg.strength, prob, 1 - cfg.strength, 0)
             return self.state
-        # adaptive: keep = strength * (1 - |change| / threshold), clipped at 0; computed in place
-        # into a scratch buffer (the result is a new array: the caller may hold the last one)
-        keep = cv2.absdiff(prob, self.state, dst=self._scratch(prob.shape))
-        keep *= -cfg.strength / cfg.motion_threshold
-        keep += cfg.strength
-        np.maximum(keep, 0.0, out=keep)
-        self.state = prob + keep * (self.state - prob)
-        return self.state
+        # adaptive: keep = strength * (1 - |change| / threshold), clipped at 0, in one compiled
+        # pass (the result is a new array: the caller may hold the last one)
+        from .kernels import adaptive_smooth
 
-    def _scratch(self, shape: tuple[int, ...]) -> np.ndarray:
-        if self._buffer is None or self._buffer.shape != shape:
-            self._buffer = np.empty(shape, np.float32)
-        return self._buffer
+        out = np.empty_like(self.state)
+        adaptive_smooth(np.ascontiguousarray(prob, dtype=np.float32), self.state, cfg.strength,
+                        cfg.motion_threshold, out)
+        self.state = out
+        return self.state

@@ -51,9 +51,10 @@ def make_clip(input_path: str, frames: int, directory: Path) -> str:
     return str(out_path)
 
 
-def floor_run(input_path: str, output: str) -> tuple[int, float]:
+def floor_run(input_path: str, output: str) -> tuple[int, float, float, None]:
     """Decode and re-encode with livebg's encoder settings, nothing else (frames stay YUV)."""
     started = time.perf_counter()
+    cpu_started = time.process_time()
     with av.open(input_path) as src, av.open(output, "w") as dst:
         stream = src.streams.video[0]
         stream.thread_type = "AUTO"
@@ -67,24 +68,26 @@ def floor_run(input_path: str, output: str) -> tuple[int, float]:
             frames += 1
         for packet in out.encode():
             dst.mux(packet)
-    return frames, time.perf_counter() - started
+    return frames, time.perf_counter() - started, time.process_time() - cpu_started, None
 
 
-def livebg_run(input_path: str, bg: str, output: str, model: str, weights: str = "") -> tuple[int, float]:
+def livebg_run(input_path: str, bg: str, output: str, model: str, weights: str = "") -> tuple[int, float, float, dict]:
     from livebg.config import Config
     from livebg.jobs import run_video
 
     config = Config().override("model", name=model, device="cpu", weights=weights, download=False)
     config = config.override("background", bg=bg).override("output", crf=CRF, preset=PRESET)
     result = run_video(input_path, output, config, progress=False)
-    return result.frames, result.seconds
+    return result.frames, result.seconds, result.cpu_seconds, result.stage_cpu
 
 
-def seeds_run(input_path: str, bg: str, output: str, model: str, weights: str, frames: int) -> tuple[int, float]:
+def seeds_run(input_path: str, bg: str, output: str, model: str, weights: str, frames: int) -> tuple[int, float, float, None]:
     from seeds_method import load_seeds_model, run_seeds_video
 
     method = load_seeds_model(model, weights)
-    return run_seeds_video(method, input_path, bg, output, max_frames=frames, crf=CRF, preset=PRESET)
+    cpu_started = time.process_time()
+    n, seconds = run_seeds_video(method, input_path, bg, output, max_frames=frames, crf=CRF, preset=PRESET)
+    return n, seconds, time.process_time() - cpu_started, None
 
 
 def prepare_random_checkpoint(name: str, torch_home: Path) -> None:
@@ -121,14 +124,21 @@ def file_mode(args, workdir: Path) -> list[dict]:
                                                           weights, args.seeds_frames),
     }
     fps: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
+    stages: dict[str, dict] = {}
     frames: dict[str, int] = {}
     for _ in range(args.repeat):
         for name, run in runs.items():
-            n, seconds = run()
+            n, seconds, cpu_seconds, stage_cpu = run()
             frames[name] = n
             fps[name].append(n / seconds)
-            print(f"  {name}: {n} frames, {n / seconds:.2f} fps", file=sys.stderr, flush=True)
-    rows = [{"name": name, "frames": frames[name], "fps": max(v), "median": statistics.median(v), "runs": v}
+            cpu[name].append(1000 * cpu_seconds / n)
+            if stage_cpu and (name not in stages or cpu[name][-1] == min(cpu[name])):
+                stages[name] = {k: 1000 * v / n for k, v in stage_cpu.items()}
+            print(f"  {name}: {n} frames, {n / seconds:.2f} fps, {1000 * cpu_seconds / n:.2f} CPU ms/frame",
+                  file=sys.stderr, flush=True)
+    rows = [{"name": name, "frames": frames[name], "fps": max(v), "median": statistics.median(v), "runs": v,
+             "cpu": min(cpu[name]), "stages": stages.get(name)}
             for name, v in fps.items()]
     return rows
 
@@ -140,10 +150,10 @@ def print_file_table(rows: list[dict], args) -> None:
     print(f"input {args.input}" + (f" (first {args.frames} frames)" if args.frames else "")
           + f", bg {args.bg}, H.264 crf {CRF} {PRESET}, {os.cpu_count()} CPU cores, best of {args.repeat}")
     print()
-    print("| run | frames | fps (best) | fps (median) | / floor | / seeds' method |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| run | frames | fps (best) | fps (median) | CPU ms/frame | / floor | / seeds' method |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['name']} | {r['frames']} | {r['fps']:.1f} | {r['median']:.1f} | "
+        print(f"| {r['name']} | {r['frames']} | {r['fps']:.1f} | {r['median']:.1f} | {r['cpu']:.1f} | "
               f"{r['fps'] / floor:.2f} | {r['fps'] / seeds:.1f}x |")
     default, torch_row = by_name["livebg, default model"], by_name[f"livebg, {TORCH_MODEL}"]
     floor_row, seeds_row = by_name["decode + encode floor"], by_name[f"seeds' method, {TORCH_MODEL}"]
@@ -152,6 +162,19 @@ def print_file_table(rows: list[dict], args) -> None:
           f"{default['median'] / floor_row['median']:.2f} median (goal >= 0.70)")
     print(f"livebg ({TORCH_MODEL}) / seeds' method = {torch_row['fps'] / seeds:.1f}x best, "
           f"{torch_row['median'] / seeds_row['median']:.1f}x median (goal >= 5x)")
+    if default.get("stages"):
+        # where the default run's CPU goes: the pipeline's own threads; the rest of the process
+        # total is FFmpeg's decoder and x264's threads, the background decoder and the like
+        stage_total = sum(default["stages"].values())
+        print()
+        print("CPU ms/frame by thread, livebg default model (process total "
+              f"{default['cpu']:.1f}; floor {floor_row['cpu']:.1f}):")
+        print()
+        print("| thread | CPU ms/frame |")
+        print("|---|---:|")
+        for name, ms in default["stages"].items():
+            print(f"| {name} | {ms:.2f} |")
+        print(f"| other threads (codec threads, background decoder) | {default['cpu'] - stage_total:.2f} |")
 
 
 def batch_mode(args, workdir: Path) -> list[dict]:

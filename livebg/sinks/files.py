@@ -115,14 +115,30 @@ class VideoFileSink:
             return "prores_ks", "yuva444p10le", {"profile": "4444", "alpha_bits": "8"}
         return "libx264", "yuv420p", {"crf": str(crf), "preset": preset}
 
+    @property
+    def takes_i420(self) -> bool:
+        """True when ``write_i420`` can take YUV 4:2:0 planes as they are (no padding, no alpha)."""
+        return self._to_i420 and not any(self.pad)
+
     def write(self, image: np.ndarray, pts: int) -> None:
         """Encode one frame (RGB, RGBA or grey uint8) at ``pts`` in the input's time_base."""
         if any(self.pad):
             image = cv2.copyMakeBorder(image, 0, self.pad[0], 0, self.pad[1], cv2.BORDER_REPLICATE)
         if self._to_i420:
-            frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+            self._encode(av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), format="yuv420p"), pts)
         else:
-            frame = av.VideoFrame.from_ndarray(image, format=self._in_format)
+            self._encode(av.VideoFrame.from_ndarray(image, format=self._in_format), pts)
+
+    def write_i420(self, yuv: np.ndarray, pts: int) -> None:
+        """Encode one frame given as yuv420p planes ((H * 3 / 2) x W uint8, FFmpeg's layout)."""
+        if not self.takes_i420:
+            raise ValueError(f"{self.path.name}: this encoder does not take yuv420p frames as they are; use write()")
+        expected = (self.stream.height * 3 // 2, self.stream.width)
+        if yuv.dtype != np.uint8 or yuv.shape != expected:
+            raise ValueError(f"yuv420p frame must be uint8 {expected}, got {yuv.dtype} {yuv.shape}")
+        self._encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p"), pts)
+
+    def _encode(self, frame, pts: int) -> None:
         frame.pts = pts
         frame.time_base = self.time_base
         for packet in self.stream.encode(frame):

@@ -15,6 +15,9 @@ class Frame:
     time: Fraction  # seconds since the source's first frame
     image: np.ndarray  # RGB uint8, HxWx3
     captured_at: float = 0.0  # time.perf_counter() when captured (live sources)
+    # the decoder's own YUV 4:2:0 planes, (H * 3 / 2) x W as FFmpeg lays out yuv420p, when the
+    # source has them (file jobs blend and encode in this layout without converting back)
+    yuv: np.ndarray | None = None
 
 
 class FrameSource(Protocol):
