@@ -28,6 +28,7 @@ class Pipeline:
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._done: list[threading.Event] = []
         # CPU seconds each thread used, by thread name (filled as threads end): where time goes
         self.cpu_seconds: dict[str, float] = {}
 
@@ -106,20 +107,33 @@ class Pipeline:
     def start(self, source: Iterable, stages: Sequence[Stage], names: Sequence[str] = ()) -> None:
         queues = [queue.Queue(maxsize=self.queue_size) for _ in stages]
         names = list(names) or [getattr(s, "__name__", f"stage{i}") for i, s in enumerate(stages)]
-        self._threads = [threading.Thread(target=self._run_source, args=(iter(source), queues[0]),
-                                          name="livebg-source", daemon=True)]
+        self._threads = [self._thread("livebg-source", self._run_source, iter(source), queues[0])]
         for i, stage in enumerate(stages):
             out = queues[i + 1] if i + 1 < len(stages) else None
-            self._threads.append(threading.Thread(target=self._run_stage, args=(stage, queues[i], out),
-                                                  name=f"livebg-{names[i]}", daemon=True))
+            self._threads.append(self._thread(f"livebg-{names[i]}", self._run_stage, stage, queues[i], out))
         for thread in self._threads:
             thread.start()
 
+    def _thread(self, name: str, target, *args) -> threading.Thread:
+        done = threading.Event()
+        self._done.append(done)
+
+        def run():
+            try:
+                target(*args)
+            finally:
+                done.set()
+
+        return threading.Thread(target=run, name=name, daemon=True)
+
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for every thread; True when all have ended. KeyboardInterrupt reaches the caller."""
-        for thread in self._threads:
-            thread.join(timeout)
-            if thread.is_alive():
+        """Wait for every thread; True when all have ended. KeyboardInterrupt reaches the caller.
+
+        Waits on an event each thread sets as it ends rather than on Thread.join: a
+        KeyboardInterrupt inside Thread.join can leave a running thread reported as ended
+        (CPython 3.11), and the caller would then close files under it."""
+        for done in self._done:
+            if not done.wait(timeout):
                 return False
         return True
 
@@ -135,18 +149,24 @@ def run_stages(source: Iterable, stages: Sequence[Stage], *, queue_size: int = 4
     pipeline = Pipeline(queue_size=queue_size)
     pipeline.start(source, stages)
     interrupts = 0
+    handled = 0
     while True:
+        # Everything happens inside the try: a Ctrl-C that lands while the previous one is
+        # being handled (say, during on_interrupt's message) is counted, never let out while
+        # threads still run native code (that aborted the process at exit).
         try:
+            if interrupts > handled:
+                handled = interrupts
+                if interrupts == 1:
+                    pipeline.drain()
+                    if on_interrupt:
+                        on_interrupt(pipeline)
+                else:
+                    pipeline.stop()
             if pipeline.join(POLL_SECONDS):
                 break
         except KeyboardInterrupt:
             interrupts += 1
-            if interrupts == 1:
-                pipeline.drain()
-                if on_interrupt:
-                    on_interrupt(pipeline)
-            else:
-                pipeline.stop()
     pipeline.interrupted = interrupts > 0
     pipeline.raise_first_error()
     return pipeline
