@@ -330,21 +330,22 @@ class BackgroundFrame:
         return self._i420
 
 
+def i420_planes(yuv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Y, U, V views of an FFmpeg-layout yuv420p array ((H * 3 / 2) x W)."""
+    h = yuv.shape[0] * 2 // 3
+    w = yuv.shape[1]
+    flat = yuv.reshape(-1)  # U and V are packed one after the other, not row-aligned
+    n, q = h * w, (h // 2) * (w // 2)
+    return yuv[:h], flat[n:n + q].reshape(h // 2, w // 2), flat[n + q:n + 2 * q].reshape(h // 2, w // 2)
+
+
 def fit_cover_i420(yuv: np.ndarray, width: int, height: int) -> np.ndarray:
     """fit_cover(..., even=True) for yuv420p planes ((H * 3 / 2) x W, FFmpeg's layout): the same
     source rectangle cut from each plane and scaled to the target's planes."""
-    h = yuv.shape[0] * 2 // 3
-    w = yuv.shape[1]
+    h, w = i420_planes(yuv)[0].shape
     x0, y0, cw, ch = cover_rect(w, h, width, height, even=True)
-    flat = yuv.reshape(-1)
-    n, q = h * w, (h // 2) * (w // 2)
-    planes = (yuv[:h], flat[n:n + q].reshape(h // 2, w // 2), flat[n + q:n + 2 * q].reshape(h // 2, w // 2))
     out = np.empty((height * 3 // 2, width), np.uint8)
-    oflat = out.reshape(-1)
-    on, oq = height * width, (height // 2) * (width // 2)
-    targets = (out[:height], oflat[on:on + oq].reshape(height // 2, width // 2),
-               oflat[on + oq:on + 2 * oq].reshape(height // 2, width // 2))
-    for k, (src, dst) in enumerate(zip(planes, targets)):
+    for k, (src, dst) in enumerate(zip(i420_planes(yuv), i420_planes(out))):
         d = 1 if k == 0 else 2
         part = src[y0 // d:(y0 + ch) // d, x0 // d:(x0 + cw) // d]
         interp = cv2.INTER_AREA if cw > width else cv2.INTER_LINEAR

@@ -28,67 +28,47 @@ def blend_i420(fy, fu, fv, by, bu, bv, ca, cb, x0, x1, wx, y0, y1, wy, oy, ou, o
     """
     H, W = fy.shape
     w = ca.shape[1]
-    ra0 = np.empty(w, np.float32)
-    rb0 = np.empty(w, np.float32)
-    ra1 = np.empty(w, np.float32)
-    rb1 = np.empty(w, np.float32)
+    ra = np.empty((2, w), np.float32)  # A and B interpolated to the two rows of a block
+    rb = np.empty((2, w), np.float32)
+    lo = np.empty(w, np.float32)  # least and greatest alpha column i can give, any luma
+    hi = np.empty(w, np.float32)
     cls = np.empty(w, np.int8)
     mixed = 0
     for yy in range(H // 2):
         ya = 2 * yy
-        yb = ya + 1
-        ja0, ja1, ta = y0[ya], y1[ya], wy[ya]
-        jb0, jb1, tb = y0[yb], y1[yb], wy[yb]
-        for i in range(w):
-            ra0[i] = ca[ja0, i] + ta * (ca[ja1, i] - ca[ja0, i])
-            rb0[i] = cb[ja0, i] + ta * (cb[ja1, i] - cb[ja0, i])
-            ra1[i] = ca[jb0, i] + tb * (ca[jb1, i] - ca[jb0, i])
-            rb1[i] = cb[jb0, i] + tb * (cb[jb1, i] - cb[jb0, i])
-        # class of low-res column i (and its right neighbour, the other end of the lerp):
-        # 0 = alpha 0 for any luma in [0, 255], 2 = alpha 1 for any luma, 1 = compute
+        for r in range(2):
+            j0, j1, t = y0[ya + r], y1[ya + r], wy[ya + r]
+            for i in range(w):
+                ra[r, i] = ca[j0, i] + t * (ca[j1, i] - ca[j0, i])
+                rb[r, i] = cb[j0, i] + t * (cb[j1, i] - cb[j0, i])
+        for i in range(w):  # alpha = A * Y + B is linear in Y: its extremes are at Y = 0 and 255
+            a0, b0, a1, b1 = ra[0, i], rb[0, i], ra[1, i], rb[1, i]
+            lo[i] = min(min(b0, b0 + 255 * a0), min(b1, b1 + 255 * a1))
+            hi[i] = max(max(b0, b0 + 255 * a0), max(b1, b1 + 255 * a1))
+        # class of low-res column i with its right neighbour (the other end of the lerp):
+        # 0 = alpha 0 for any luma, 2 = alpha 1 for any luma, 1 = compute
         for i in range(w):
             j = min(i + 1, w - 1)
-            lo = min(min(rb0[i], rb0[i] + 255 * ra0[i]), min(rb1[i], rb1[i] + 255 * ra1[i]))
-            lo = min(lo, min(min(rb0[j], rb0[j] + 255 * ra0[j]), min(rb1[j], rb1[j] + 255 * ra1[j])))
-            hi = max(max(rb0[i], rb0[i] + 255 * ra0[i]), max(rb1[i], rb1[i] + 255 * ra1[i]))
-            hi = max(hi, max(max(rb0[j], rb0[j] + 255 * ra0[j]), max(rb1[j], rb1[j] + 255 * ra1[j])))
-            cls[i] = 0 if hi <= 0.0 else (2 if lo >= 1.0 else 1)
+            cls[i] = 0 if max(hi[i], hi[j]) <= 0.0 else (2 if min(lo[i], lo[j]) >= 1.0 else 1)
         for xx in range(W // 2):
             xa = 2 * xx
-            xb = xa + 1
-            ca_ = cls[x0[xa]]
-            cb_ = cls[x0[xb]]
-            if ca_ == cb_ and ca_ != 1:
-                if ca_ == 0:
-                    oy[ya, xa] = by[ya, xa]
-                    oy[ya, xb] = by[ya, xb]
-                    oy[yb, xa] = by[yb, xa]
-                    oy[yb, xb] = by[yb, xb]
-                    ou[yy, xx] = bu[yy, xx]
-                    ov[yy, xx] = bv[yy, xx]
-                else:
-                    oy[ya, xa] = fy[ya, xa]
-                    oy[ya, xb] = fy[ya, xb]
-                    oy[yb, xa] = fy[yb, xa]
-                    oy[yb, xb] = fy[yb, xb]
-                    ou[yy, xx] = fu[yy, xx]
-                    ov[yy, xx] = fv[yy, xx]
+            c = cls[x0[xa]]
+            if c != 1 and c == cls[x0[xa + 1]]:  # the whole block is background or frame
+                sy, su, sv = (by, bu, bv) if c == 0 else (fy, fu, fv)
+                for y in range(ya, ya + 2):
+                    oy[y, xa] = sy[y, xa]
+                    oy[y, xa + 1] = sy[y, xa + 1]
+                ou[yy, xx] = su[yy, xx]
+                ov[yy, xx] = sv[yy, xx]
                 continue
             mixed += 1
             total = np.float32(0.0)
             for r in range(2):
                 y = ya + r
-                for c in range(2):
-                    x = xa + c
-                    i0 = x0[x]
-                    i1 = x1[x]
-                    s = wx[x]
-                    if r == 0:
-                        a = ra0[i0] + s * (ra0[i1] - ra0[i0])
-                        b = rb0[i0] + s * (rb0[i1] - rb0[i0])
-                    else:
-                        a = ra1[i0] + s * (ra1[i1] - ra1[i0])
-                        b = rb1[i0] + s * (rb1[i1] - rb1[i0])
+                for x in range(xa, xa + 2):
+                    i0, i1, s = x0[x], x1[x], wx[x]
+                    a = ra[r, i0] + s * (ra[r, i1] - ra[r, i0])
+                    b = rb[r, i0] + s * (rb[r, i1] - rb[r, i0])
                     f = np.float32(fy[y, x])
                     alpha = min(max(a * f + b, np.float32(0.0)), np.float32(1.0))
                     total += alpha

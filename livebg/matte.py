@@ -10,7 +10,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from .compositing import Background, composite
+from .compositing import Background, composite, i420_planes
 from .config import Config
 from .refine import Refiner, guide_small
 from .smoothing import TemporalSmoother
@@ -112,14 +112,7 @@ class I420Compositor:
         self._kernel(*self.planes(tiny), *self.planes(tiny), coef, coef, *linear_axis(4, 2), *linear_axis(4, 2),
                      *self.planes(tiny.copy()))
 
-    @staticmethod
-    def planes(yuv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Y, U, V views of an FFmpeg-layout yuv420p array ((H * 3 / 2) x W)."""
-        h = yuv.shape[0] * 2 // 3
-        w = yuv.shape[1]
-        flat = yuv.reshape(-1)  # U and V are packed one after the other, not row-aligned
-        n, q = h * w, (h // 2) * (w // 2)
-        return yuv[:h], flat[n:n + q].reshape(h // 2, w // 2), flat[n + q:n + 2 * q].reshape(h // 2, w // 2)
+    planes = staticmethod(i420_planes)
 
     def _background_planes(self, bg: np.ndarray) -> np.ndarray:
         # a still background (image, colour, a video frame shown twice) is converted once
