@@ -17,7 +17,7 @@ from .compositing import Background, open_background
 from .config import Config, apply_settings, load_config
 from .jobs import VideoResult, run_images, run_video
 from .matte import Compositor, Matter
-from .segmentation import Segmenter, load_segmenter
+from .segmentation import Segmenter, load_segmenter, stream_predictor
 
 
 def _config(config: Config | str | Path | None, settings: dict[str, Any]) -> Config:
@@ -49,6 +49,7 @@ class BackgroundReplacer:
                  fps: float = 30.0, **settings: Any):
         self.config = _config(config, settings)
         self.segmenter = segmenter or load_segmenter(self.config.model)[0]
+        self._predictor = stream_predictor(self.segmenter)
         self.matter = Matter(self.config)
         self.fps = Fraction(fps).limit_denominator(1001)
         self._background: Background | None = None
@@ -66,7 +67,7 @@ class BackgroundReplacer:
     def matte(self, frame: np.ndarray) -> np.ndarray:
         """The float32 alpha (H, W) in [0, 1] for the next frame of the stream."""
         self._check(frame)
-        prob = self.segmenter.predict([frame])[0]
+        prob = self._predictor.predict([frame])[0]
         return self.matter(prob, frame)
 
     def __call__(self, frame: np.ndarray, t: float | None = None) -> np.ndarray:
@@ -83,6 +84,7 @@ class BackgroundReplacer:
 
     def reset(self) -> None:
         self.matter.reset()
+        getattr(self._predictor, "reset", lambda: None)()
 
     def close(self) -> None:
         if self._background is not None:

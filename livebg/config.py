@@ -34,6 +34,7 @@ class ModelConfig:
     threads: int = 0  # ONNX Runtime intra-op threads; 0: one per core, less one for the pipeline
     download: bool = True  # let torchvision download missing weights into its cache
     crop_pass: bool = True  # fixed-size (ONNX) models: run again on a crop around the person (one more model call a frame)
+    full_pass_every: int = 8  # crop pass on video: the whole-frame pass at least every N frames, following the person's box between
 
     def validate(self) -> None:
         if self.device not in DEVICES:
@@ -48,6 +49,8 @@ class ModelConfig:
             raise ConfigError("class list is empty: give at least one class name, e.g. --classes person")
         if self.threads < 0:
             raise ConfigError(f"threads must be 0 (automatic) or more, not {self.threads}")
+        if not 1 <= self.full_pass_every <= 1000:
+            raise ConfigError(f"full_pass_every {self.full_pass_every} is out of range: use 1..1000 (1 runs the whole-frame pass on every frame)")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from .config import Config
 from .errors import InputError, OutputError
 from .matte import Compositor, I420Compositor, Matter
 from .pipeline import run_stages
-from .segmentation import Segmenter, load_segmenter
+from .segmentation import Segmenter, load_segmenter, stream_predictor
 from .sinks import ALPHA_VIDEO_EXTENSIONS, open_frame_sink, plan_output, write_image_atomic
 from .sources import Frame, open_source
 
@@ -52,16 +52,17 @@ def default_video_output(input_spec: str, transparent: bool) -> Path:
 
 def segment_stage(segmenter: Segmenter):
     """Batch frames, run the model, emit (frame, probability) pairs in order."""
+    predictor = stream_predictor(segmenter)
 
     def stage(frames: Iterator[Frame]):
         batch: list[Frame] = []
         for frame in frames:
             batch.append(frame)
             if len(batch) >= segmenter.batch_size:
-                yield from zip(batch, segmenter.predict([f.image for f in batch]))
+                yield from zip(batch, predictor.predict([f.image for f in batch]))
                 batch = []
         if batch:
-            yield from zip(batch, segmenter.predict([f.image for f in batch]))
+            yield from zip(batch, predictor.predict([f.image for f in batch]))
 
     stage.__name__ = "segment"
     return stage

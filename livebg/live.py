@@ -172,7 +172,10 @@ class MaskWorker:
     """
 
     def __init__(self, *, segmenter, capture: LiveCapture, keep: int = 4, seconds: float | None = None):
-        self.segmenter = segmenter
+        from .segmentation import stream_predictor
+
+        self.segmenter = stream_predictor(segmenter)
+        self._forget = threading.Event()
         self.capture = capture
         self.seconds = seconds
         self.masks = 0
@@ -183,6 +186,10 @@ class MaskWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="livebg-segment", daemon=True)
         self._predict_ms = array("f")
+
+    def reset(self) -> None:
+        """Forget state carried between frames (the followed person box) before the next one."""
+        self._forget.set()
 
     def start(self) -> "MaskWorker":
         self._thread.start()
@@ -200,6 +207,9 @@ class MaskWorker:
                     if self.capture.mailbox.finished:
                         break
                     continue
+                if self._forget.is_set():
+                    self._forget.clear()
+                    getattr(self.segmenter, "reset", lambda: None)()
                 started = time.perf_counter()
                 prob = self.segmenter.predict([frame.image])[0]
                 spent = time.perf_counter() - started
@@ -390,6 +400,7 @@ class LiveLoop:
     def _changed(self, message: str) -> None:
         self._background = self.chooser.current_background()
         self.matter.reset()  # the smoothed matte belongs to the old view
+        self.worker.reset()
         idle = self.state.passthrough or self.chooser.effect == "original"
         if idle:
             self.worker.paused.set()

@@ -270,13 +270,15 @@ class PersonCropSegmenter:
     The output is a map at ``working_short_side`` px with the frame's aspect: the crop pass
     inside the box, the full pass outside, feathered across ``feather`` of the box at its edges.
     Frames with no person, or where the box covers most of the frame, skip the second pass.
-    Each frame's box comes from that frame alone: on davis_lucia, following the previous frame's
-    box or smoothing the box over time scored no better, so there is no state to reset.
+    ``predict`` is stateless: each frame's box comes from that frame alone. For video, ``stream()``
+    gives a CropFollower that skips the whole-frame pass on most frames.
     """
 
     def __init__(self, inner: Segmenter, *, working_short_side: int = 360, margin: float = 0.10,
-                 threshold: float = 0.5, max_cover: float = 0.8, feather: float = 0.08):
+                 threshold: float = 0.5, max_cover: float = 0.8, feather: float = 0.08,
+                 full_pass_every: int = 1):
         self.inner = inner
+        self.full_pass_every = full_pass_every
         self.working_short_side = working_short_side
         self.margin = margin
         self.threshold = threshold
@@ -310,17 +312,30 @@ class PersonCropSegmenter:
         side = int(getattr(self.inner, "infer_size", 256))
         return side, side
 
-    def crop_box(self, prob: np.ndarray, frame_shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
-        """The crop (x0, y0, x1, y1) in frame pixels for one full-frame probability, or None to skip."""
-        ph, pw = prob.shape
-        h, w = frame_shape
+    def person_extent(self, prob: np.ndarray, region: tuple[int, int, int, int]) -> tuple[float, float, float, float] | None:
+        """Bounding box in frame pixels of the ``prob > threshold`` pixels of a map that covers
+        ``region`` (x0, y0, x1, y1) of the frame; None when there are none."""
         mask = prob > self.threshold
         ys = np.flatnonzero(mask.any(axis=1))  # rows and columns with a person pixel: ~10x
         if ys.size == 0:                       # cheaper than the coordinates of every one
             return None
         xs = np.flatnonzero(mask.any(axis=0))
-        bx0, by0 = xs[0] * w / pw, ys[0] * h / ph
-        bx1, by1 = (xs[-1] + 1) * w / pw, (ys[-1] + 1) * h / ph
+        x0, y0, x1, y1 = region
+        fx, fy = (x1 - x0) / prob.shape[1], (y1 - y0) / prob.shape[0]
+        return x0 + xs[0] * fx, y0 + ys[0] * fy, x0 + (xs[-1] + 1) * fx, y0 + (ys[-1] + 1) * fy
+
+    def crop_box(self, prob: np.ndarray, frame_shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+        """The crop (x0, y0, x1, y1) in frame pixels for one full-frame probability, or None to skip."""
+        h, w = frame_shape
+        extent = self.person_extent(prob, (0, 0, w, h))
+        return self.box_around(extent, frame_shape) if extent is not None else None
+
+    def box_around(self, extent: tuple[float, float, float, float],
+                   frame_shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+        """The crop for a person whose bounding box in frame pixels is ``extent``: padded by the
+        margin, squared up to the model's aspect and kept inside the frame; None to skip."""
+        h, w = frame_shape
+        bx0, by0, bx1, by1 = extent
         pad = self.margin * max(bx1 - bx0, by1 - by0)
         bx0, by0, bx1, by1 = bx0 - pad, by0 - pad, bx1 + pad, by1 + pad
         cw, ch = self._crop_input_size()
@@ -360,36 +375,156 @@ class PersonCropSegmenter:
 
         return axis(bw, x0 <= 0, x1 >= w), axis(bh, y0 <= 0, y1 >= h)
 
-    def predict(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
-        if not frames:
-            return []
-        h, w = frames[0].shape[:2]
+    def working_size(self, frame_shape: tuple[int, int]) -> tuple[int, int]:
+        """(w, h) of the output map for frames of this (h, w)."""
+        h, w = frame_shape
         # Never coarser than the wrapped model's own output (torchvision models at 520 px).
         short = max(self.working_short_side, int(getattr(self.inner, "infer_size", 0)))
         wh, ww = short_side_size(h, w, min(short, h, w))
+        return ww, wh
+
+    def crop_input(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        x0, y0, x1, y1 = box
+        return downscale(frame[y0:y1, x0:x1], self._crop_input_size())
+
+    def paste_crop(self, out: np.ndarray, crop_prob: np.ndarray, box: tuple[int, int, int, int],
+                   frame_shape: tuple[int, int], *, feather: bool = True) -> None:
+        """Put one crop's probability into the working map ``out``: blended across the feathered
+        bands at the box's inner edges, or (``feather=False``) copied in as it is."""
+        h, w = frame_shape
+        sx, sy = out.shape[1] / w, out.shape[0] / h
+        x0, y0, x1, y1 = box
+        wx0, wy0 = int(round(x0 * sx)), int(round(y0 * sy))
+        wx1, wy1 = max(wx0 + 1, int(round(x1 * sx))), max(wy0 + 1, int(round(y1 * sy)))
+        size = (wx1 - wx0, wy1 - wy0)
+        crop_prob = cv2.resize(crop_prob, size, interpolation=cv2.INTER_LINEAR)
+        if feather:
+            paste(out[wy0:wy1, wx0:wx1], crop_prob, *self._feather_weights(size, box, frame_shape))
+        else:
+            out[wy0:wy1, wx0:wx1] = crop_prob
+
+    def predict(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [out for out, _ in self.predict_with_extents(frames)]
+
+    def predict_with_extents(self, frames: Sequence[np.ndarray]) -> list[tuple[np.ndarray, tuple | None]]:
+        """Each frame's map with the person's bounding box in frame pixels (None: no one): the
+        union of what the whole-frame pass and the crop pass found."""
+        if not frames:
+            return []
+        h, w = frames[0].shape[:2]
+        size = self.working_size((h, w))
         full = self.inner.predict(frames)
-        out = [cv2.resize(p, (ww, wh), interpolation=cv2.INTER_LINEAR) for p in full]
+        extents = [self.person_extent(prob, (0, 0, w, h)) for prob in full]
+        boxes = [self.box_around(e, (h, w)) if e is not None else None for e in extents]
         # The crops of the whole batch go through the model in one call.
-        boxes: list[tuple[int, int, int, int] | None] = []
-        crops = []
-        crop_size = self._crop_input_size()
-        for frame, prob in zip(frames, full):
-            box = self.crop_box(prob, (h, w))
-            boxes.append(box)
-            if box is not None:
-                x0, y0, x1, y1 = box
-                crops.append(downscale(frame[y0:y1, x0:x1], crop_size))
+        crops = [self.crop_input(frame, box) for frame, box in zip(frames, boxes) if box is not None]
         crop_probs = iter(self.inner.predict(crops)) if crops else iter(())
-        sx, sy = ww / w, wh / h
-        for i, box in enumerate(boxes):
+        results = []
+        for prob, box, extent in zip(full, boxes, extents):
+            out = cv2.resize(prob, size, interpolation=cv2.INTER_LINEAR)
             if box is not None:
-                x0, y0, x1, y1 = box
-                wx0, wy0 = int(round(x0 * sx)), int(round(y0 * sy))
-                wx1, wy1 = max(wx0 + 1, int(round(x1 * sx))), max(wy0 + 1, int(round(y1 * sy)))
-                size = (wx1 - wx0, wy1 - wy0)
-                crop_prob = cv2.resize(next(crop_probs), size, interpolation=cv2.INTER_LINEAR)
-                paste(out[i][wy0:wy1, wx0:wx1], crop_prob, *self._feather_weights(size, (x0, y0, x1, y1), (h, w)))
+                crop_prob = next(crop_probs)
+                self.paste_crop(out, crop_prob, box, (h, w))
+                extent = union(extent, self.person_extent(crop_prob, box))
+            results.append((out, extent))
+        return results
+
+    def stream(self) -> "PersonCropSegmenter | CropFollower":
+        """A predictor for consecutive frames of one video: a CropFollower when ``full_pass_every``
+        is above 1, else this stateless segmenter."""
+        return CropFollower(self, self.full_pass_every) if self.full_pass_every > 1 else self
+
+
+class CropFollower:
+    """The crop pass for consecutive frames of one stream, following the person's box.
+
+    Most frames skip the whole-frame pass: the crop box is built round the person the previous
+    frame's crop found (the sharper of the two estimates), so a frame costs one model call
+    instead of two. The whole-frame pass runs again, on the same frame, whenever following
+    could be wrong:
+
+    - every ``full_pass_every`` frames (someone new may have walked in elsewhere);
+    - when the crop finds no person (they left the box, or a scene cut);
+    - when the person reaches the box's edge on a side inside the frame (they are moving out
+      of it, or the box cut them).
+
+    Outside the box a followed frame is background (0). State belongs to one stream: ``reset()``
+    it between unrelated frames (the live camera does on effect toggles).
+    """
+
+    def __init__(self, crop: PersonCropSegmenter, full_pass_every: int = 8, edge: float = 0.02):
+        self.crop = crop
+        self.edge = edge
+        self.full_pass_every = full_pass_every
+        self.full_passes = 0
+        self.frames = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self._box: tuple[int, int, int, int] | None = None
+        self._shape: tuple[int, int] | None = None
+        self._since_full = 0
+
+    def __getattr__(self, name):  # name, device, describe(), batch_size... of the crop segmenter
+        if name == "crop":
+            raise AttributeError(name)
+        return getattr(self.crop, name)
+
+    def predict(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [self._one(frame) for frame in frames]
+
+    def _one(self, frame: np.ndarray) -> np.ndarray:
+        shape = frame.shape[:2]
+        self.frames += 1
+        followed = None
+        if self._box is not None and shape == self._shape and self._since_full < self.full_pass_every - 1:
+            followed = self._follow(frame, self._box)
+        self._shape = shape
+        if followed is not None:
+            self._since_full += 1
+        else:
+            followed = self.crop.predict_with_extents([frame])[0]
+            self.full_passes += 1
+            self._since_full = 0
+        out, extent = followed
+        self._box = self.crop.box_around(extent, shape) if extent is not None else None
         return out
+
+    def _follow(self, frame: np.ndarray, box: tuple[int, int, int, int]):
+        """(map, person extent) from the crop pass alone, or None when the box no longer fits the person."""
+        h, w = frame.shape[:2]
+        crop_prob = self.crop.inner.predict([self.crop.crop_input(frame, box)])[0]
+        extent = self.crop.person_extent(crop_prob, box)
+        if extent is None:
+            return None
+        # Nothing of the person may reach the edge of the box (the outer ``edge`` of it) on a side
+        # inside the frame: that part may be cut off. Closer than the margin is fine: the next
+        # box is centred on this frame's person again.
+        x0, y0, x1, y1 = box
+        mx, my = self.edge * (x1 - x0), self.edge * (y1 - y0)
+        ex0, ey0, ex1, ey1 = extent
+        if ((x0 > 0 and ex0 < x0 + mx) or (x1 < w and ex1 > x1 - mx)
+                or (y0 > 0 and ey0 < y0 + my) or (y1 < h and ey1 > y1 - my)):
+            return None
+        # Nothing outside the box to blend with: the crop is copied in as it is, and the rest is 0.
+        ww, wh = self.crop.working_size((h, w))
+        out = np.zeros((wh, ww), np.float32)
+        self.crop.paste_crop(out, crop_prob, box, (h, w), feather=False)
+        return out, extent
+
+
+def union(a: tuple | None, b: tuple | None) -> tuple | None:
+    """The bounding box of two (x0, y0, x1, y1) boxes, either of which may be None."""
+    if a is None or b is None:
+        return a if b is None else b
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def stream_predictor(segmenter: Segmenter) -> Segmenter:
+    """The predictor for consecutive frames of one stream: the segmenter's own ``stream()`` when it
+    keeps state between frames (the crop pass following the person), else the segmenter itself."""
+    stream = getattr(segmenter, "stream", None)
+    return stream() if stream is not None else segmenter
 
 
 def paste(region: np.ndarray, crop: np.ndarray, wx: np.ndarray, wy: np.ndarray) -> None:
@@ -442,7 +577,9 @@ def load_segmenter(config: ModelConfig) -> tuple[Segmenter, str]:
             raise ConfigError(f"ONNX models run in float32; drop --precision {config.precision}")
         segmenter = OnnxSegmenter(spec.path, name=spec.name, classes=config.classes, device=device,
                                   threads=config.threads, source=spec.source.split(":")[0])
-        return (PersonCropSegmenter(segmenter) if config.crop_pass else segmenter), choice.reason
+        if config.crop_pass:
+            return PersonCropSegmenter(segmenter, full_pass_every=config.full_pass_every), choice.reason
+        return segmenter, choice.reason
     model, weights = load_torchvision_model(spec.name, config.weights, config.download)
     precision = config.precision if config.precision != "auto" else ("float16" if device == "cuda" else "float32")
     if config.infer_size:

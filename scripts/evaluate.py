@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from livebg.config import Config, load_config  # noqa: E402
 from livebg.evaluation import FlickerMeter, boundary_f, iou, lag_frames, load_labeled  # noqa: E402
 from livebg.matte import Matter  # noqa: E402
-from livebg.segmentation import load_segmenter  # noqa: E402
+from livebg.segmentation import load_segmenter, stream_predictor  # noqa: E402
 from livebg.smoothing import TemporalSmoother  # noqa: E402
 from seeds_method import seeds_alpha_from_probability  # noqa: E402
 
@@ -81,7 +81,7 @@ def evaluate(labeled: str, base: Config, rows: dict[str, dict | None], limit: in
 
     def model_run(model):
         if model not in runs:
-            segmenter, _ = load_segmenter(model)
+            segmenter = stream_predictor(load_segmenter(model)[0])  # as a video job runs it
             started = time.perf_counter()
             probs = [segmenter.predict([image])[0] for image, _ in pairs]
             runs[model] = probs, time.perf_counter() - started

@@ -47,9 +47,14 @@ class CountingMatter:
         self.resets += 1
 
 
+class CountingWorker(CountingMatter):
+    def __init__(self):
+        self.paused = threading.Event()
+
+
 def test_hotkeys_change_the_view_and_reset_the_smoothing(shared):
     chooser = BackgroundChooser(str(shared / "media/backgrounds"), (320, 180))
-    worker = Stub(paused=threading.Event())
+    worker = CountingWorker()  # it forgets the followed person box with the smoothing
     matter = CountingMatter()
     logged = []
     loop = LiveLoop(capture=Stub(fps=30.0), worker=worker, matter=matter, chooser=chooser, light_wrap=0.0,
@@ -63,7 +68,7 @@ def test_hotkeys_change_the_view_and_reset_the_smoothing(shared):
     loop.handle_key(ord(" "))
     assert not loop.state.passthrough and not worker.paused.is_set()
     loop.handle_key(ord("m"))
-    assert loop.state.mirror and matter.resets == 5
+    assert loop.state.mirror and matter.resets == 5 and worker.resets == 5
     loop.handle_key(ord("o"))
     assert not loop.state.overlay
     loop.handle_key(ord("h"))

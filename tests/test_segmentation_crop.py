@@ -1,13 +1,14 @@
 """PersonCropSegmenter: the second model pass on a crop around the person, on real lucia frames."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from livebg.config import Config, ModelConfig
 from livebg.evaluation import boundary_f, iou, load_labeled
 from livebg.matte import Matter
-from livebg.segmentation import OnnxSegmenter, PersonCropSegmenter, load_segmenter
+from livebg.segmentation import CropFollower, OnnxSegmenter, PersonCropSegmenter, load_segmenter, stream_predictor
 
 
 class CountingSegmenter:
@@ -113,3 +114,106 @@ def test_setting_reaches_config_and_cli():
     args = build_parser().parse_args(["video", "in.mp4", "--no-crop-pass"])
     assert args.crop_pass is False
     assert build_parser().parse_args(["video", "in.mp4"]).crop_pass is None
+
+
+# -- CropFollower: the crop pass on consecutive frames, skipping most whole-frame passes -----------
+
+@pytest.fixture(scope="module")
+def walk(shared):
+    """25 consecutive lucia frames (she walks across the frame) with their masks."""
+    return load_labeled(shared / "media/labeled/davis_lucia")[20:45]
+
+
+def test_following_matches_the_stateless_pass_with_fewer_model_calls(plain, walk):
+    counting = CountingSegmenter(plain)
+    follower = PersonCropSegmenter(counting, full_pass_every=8).stream()
+    assert isinstance(follower, CropFollower)
+    stateless = PersonCropSegmenter(plain)
+    followed_iou, stateless_iou = [], []
+    for image, truth in walk:
+        followed = follower.predict([image])[0]
+        reference = stateless.predict([image])[0]
+        assert followed.shape == reference.shape and followed.dtype == np.float32
+        assert iou(followed, reference > 0.5) > 0.85  # the same person; the box differs a little
+        followed_iou.append(iou(cv2.resize(followed, truth.shape[::-1]), truth))
+        stateless_iou.append(iou(cv2.resize(reference, truth.shape[::-1]), truth))
+    assert np.mean(followed_iou) > np.mean(stateless_iou) - 0.01 and min(followed_iou) > 0.8
+    # every 8th frame at most runs the whole-frame pass, unless she reaches the box edge
+    assert follower.full_passes <= len(walk) // 2
+    assert follower.full_passes >= -(-len(walk) // 8)
+    assert len(counting.calls) <= len(walk) + 2 * follower.full_passes
+
+
+def test_full_pass_every_one_is_stateless(plain):
+    crop = PersonCropSegmenter(plain, full_pass_every=1)
+    assert crop.stream() is crop
+    assert stream_predictor(plain) is plain  # no crop pass: nothing to follow
+
+
+def test_following_falls_back_when_the_person_is_gone_or_elsewhere(plain, walk, shared):
+    follower = CropFollower(PersonCropSegmenter(plain), full_pass_every=1000)
+    image = walk[0][0]
+    follower.predict([image])
+    follower.predict([image])
+    assert follower.full_passes == 1  # the second frame followed the first one's box
+    # a blank frame: the crop finds no one, so the whole frame is looked at again
+    blank = np.full_like(image, 90)
+    assert follower.predict([blank])[0].max() < 0.5 and follower.full_passes == 2
+    # a scene cut to her mirror image: the old box holds only part of her
+    mirrored = np.ascontiguousarray(walk[12][0][:, ::-1])
+    follower.predict([walk[12][0]])
+    passes = follower.full_passes
+    got = follower.predict([mirrored])[0]
+    reference = PersonCropSegmenter(plain).predict([mirrored])[0]
+    assert follower.full_passes == passes + 1
+    assert np.array_equal(got, reference)
+    # another frame size, and reset(), start over with the whole frame too
+    small = np.ascontiguousarray(image[::2, ::2])
+    follower.predict([small])
+    assert follower.full_passes == passes + 2
+    follower.predict([small])
+    assert follower.full_passes == passes + 2
+    follower.reset()
+    follower.predict([small])
+    assert follower.full_passes == passes + 3
+
+
+def test_following_finds_a_second_person_at_the_next_full_pass(plain, walk):
+    """Someone appearing outside the followed box shows up within full_pass_every frames."""
+    image, truth = walk[0]
+    h, w = image.shape[:2]
+    cols = np.flatnonzero(truth.any(axis=0))
+    shift = w - 5 - cols[-1]  # a copy of her, moved to the right edge of the frame
+    assert cols[0] + shift > cols[-1] + 100  # well clear of the first one's box
+    follower = CropFollower(PersonCropSegmenter(plain), full_pass_every=4)
+    follower.predict([image])
+    moved = np.roll(truth, shift, axis=1)
+    two = np.where(moved[..., None], np.roll(image, shift, axis=1), image)
+    found = []
+    for _ in range(4):
+        prob = cv2.resize(follower.predict([two])[0], (w, h))
+        found.append(iou(prob * moved, moved) > 0.7)
+    assert not found[0] and found[-1]  # missed while followed; found by the 4th frame
+
+
+def test_full_pass_every_is_a_checked_setting(plain):
+    from livebg.errors import ConfigError
+
+    wrapped, _ = load_segmenter(ModelConfig(device="cpu", full_pass_every=5))
+    assert wrapped.full_pass_every == 5 and wrapped.stream().full_pass_every == 5
+    with pytest.raises(ConfigError, match="full_pass_every 0 is out of range"):
+        ModelConfig(full_pass_every=0).validate()
+
+
+def test_video_jobs_follow_the_person(plain, shared, tmp_path):
+    """A video job runs the model about once a frame, not twice, and starts each job afresh."""
+    from livebg.jobs import run_video
+
+    counting = CountingSegmenter(plain)
+    segmenter = PersonCropSegmenter(counting, full_pass_every=8)
+    frames = shared / "media/labeled/davis_lucia/JPEGImages"
+    for run in range(2):
+        counting.calls.clear()
+        result = run_video(str(frames), tmp_path / f"out{run}.mp4", Config(), segmenter=segmenter, progress=False)
+        assert result.frames == 70
+        assert result.frames < len(counting.calls) < 1.4 * result.frames
