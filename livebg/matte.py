@@ -27,7 +27,12 @@ class Matter:
         self.smoother.reset()
 
     def __call__(self, prob: np.ndarray, frame: np.ndarray) -> np.ndarray:
-        return self.refiner(self.smoother(prob, frame), frame)
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"frame must be uint8 HxWx3, got {frame.dtype} {frame.shape}")
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        guide, scale = guide_small(gray)
+        # the small guide serves the scene-cut check too: a fifth of the cost of the frame
+        return self.refiner.apply(self.smoother(prob, guide), gray, guide, scale)
 
     def luma_coefficients(self, prob: np.ndarray, frame: np.ndarray, luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The same matte as ``__call__`` left at low resolution, for frames that are YUV:
@@ -40,7 +45,7 @@ class Matter:
         guide, scale = guide_small(luma)
         guide -= 16 / 255
         guide *= 255 / 219
-        a, b = self.refiner.coefficients(self.smoother(prob, frame), guide, scale)
+        a, b = self.refiner.coefficients(self.smoother(prob, guide), guide, scale)
         a *= 255 / 219
         b -= 16 * a
         return a, b

@@ -29,20 +29,21 @@ class Refiner:
 
     def __call__(self, prob: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """float32 probability map (any size) + RGB uint8 frame -> float32 alpha at frame size."""
-        if prob.dtype != np.float32 or prob.ndim != 2:
-            raise ValueError(f"probability map must be float32 HxW, got {prob.dtype} {prob.shape}")
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"frame must be uint8 HxWx3, got {frame.dtype} {frame.shape}")
-        h, w = frame.shape[:2]
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        return self.apply(prob, gray, *guide_small(gray))
+
+    def apply(self, prob: np.ndarray, gray: np.ndarray, guide: np.ndarray, scale: float) -> np.ndarray:
+        """``__call__`` for a frame already reduced to its luma ``gray`` (uint8) and
+        ``guide, scale = guide_small(gray)``."""
+        if prob.dtype != np.float32 or prob.ndim != 2:
+            raise ValueError(f"probability map must be float32 HxW, got {prob.dtype} {prob.shape}")
+        h, w = gray.shape
         if self.config.method == "bilinear":
             alpha = cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
             return np.clip(alpha, 0.0, 1.0, out=alpha)
-        return self.guided(prob, frame)
-
-    def guided(self, prob: np.ndarray, frame: np.ndarray) -> np.ndarray:
-        h, w = frame.shape[:2]
-        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        a, b = self.coefficients(prob, *guide_small(gray))
+        a, b = self.coefficients(prob, guide, scale)
         # one two-channel resize costs about a third of two one-channel ones
         ab = cv2.resize(cv2.merge((a, b)), (w, h), interpolation=cv2.INTER_LINEAR)
         alpha = cv2.multiply(ab[..., 0], gray, dtype=cv2.CV_32F)

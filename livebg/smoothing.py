@@ -30,15 +30,21 @@ class TemporalSmoother:
         self._thumb = None
 
     def is_cut(self, frame: np.ndarray) -> bool:
-        """True when ``frame`` differs from the previous one as a scene cut does."""
-        thumb = cv2.cvtColor(cv2.resize(frame, THUMB_SIZE, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+        """True when ``frame`` differs from the previous one as a scene cut does. ``frame`` is the
+        RGB frame or any grey version of it (uint8, or float in [0, 1]; the matte stage passes
+        its small guide image, which is ~5x cheaper to shrink than the frame)."""
+        if frame.ndim == 3:
+            frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        thumb = cv2.resize(frame, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+        if frame.dtype == np.uint8:
+            thumb *= 1 / 255.0
         previous, self._thumb = self._thumb, thumb
         if previous is None:
             return False
-        return float(cv2.absdiff(thumb, previous).mean()) / 255.0 > self.config.cut_threshold
+        return float(cv2.absdiff(thumb, previous).mean()) > self.config.cut_threshold
 
     def __call__(self, prob: np.ndarray, frame: np.ndarray | None = None) -> np.ndarray:
-        """Smooth one float32 probability map; ``frame`` (RGB) enables scene-cut detection."""
+        """Smooth one float32 probability map; ``frame`` (RGB or grey) enables scene-cut detection."""
         cfg = self.config
         if frame is not None and self.is_cut(frame):
             self.cuts += 1

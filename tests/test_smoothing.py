@@ -74,6 +74,32 @@ def test_scene_cut_resets_the_state():
     np.testing.assert_array_equal(out, 1.0)
 
 
+def test_cuts_seen_in_the_grey_guide_as_in_the_frame(shared):
+    """The matte stage checks for cuts on its small float guide; the verdicts match the RGB frame's."""
+    from livebg.config import Config
+    from livebg.matte import Matter
+    from livebg.refine import guide_small
+
+    doctor = read_frames(shared / "media/videos/doctor_960x540.mp4", 3)
+    thoughtful = [cv2.resize(f, (960, 540)) for f in read_frames(shared / "media/videos/thoughtful.mp4", 3)]
+    frames = doctor + thoughtful + doctor[:1]  # cuts at frames 3 and 6
+    by_frame, by_guide = TemporalSmoother(), TemporalSmoother()
+    matter = Matter(Config())
+    prob = np.zeros((36, 64), np.float32)
+    for frame in frames:
+        by_frame(prob, frame)
+        by_guide(prob, guide_small(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))[0])
+        matter(prob, frame)
+    assert by_frame.cuts == by_guide.cuts == matter.smoother.cuts == 2
+
+
+def read_frames(path, n):
+    import av
+
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for _, f in zip(range(n), container.decode(video=0))]
+
+
 def test_a_camera_pan_is_not_a_cut():
     smoother = TemporalSmoother(SmoothingConfig())
     rng = np.random.default_rng(0)
