@@ -50,6 +50,16 @@ def default_video_output(input_spec: str, transparent: bool) -> Path:
     return Path(f"{stem}_livebg{'.mov' if transparent else '.mp4'}")
 
 
+def check_not_overwriting(output: Path, flag: str, input_spec: str | None, bg_spec: str) -> None:
+    """Refuse an output path that is the input or the background file: the finished output
+    replaces it (it is written under a temporary name, then renamed)."""
+    target = output.expanduser().resolve()
+    if input_spec is not None and target == Path(input_spec).expanduser().resolve():
+        raise OutputError(f"{flag} {output} is the input itself and would be overwritten: choose another path")
+    if bg_spec and Path(bg_spec).expanduser().is_file() and target == Path(bg_spec).expanduser().resolve():
+        raise OutputError(f"{flag} {output} is the background file and would be overwritten: choose another path")
+
+
 def segment_stage(segmenter: Segmenter):
     """Batch frames, run the model, emit (frame, probability) pairs in order."""
     predictor = stream_predictor(segmenter)
@@ -83,8 +93,8 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         if alpha_plan and alpha_plan.path.resolve() == out_plan.path.resolve():
             raise OutputError("--alpha-out and -o name the same path: choose two different ones")
         for plan, flag in ((out_plan, "-o"), (alpha_plan, "--alpha-out")):
-            if plan and plan.path.resolve() == Path(input_spec).expanduser().resolve():
-                raise OutputError(f"{flag} {plan.path} is the input itself and would be overwritten: choose another path")
+            if plan:
+                check_not_overwriting(plan.path, flag, input_spec, bg_spec)
         background = open_background(bg_spec, (source.width, source.height), fit=config.background.fit,
                                      input_duration=source.duration)
         if segmenter is None:
@@ -227,6 +237,7 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
     for out in outputs:
         if out.resolve() in inputs_resolved:
             raise OutputError(f"-o {out} is one of the input photos and would be overwritten: choose another path")
+        check_not_overwriting(out, "-o", None, config.background.bg)
     images = [read_image(f, error=InputError) for f in files[:1]]  # fail early on a bad first file
     h, w = images[0].shape[:2]
     background = open_background(config.background.bg, (w, h), fit="hold")

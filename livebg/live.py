@@ -19,7 +19,6 @@ import threading
 import time
 from array import array
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 

@@ -259,18 +259,24 @@ def test_image_bad_inputs(capsys, media, out_dir, shared):
         assert_empty(out_dir)
 
 
-def test_output_that_is_the_input_is_refused(capsys, tmp_path, media, shared):
+def test_output_that_is_the_input_or_the_background_is_refused(capsys, tmp_path, media, shared):
     work = tmp_path / "work"
     work.mkdir()
     video = work / "in.mp4"
     video.write_bytes(media["valid"].read_bytes())
     photo = work / "p.jpg"
     photo.write_bytes((shared / "media" / "portraits" / "doctor-5871743_640.jpg").read_bytes())
+    (work / "bg.mp4").write_bytes(media["valid"].read_bytes())
+    (work / "bg.jpg").write_bytes((shared / "media" / "backgrounds" / "porch-691330_1280.jpg").read_bytes())
     before = {p.name: p.read_bytes() for p in work.iterdir()}
     cases = [
         (["video", str(video), "-o", str(video)], ["-o", "in.mp4", "input itself", "another path"]),
         (["video", str(video), "-o", str(work / "x.mp4"), "--alpha-out", str(video)], ["--alpha-out", "in.mp4", "input"]),
         (["image", str(photo), "-o", str(photo)], ["p.jpg", "input photos", "another path"]),
+        (["video", str(video), "--bg", str(work / "bg.mp4"), "-o", str(work / "bg.mp4")],
+         ["-o", "bg.mp4", "background file", "another path"]),
+        (["image", str(photo), "--bg", str(work / "bg.jpg"), "-o", str(work / "bg.jpg")],
+         ["-o", "bg.jpg", "background file", "another path"]),
     ]
     for args, needles in cases:
         _, line, _ = run_cli(capsys, args)

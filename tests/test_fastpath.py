@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import livebg.jobs as jobs
-from conftest import ConstantSegmenter, decode_index, make_index_video, read_video
+from conftest import NTSC, ConstantSegmenter, decode_index, make_doctor_clip, make_index_video, read_video
 from livebg.compositing import ImageBackground, OriginalBackground, open_background
 from livebg.config import Config
 from livebg.jobs import run_video
@@ -24,7 +24,6 @@ from livebg.segmentation import load_segmenter
 from livebg.sinks.files import VideoFileSink
 from livebg.sources.video import VideoFileSource
 
-NTSC = Fraction(30000, 1001)
 planes = I420Compositor.planes
 
 
@@ -104,20 +103,7 @@ def porch(shared):
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, shared):
     """20 frames of the doctor video at 480x270 (135 chroma rows: U and V not row-aligned), H.264."""
-    path = tmp_path_factory.mktemp("fastpath") / "doctor480.mp4"
-    with av.open(str(shared / "media/videos/doctor_960x540.mp4")) as src, av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=NTSC, options={"preset": "ultrafast", "crf": "12"})
-        stream.width, stream.height, stream.pix_fmt = 480, 270, "yuv420p"
-        for i, frame in enumerate(src.decode(video=0)):
-            if i == 20:
-                break
-            small = frame.reformat(480, 270, "yuv420p")
-            small.pts, small.time_base = i, 1 / NTSC
-            for packet in stream.encode(small):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    return make_doctor_clip(tmp_path_factory.mktemp("fastpath") / "doctor480.mp4", shared, frames=20, crf=12)
 
 
 # -- 1. I420Compositor against the RGB path on real frames ----------------------------------------

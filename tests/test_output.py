@@ -9,44 +9,17 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import ConstantSegmenter, make_index_video, read_video
+from conftest import NTSC, ConstantSegmenter, make_doctor_clip, make_index_video, read_video
 from livebg.cli import main
 from livebg.config import Config
 from livebg.jobs import run_video
 
-NTSC = Fraction(30000, 1001)
 
 
 @pytest.fixture(scope="module")
 def talking(tmp_path_factory, shared):
     """A short H.264 + AAC clip made from the doctor video (real person), 29.97 fps, 40 frames."""
-    d = tmp_path_factory.mktemp("talking")
-    path = d / "talking.mp4"
-    with av.open(str(shared / "media/videos/doctor_960x540.mp4")) as src, av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=NTSC, options={"preset": "ultrafast", "crf": "18"})
-        stream.width, stream.height, stream.pix_fmt = 480, 270, "yuv420p"
-        audio = out.add_stream("aac", rate=48000)
-        audio.layout = "stereo"
-        for i, frame in enumerate(src.decode(video=0)):
-            if i == 40:
-                break
-            small = frame.reformat(480, 270, "yuv420p")
-            small.pts, small.time_base = i, 1 / NTSC
-            for p in stream.encode(small):
-                out.mux(p)
-        for p in stream.encode():
-            out.mux(p)
-        samples = int(48000 * 40 / NTSC)
-        for start in range(0, samples, 1024):
-            n = min(1024, samples - start)
-            tone = (0.1 * np.sin(np.arange(start, start + n) * 2 * np.pi * 440 / 48000)).astype(np.float32)
-            af = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
-            af.sample_rate, af.pts = 48000, start
-            for p in audio.encode(af):
-                out.mux(p)
-        for p in audio.encode():
-            out.mux(p)
-    return path
+    return make_doctor_clip(tmp_path_factory.mktemp("talking") / "talking.mp4", shared, frames=40, crf=18, audio=True)
 
 
 def video_facts(path):

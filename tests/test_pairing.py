@@ -7,7 +7,7 @@ from fractions import Fraction
 import av
 import pytest
 
-from conftest import ConstantSegmenter, decode_index, make_index_video, read_video
+from conftest import ConstantSegmenter, decode_index, make_index_video
 from livebg.config import Config
 from livebg.jobs import run_video
 

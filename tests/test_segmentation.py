@@ -3,6 +3,7 @@ parity (the CUDA path's settings, exercised on CPU), and the ONNX models on real
 from __future__ import annotations
 
 import urllib.error
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,7 +22,7 @@ def lucia_frame(shared, index=0):
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mask > 127
 
 
-def save_random_checkpoint(name: str, directory) -> "Path":
+def save_random_checkpoint(name: str, directory) -> Path:
     """A randomly initialised model saved under torchvision's file name (as a download would be)."""
     from torchvision.models import get_model_builder
 
