@@ -568,7 +568,11 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             f"{' + '.join(outputs) or 'nowhere'}; background {chooser.label()}; Ctrl-C stops")
         worker = MaskWorker(segmenter=segmenter, capture=capture, seconds=seconds)
         state = ViewState(mirror=options.mirror)
-        loop = LiveLoop(capture=capture, worker=worker, matter=Matter(config), chooser=chooser,
+        matter = Matter(config)
+        # the smoother's compiled kernel loads on its first real use (~0.4 s): not on the first
+        # camera frames, which would queue up and be dropped
+        matter.warm_up(warm, segmenter.predict([warm])[0])
+        loop = LiveLoop(capture=capture, worker=worker, matter=matter, chooser=chooser,
                         light_wrap=config.refine.light_wrap, vcam=vcam, preview=preview, state=state, stop=stop,
                         duration=options.duration, log=log)
         if chooser.effect == "original":

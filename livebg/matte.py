@@ -26,6 +26,13 @@ class Matter:
     def reset(self) -> None:
         self.smoother.reset()
 
+    def warm_up(self, frame: np.ndarray, prob: np.ndarray) -> None:
+        """Run the chain twice on a throwaway frame (loading compiled kernels, allocating), then
+        forget it: the first real frames then take their usual time."""
+        for _ in range(2):
+            self(prob, frame)
+        self.reset()
+
     def __call__(self, prob: np.ndarray, frame: np.ndarray) -> np.ndarray:
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"frame must be uint8 HxWx3, got {frame.dtype} {frame.shape}")

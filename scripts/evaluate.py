@@ -88,9 +88,8 @@ def evaluate(labeled: str, base: Config, rows: dict[str, dict | None], limit: in
         return runs[model]
 
     results = []
-    warm = Matter(base)  # compile / load the smoother's kernel before any row is timed
-    for image, _ in pairs[:2]:
-        warm(np.zeros(image.shape[:2], np.float32), image)
+    # load the smoother's compiled kernel before any row is timed
+    Matter(base).warm_up(pairs[0][0], np.zeros(pairs[0][0].shape[:2], np.float32))
     for name, overrides in rows.items():
         config = row_config(base, overrides if overrides is not None else {"model": PLAIN})
         matter = None if overrides is None else Matter(config)

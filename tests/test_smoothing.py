@@ -127,3 +127,15 @@ def test_synthetic_motion_moves():
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ConfigError):
         TemporalSmoother(SmoothingConfig(**kwargs))
+
+
+def test_warm_up_leaves_no_state():
+    from livebg.config import Config
+    from livebg.matte import Matter
+
+    matter = Matter(Config())
+    frame = np.full((72, 128, 3), 200, np.uint8)
+    matter.warm_up(frame, np.ones((36, 64), np.float32))
+    assert matter.smoother.state is None  # the throwaway frame does not smooth the first real one
+    alpha = matter(np.zeros((36, 64), np.float32), frame)
+    assert alpha.shape == (72, 128) and alpha.max() == 0
