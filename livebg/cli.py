@@ -37,13 +37,17 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help="never download torchvision weights; fail if they are not cached")
     g.add_argument("--crop-pass", action=argparse.BooleanOptionalAction, default=None,
                    help="run the model again on a crop around the person: feet and hands of a small "
-                        "person are kept, at one more model call a frame (default: on)")
+                        "person are kept; on video the crop follows the person, so most frames need "
+                        "only that one call (default: on)")
+    g.add_argument("--full-pass-every", type=int, metavar="N",
+                   help="crop pass on video: look at the whole frame at least every N frames, for "
+                        "people outside the followed box (default: 8; 1: every frame)")
 
 
 def _matte_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("matte")
     g.add_argument("--smoothing", choices=("none", "ema", "adaptive"), help="temporal smoothing (default: adaptive)")
-    g.add_argument("--smoothing-strength", type=float, help="0 (off) .. 0.95 (default: 0.6)")
+    g.add_argument("--smoothing-strength", type=float, help="0 (off) .. 0.95 (default: 0.8)")
     g.add_argument("--refine", choices=("bilinear", "guided"), help="edge refinement (default: guided)")
     g.add_argument("--light-wrap", type=float, help="0..1: background light spilling onto the edge (default: 0)")
 

@@ -152,6 +152,7 @@ SETTINGS = {
     "precision": ("model", "precision"), "batch_size": ("model", "batch_size"),
     "infer_size": ("model", "infer_size"), "classes": ("model", "classes"), "threads": ("model", "threads"),
     "download": ("model", "download"), "crop_pass": ("model", "crop_pass"),
+    "full_pass_every": ("model", "full_pass_every"),
     "smoothing": ("smoothing", "method"), "smoothing_strength": ("smoothing", "strength"),
     "refine": ("refine", "method"), "light_wrap": ("refine", "light_wrap"),
     "bg": ("background", "bg"), "bg_fit": ("background", "fit"),

@@ -39,6 +39,8 @@ class Refiner:
         ``guide, scale = guide_small(gray)``."""
         if prob.dtype != np.float32 or prob.ndim != 2:
             raise ValueError(f"probability map must be float32 HxW, got {prob.dtype} {prob.shape}")
+        if gray.dtype != np.uint8 or gray.ndim != 2:
+            raise ValueError(f"luma must be uint8 HxW, got {gray.dtype} {gray.shape}")
         h, w = gray.shape
         if self.config.method == "bilinear":
             alpha = cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)

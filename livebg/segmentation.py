@@ -350,6 +350,10 @@ class PersonCropSegmenter:
         cy = min(max((by0 + by1) / 2, bh / 2), h - bh / 2)
         x0, y0 = int(round(cx - bw / 2)), int(round(cy - bh / 2))
         x1, y1 = min(w, x0 + int(round(bw))), min(h, y0 + int(round(bh)))
+        # a box within a pixel of the frame's border ends on it (a side on the border is not
+        # checked or feathered as an inner edge)
+        x0, y0 = (0 if x0 <= 1 else x0), (0 if y0 <= 1 else y0)
+        x1, y1 = (w if x1 >= w - 1 else x1), (h if y1 >= h - 1 else y1)
         if (x1 - x0) * (y1 - y0) > self.max_cover * w * h or x1 - x0 < 8 or y1 - y0 < 8:
             return None
         return x0, y0, x1, y1
@@ -406,14 +410,17 @@ class PersonCropSegmenter:
     def predict(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         return [out for out, _ in self.predict_with_extents(frames)]
 
-    def predict_with_extents(self, frames: Sequence[np.ndarray]) -> list[tuple[np.ndarray, tuple | None]]:
+    def predict_with_extents(self, frames: Sequence[np.ndarray],
+                             full: Sequence[np.ndarray] | None = None) -> list[tuple[np.ndarray, tuple | None]]:
         """Each frame's map with the person's bounding box in frame pixels (None: no one): the
-        union of what the whole-frame pass and the crop pass found."""
+        union of what the whole-frame pass and the crop pass found. ``full``: the whole-frame
+        pass's maps, when they have been computed already."""
         if not frames:
             return []
         h, w = frames[0].shape[:2]
         size = self.working_size((h, w))
-        full = self.inner.predict(frames)
+        if full is None:
+            full = self.inner.predict(frames)
         extents = [self.person_extent(prob, (0, 0, w, h)) for prob in full]
         boxes = [self.box_around(e, (h, w)) if e is not None else None for e in extents]
         # The crops of the whole batch go through the model in one call.
@@ -452,9 +459,12 @@ class CropFollower:
     it between unrelated frames (the live camera does on effect toggles).
     """
 
-    def __init__(self, crop: PersonCropSegmenter, full_pass_every: int = 8, edge: float = 0.02):
+    def __init__(self, crop: PersonCropSegmenter, full_pass_every: int = 8, edge: float = 0.02,
+                 hold_area: float = 1.5, hold_shift: float = 0.05):
         self.crop = crop
         self.edge = edge
+        self.hold_area = hold_area
+        self.hold_shift = hold_shift
         self.full_pass_every = full_pass_every
         self.full_passes = 0
         self.frames = 0
@@ -475,20 +485,52 @@ class CropFollower:
 
     def _one(self, frame: np.ndarray) -> np.ndarray:
         shape = frame.shape[:2]
+        h, w = shape
         self.frames += 1
-        followed = None
-        if self._box is not None and shape == self._shape and self._since_full < self.full_pass_every - 1:
-            followed = self._follow(frame, self._box)
+        box = self._box if shape == self._shape else None
         self._shape = shape
-        if followed is not None:
+        result = None
+        if box is not None and self._since_full < self.full_pass_every - 1:
+            result = self._follow(frame, box)
             self._since_full += 1
         else:
-            followed = self.crop.predict_with_extents([frame])[0]
+            full = None
+            if box is not None:
+                # The periodic look at the whole frame: if no one is outside the box, this frame
+                # is followed like the others (a different crop window only on these frames
+                # would make the matte jump every full_pass_every frames).
+                full = self.crop.inner.predict([frame])
+                extent = self.crop.person_extent(full[0], (0, 0, w, h))
+                if extent is not None and inside(extent, box):
+                    result = self._follow(frame, box)
+            if result is None:
+                result = self.crop.predict_with_extents([frame], full)[0]
             self.full_passes += 1
             self._since_full = 0
-        out, extent = followed
-        self._box = self.crop.box_around(extent, shape) if extent is not None else None
+        if result is None:  # following failed: the whole frame, then a crop round what it shows
+            result = self.crop.predict_with_extents([frame])[0]
+            self.full_passes += 1
+            self._since_full = 0
+        out, extent = result
+        new_box = self.crop.box_around(extent, shape) if extent is not None else None
+        self._box = self.held(box, new_box)
         return out
+
+    def held(self, old: tuple | None, new: tuple | None) -> tuple | None:
+        """The box for the next frame: the current one while the person's new box still fits
+        it well, else the new one. A crop window that stays put gives the model the same view
+        of a still person frame after frame (re-centring it on every frame's extent made a
+        seated person's matte change 1.5x as much per frame) and stops a box that shrinks onto
+        the person from clipping specks at its edge (which forced whole-frame passes)."""
+        if old is None or new is None:
+            return new
+        area = (new[2] - new[0]) * (new[3] - new[1])
+        if inside(new, old) and (old[2] - old[0]) * (old[3] - old[1]) <= self.hold_area * area:
+            return old
+        size = max(new[2] - new[0], new[3] - new[1])
+        if max(abs(a - b) for a, b in zip(old, new)) <= self.hold_shift * size:
+            return old
+        return new
 
     def _follow(self, frame: np.ndarray, box: tuple[int, int, int, int]):
         """(map, person extent) from the crop pass alone, or None when the box no longer fits the person."""
@@ -511,6 +553,11 @@ class CropFollower:
         out = np.zeros((wh, ww), np.float32)
         self.crop.paste_crop(out, crop_prob, box, (h, w), feather=False)
         return out, extent
+
+
+def inside(inner: tuple, outer: tuple) -> bool:
+    """True when box ``inner`` (x0, y0, x1, y1) lies within box ``outer``."""
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3]
 
 
 def union(a: tuple | None, b: tuple | None) -> tuple | None:

@@ -210,9 +210,136 @@ def test_video_jobs_follow_the_person(plain, shared, tmp_path):
 
     counting = CountingSegmenter(plain)
     segmenter = PersonCropSegmenter(counting, full_pass_every=8)
+    assert segmenter.stream() is not segmenter.stream()  # state belongs to one stream
     frames = shared / "media/labeled/davis_lucia/JPEGImages"
+    calls = []
     for run in range(2):
         counting.calls.clear()
         result = run_video(str(frames), tmp_path / f"out{run}.mp4", Config(), segmenter=segmenter, progress=False)
         assert result.frames == 70
         assert result.frames < len(counting.calls) < 1.4 * result.frames
+        calls.append(len(counting.calls))
+    assert calls[0] == calls[1]  # the second job did not start from the first one's box
+
+
+def video_frames(path, count):
+    import av
+
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for _, f in zip(range(count), container.decode(video=0))]
+
+
+def test_a_still_person_keeps_one_crop_window(plain, shared):
+    """Re-centring the crop on every frame's person made a seated person's matte change 1.5x as
+    much per frame as the stateless pass; the held box keeps it as steady."""
+    frames = video_frames(shared / "media/videos/doctor_960x540.mp4", 60)
+    changes, boxes = {}, set()
+    for kind, predictor in (("follow", PersonCropSegmenter(plain, full_pass_every=8).stream()),
+                            ("stateless", PersonCropSegmenter(plain))):
+        matter, previous, change = Matter(Config()), None, []
+        for frame in frames:
+            alpha = matter(predictor.predict([frame])[0], frame)
+            if previous is not None:
+                change.append(float(np.abs(alpha - previous).mean()))
+            previous = alpha
+            if kind == "follow":
+                boxes.add(predictor._box)
+        changes[kind] = np.mean(change)
+    assert changes["follow"] < 1.1 * changes["stateless"]
+    assert len(boxes) <= 10  # 60 frames, a handful of windows (without holding: ~50)
+
+
+def test_following_with_a_landscape_model(walk):
+    """A model whose input is not square (144x256): crop extents map back on the right axes."""
+    landscape, _ = load_segmenter(ModelConfig(name="selfie_landscape", device="cpu", crop_pass=False))
+    assert (landscape.width, landscape.height) == (256, 144)
+    follower = PersonCropSegmenter(landscape, full_pass_every=8).stream()
+    stateless = PersonCropSegmenter(landscape)
+    for image, truth in walk[:12]:
+        followed = follower.predict([image])[0]
+        assert iou(followed, stateless.predict([image])[0] > 0.5) > 0.8
+        assert iou(cv2.resize(followed, truth.shape[::-1]), truth) > 0.7
+    assert follower.full_passes < 6
+
+
+@pytest.mark.parametrize("side", ["left", "top", "right", "bottom"])
+def test_a_box_that_cuts_the_person_is_not_followed(plain, walk, side):
+    image, _ = walk[0]
+    h, w = image.shape[:2]
+    crop = PersonCropSegmenter(plain)
+    _, extent = crop.predict_with_extents([image])[0]
+    box = list(crop.box_around(extent, (h, w)))
+    follower = CropFollower(crop, full_pass_every=8)
+    assert follower._follow(image, tuple(box)) is not None  # the whole person: followed
+    middle_x, middle_y = round((extent[0] + extent[2]) / 2), round((extent[1] + extent[3]) / 2)
+    index, value = {"left": (0, middle_x), "top": (1, middle_y), "right": (2, middle_x), "bottom": (3, middle_y)}[side]
+    box[index] = value  # this side now runs through the middle of her, inside the frame
+    assert follower._follow(image, tuple(box)) is None
+
+
+def test_followed_frames_are_the_crop_copied_in(plain, walk):
+    """No feathering on a followed frame (there is nothing to blend with): the crop's map as it
+    is inside the box, 0 outside."""
+    follower = CropFollower(PersonCropSegmenter(plain), full_pass_every=8)
+    follower.predict([walk[0][0]])
+    box = follower._box
+    image = walk[1][0]
+    out = follower.predict([image])[0]
+    assert follower.full_passes == 1
+    h, w = image.shape[:2]
+    sx, sy = out.shape[1] / w, out.shape[0] / h
+    x0, y0 = round(box[0] * sx), round(box[1] * sy)
+    x1, y1 = round(box[2] * sx), round(box[3] * sy)
+    crop_prob = plain.predict([follower.crop.crop_input(image, box)])[0]
+    expected = cv2.resize(crop_prob, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(out[y0:y1, x0:x1], expected, atol=1e-6)
+    outside = np.ones(out.shape, bool)
+    outside[y0:y1, x0:x1] = False
+    assert out[outside].max() == 0
+
+
+def test_extent_covers_both_passes(plain, walk):
+    """The person's box after a whole-frame pass holds what either pass found."""
+    image = walk[5][0]
+    h, w = image.shape[:2]
+    crop = PersonCropSegmenter(plain)
+    full = plain.predict([image])[0]
+    out, extent = crop.predict_with_extents([image])[0]
+    from_full = crop.person_extent(full, (0, 0, w, h))
+    from_out = crop.person_extent(out, (0, 0, w, h))
+    for got in (from_full, from_out):
+        assert extent[0] <= got[0] + 1 and extent[1] <= got[1] + 1
+        assert extent[2] >= got[2] - 1 and extent[3] >= got[3] - 1
+
+
+def test_boxes_within_a_pixel_of_the_border_end_on_it(plain):
+    crop = PersonCropSegmenter(plain)
+    h, w = 480, 854
+    for x in np.linspace(700, 853, 40):
+        box = crop.box_around((x - 150.0, 100.0, x, 400.0), (h, w))
+        assert box is not None and (box[2] == w or box[2] < w - 1) and (box[0] == 0 or box[0] > 1)
+
+
+def test_photos_never_follow(plain, shared, tmp_path):
+    """Photos are unrelated frames: run_images must use the stateless predict, not stream()."""
+    from livebg.jobs import run_images
+
+    class NoStream(PersonCropSegmenter):
+        def stream(self):
+            raise AssertionError("photos must not share a followed box")
+
+    written = run_images([str(shared / "media/portraits")], str(tmp_path / "out"), Config(),
+                         segmenter=NoStream(plain, full_pass_every=8), progress=False)
+    assert len(written) == 3
+
+
+def test_replacer_reset_forgets_the_box(plain, walk):
+    from livebg.api import BackgroundReplacer
+
+    replacer = BackgroundReplacer(segmenter=PersonCropSegmenter(plain, full_pass_every=8), bg="white")
+    for image, _ in walk[:3]:
+        replacer(image)
+    assert replacer._predictor.full_passes == 1
+    replacer.reset()
+    replacer(walk[3][0])
+    assert replacer._predictor.full_passes == 2
