@@ -233,20 +233,30 @@ def test_a_still_person_keeps_one_crop_window(plain, shared):
     """Re-centring the crop on every frame's person made a seated person's matte change 1.5x as
     much per frame as the stateless pass; the held box keeps it as steady."""
     frames = video_frames(shared / "media/videos/doctor_960x540.mp4", 60)
-    changes, boxes = {}, set()
+    changes, boxes, in_held_window = {}, set(), 0
     for kind, predictor in (("follow", PersonCropSegmenter(plain, full_pass_every=8).stream()),
                             ("stateless", PersonCropSegmenter(plain))):
         matter, previous, change = Matter(Config()), None, []
+        windows = []  # the crop windows the model was given, frame by frame
+        if kind == "follow":
+            crop_input = predictor.crop.crop_input
+            predictor.crop.crop_input = lambda frame, box: windows.append(box) or crop_input(frame, box)
         for frame in frames:
+            held = getattr(predictor, "_box", None)
+            windows.clear()
             alpha = matter(predictor.predict([frame])[0], frame)
             if previous is not None:
                 change.append(float(np.abs(alpha - previous).mean()))
             previous = alpha
-            if kind == "follow":
-                boxes.add(predictor._box)
+            if held is not None:
+                boxes.add(held)
+                in_held_window += windows == [held]
         changes[kind] = np.mean(change)
     assert changes["follow"] < 1.1 * changes["stateless"]
     assert len(boxes) <= 10  # 60 frames, a handful of windows (without holding: ~50)
+    # followed frames, and the periodic whole-frame looks (every 8th) that find no one outside
+    # the box, give the model the held window: all but a frame or two
+    assert in_held_window >= len(frames) - 3
 
 
 def test_following_with_a_landscape_model(walk):
@@ -315,9 +325,14 @@ def test_extent_covers_both_passes(plain, walk):
 def test_boxes_within_a_pixel_of_the_border_end_on_it(plain):
     crop = PersonCropSegmenter(plain)
     h, w = 480, 854
-    for x in np.linspace(700, 853, 40):
+    ends = set()
+    for x in np.arange(700.0, 854.0, 0.25):  # the person's right edge creeping up to the border
         box = crop.box_around((x - 150.0, 100.0, x, 400.0), (h, w))
-        assert box is not None and (box[2] == w or box[2] < w - 1) and (box[0] == 0 or box[0] > 1)
+        assert box is not None and (box[2] == w or box[2] < w - 1)
+        ends.add(box[2])
+        box = crop.box_around((854.0 - x, 100.0, 1004.0 - x, 400.0), (h, w))  # the same on the left
+        assert box is not None and (box[0] == 0 or box[0] > 1)
+    assert w in ends and w - 2 in ends  # the run passed the spot where the box would end at w - 1
 
 
 def test_photos_never_follow(plain, shared, tmp_path):
@@ -343,3 +358,40 @@ def test_replacer_reset_forgets_the_box(plain, walk):
     replacer.reset()
     replacer(walk[3][0])
     assert replacer._predictor.full_passes == 2
+
+
+def test_camera_worker_forgets_the_box_on_reset(plain, walk):
+    """`livebg cam` predicts with a follower; a hotkey's reset() reaches it before the next frame."""
+    import threading
+    from types import SimpleNamespace
+
+    from livebg.live import MaskWorker
+
+    class Capture:  # hands out lucia's frames one at a time, on request
+        def __init__(self):
+            self.next, self.allowed = 0, threading.Semaphore(0)
+            self.mailbox = SimpleNamespace(finished=False)
+
+        def wait_newer(self, last, timeout):
+            if not self.allowed.acquire(timeout=timeout):
+                return None
+            frame = SimpleNamespace(index=self.next, captured_at=0.0, image=walk[self.next][0])
+            self.next += 1
+            return frame
+
+    capture = Capture()
+    worker = MaskWorker(segmenter=PersonCropSegmenter(plain, full_pass_every=100), capture=capture).start()
+    try:
+        follower = worker.segmenter
+        assert isinstance(follower, CropFollower)
+        for count, expected_full in ((3, 1), (1, 2)):
+            if expected_full == 2:
+                worker.reset()
+            for _ in range(count):
+                index = capture.next
+                capture.allowed.release()
+                assert worker.wait_for(index, 10) is not None
+            assert follower.full_passes == expected_full
+    finally:
+        capture.mailbox.finished = True
+        worker.close()

@@ -84,13 +84,15 @@ def test_cuts_seen_in_the_grey_guide_as_in_the_frame(shared):
     thoughtful = [cv2.resize(f, (960, 540)) for f in read_frames(shared / "media/videos/thoughtful.mp4", 3)]
     frames = doctor + thoughtful + doctor[:1]  # cuts at frames 3 and 6
     by_frame, by_guide = TemporalSmoother(), TemporalSmoother()
-    matter = Matter(Config())
+    matter, yuv_matter = Matter(Config()), Matter(Config())
     prob = np.zeros((36, 64), np.float32)
     for frame in frames:
         by_frame(prob, frame)
         by_guide(prob, guide_small(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))[0])
         matter(prob, frame)
-    assert by_frame.cuts == by_guide.cuts == matter.smoother.cuts == 2
+        luma = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)[:frame.shape[0]]  # the file jobs' YUV path
+        yuv_matter.luma_coefficients(prob, frame, luma)
+    assert by_frame.cuts == by_guide.cuts == matter.smoother.cuts == yuv_matter.smoother.cuts == 2
 
 
 def read_frames(path, n):
