@@ -16,7 +16,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import ConstantSegmenter, make_index_video
+from conftest import ConstantSegmenter, make_index_video, write_tone
 from livebg.cli import main
 from livebg.config import Config
 from livebg.jobs import run_video
@@ -48,14 +48,7 @@ def write_audio_only(path: Path) -> Path:
     with av.open(str(path), "w") as out:
         stream = out.add_stream("aac", rate=48000)
         stream.layout = "stereo"
-        for start in range(0, 48000, 1024):
-            frame = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
-            frame.sample_rate = 48000
-            frame.pts = start
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+        write_tone(out, stream, 1.0)
     return path
 
 
