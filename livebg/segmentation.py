@@ -302,7 +302,9 @@ class PersonCropSegmenter:
         return self.inner.batch_size
 
     def describe(self) -> str:
-        return f"{self.inner.describe()}, + person crop pass (working map {self.working_short_side} px short side)"
+        follow = (f"; on video it follows the person, whole frame every {self.full_pass_every} frames"
+                  if self.full_pass_every > 1 else "")
+        return f"{self.inner.describe()}, + person crop pass (working map {self.working_short_side} px short side{follow})"
 
     def _crop_input_size(self) -> tuple[int, int]:
         """(w, h) the crops are resized to, so that a batch of them shares one size."""
