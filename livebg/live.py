@@ -558,6 +558,11 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
         started = time.perf_counter()
         segmenter.predict([warm])
         seconds = time.perf_counter() - started
+        matter = Matter(config)
+        # the smoother's compiled kernel loads on its first real use (~0.4 s): not on the first
+        # camera frames, which would queue up and be dropped. Before the window opens, so that
+        # the window only appears once frames are about to flow (closing it earlier went unseen)
+        matter.warm_up(warm, segmenter.predict([warm])[0])
         if options.preview:
             preview = PreviewWindow(title="livebg")
         log(f"cam: {segmenter.describe()} ({reason}); about {seconds * 1000:.0f} ms a frame")
@@ -568,10 +573,6 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             f"{' + '.join(outputs) or 'nowhere'}; background {chooser.label()}; Ctrl-C stops")
         worker = MaskWorker(segmenter=segmenter, capture=capture, seconds=seconds)
         state = ViewState(mirror=options.mirror)
-        matter = Matter(config)
-        # the smoother's compiled kernel loads on its first real use (~0.4 s): not on the first
-        # camera frames, which would queue up and be dropped
-        matter.warm_up(warm, segmenter.predict([warm])[0])
         loop = LiveLoop(capture=capture, worker=worker, matter=matter, chooser=chooser,
                         light_wrap=config.refine.light_wrap, vcam=vcam, preview=preview, state=state, stop=stop,
                         duration=options.duration, log=log)
