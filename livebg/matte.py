@@ -12,7 +12,7 @@ import numpy as np
 
 from .compositing import Background, composite, i420_planes
 from .config import Config
-from .refine import Refiner, guide_small
+from .refine import Refiner, guide_small, luma_and_guide
 from .smoothing import TemporalSmoother
 
 
@@ -34,10 +34,7 @@ class Matter:
         self.reset()
 
     def __call__(self, prob: np.ndarray, frame: np.ndarray) -> np.ndarray:
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"frame must be uint8 HxWx3, got {frame.dtype} {frame.shape}")
-        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        guide, scale = guide_small(gray)
+        gray, guide, scale = luma_and_guide(frame)
         # the small guide serves the scene-cut check too: a fifth of the cost of the frame
         return self.refiner.apply(self.smoother(prob, guide), gray, guide, scale)
 

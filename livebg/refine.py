@@ -29,14 +29,10 @@ class Refiner:
 
     def __call__(self, prob: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """float32 probability map (any size) + RGB uint8 frame -> float32 alpha at frame size."""
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"frame must be uint8 HxWx3, got {frame.dtype} {frame.shape}")
-        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        return self.apply(prob, gray, *guide_small(gray))
+        return self.apply(prob, *luma_and_guide(frame))
 
     def apply(self, prob: np.ndarray, gray: np.ndarray, guide: np.ndarray, scale: float) -> np.ndarray:
-        """``__call__`` for a frame already reduced to its luma ``gray`` (uint8) and
-        ``guide, scale = guide_small(gray)``."""
+        """``__call__`` for a frame already reduced to ``luma_and_guide(frame)``."""
         if prob.dtype != np.float32 or prob.ndim != 2:
             raise ValueError(f"probability map must be float32 HxW, got {prob.dtype} {prob.shape}")
         if gray.dtype != np.uint8 or gray.ndim != 2:
@@ -73,6 +69,14 @@ class Refiner:
         b *= k
         b += 0.5
         return a, b
+
+
+def luma_and_guide(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """An RGB uint8 frame's luma (uint8, full size) and ``guide_small`` of it."""
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frame must be uint8 HxWx3, got {frame.dtype} {frame.shape}")
+    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    return (gray, *guide_small(gray))
 
 
 def guide_small(luma: np.ndarray) -> tuple[np.ndarray, float]:

@@ -326,12 +326,6 @@ class PersonCropSegmenter:
         fx, fy = (x1 - x0) / prob.shape[1], (y1 - y0) / prob.shape[0]
         return x0 + xs[0] * fx, y0 + ys[0] * fy, x0 + (xs[-1] + 1) * fx, y0 + (ys[-1] + 1) * fy
 
-    def crop_box(self, prob: np.ndarray, frame_shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
-        """The crop (x0, y0, x1, y1) in frame pixels for one full-frame probability, or None to skip."""
-        h, w = frame_shape
-        extent = self.person_extent(prob, (0, 0, w, h))
-        return self.box_around(extent, frame_shape) if extent is not None else None
-
     def box_around(self, extent: tuple[float, float, float, float],
                    frame_shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
         """The crop for a person whose bounding box in frame pixels is ``extent``: padded by the
@@ -469,7 +463,6 @@ class CropFollower:
         self.hold_shift = hold_shift
         self.full_pass_every = full_pass_every
         self.full_passes = 0
-        self.frames = 0
         self.reset()
 
     def reset(self) -> None:
@@ -488,16 +481,13 @@ class CropFollower:
     def _one(self, frame: np.ndarray) -> np.ndarray:
         shape = frame.shape[:2]
         h, w = shape
-        self.frames += 1
         box = self._box if shape == self._shape else None
         self._shape = shape
-        result = None
-        if box is not None and self._since_full < self.full_pass_every - 1:
-            result = self._follow(frame, box)
-            self._since_full += 1
-        else:
-            full = None
-            if box is not None:
+        full = result = None
+        if box is not None:
+            if self._since_full < self.full_pass_every - 1:
+                result = self._follow(frame, box)
+            else:
                 # The periodic look at the whole frame: if no one is outside the box, this frame
                 # is followed like the others (a different crop window only on these frames
                 # would make the matte jump every full_pass_every frames).
@@ -505,14 +495,14 @@ class CropFollower:
                 extent = self.crop.person_extent(full[0], (0, 0, w, h))
                 if extent is not None and inside(extent, box):
                     result = self._follow(frame, box)
-            if result is None:
-                result = self.crop.predict_with_extents([frame], full)[0]
+        whole_frame = full is not None or result is None
+        if result is None:  # nothing to follow, or following failed: a crop round the whole frame's person
+            result = self.crop.predict_with_extents([frame], full)[0]
+        if whole_frame:
             self.full_passes += 1
             self._since_full = 0
-        if result is None:  # following failed: the whole frame, then a crop round what it shows
-            result = self.crop.predict_with_extents([frame])[0]
-            self.full_passes += 1
-            self._since_full = 0
+        else:
+            self._since_full += 1
         out, extent = result
         new_box = self.crop.box_around(extent, shape) if extent is not None else None
         self._box = self.held(box, new_box)
@@ -543,7 +533,7 @@ class CropFollower:
             return None
         # Nothing of the person may reach the edge of the box (the outer ``edge`` of it) on a side
         # inside the frame: that part may be cut off. Closer than the margin is fine: the next
-        # box is centred on this frame's person again.
+        # box is built round this frame's person, unless it still fits this one (see held).
         x0, y0, x1, y1 = box
         mx, my = self.edge * (x1 - x0), self.edge * (y1 - y0)
         ex0, ey0, ex1, ey1 = extent

@@ -83,7 +83,8 @@ def test_crop_blends_without_a_step_at_its_border(plain, lucia):
     image = lucia[0][0]
     crop = PersonCropSegmenter(plain)
     full = plain.predict([image])[0]
-    box = crop.crop_box(full, image.shape[:2])
+    h, w = image.shape[:2]
+    box = crop.box_around(crop.person_extent(full, (0, 0, w, h)), (h, w))
     assert box is not None
     out = crop.predict([image])[0]
     sx = out.shape[1] / image.shape[1]
