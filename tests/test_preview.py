@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -41,6 +42,11 @@ def test_preview_shows_the_composite_a_hotkey_changes_the_effect_and_q_quits(xvf
         [sys.executable, "-m", "livebg", "cam", "--source", str(DOCTOR), "--no-vcam", "--preview",
          "--bg", "#ff00ff", "--duration", "60"],
         cwd=REPO, env=xvfb.env, stderr=subprocess.PIPE, text=True)
+    # OpenCV keeps only the last key pressed between two polls of the window, so press like a
+    # person does: the next key once the last one has shown (its log line is printed)
+    log: list[str] = []
+    reader = threading.Thread(target=lambda: log.extend(child.stderr), daemon=True)
+    reader.start()
     try:
         window = xvfb.find_window("livebg", timeout=60)
         xvfb.xdotool("key", "--window", window, "o")  # overlay off: the picture alone
@@ -56,6 +62,7 @@ def test_preview_shows_the_composite_a_hotkey_changes_the_effect_and_q_quits(xvf
         assert screen[:540, :960].mean() > 100  # the (bright) room, blurred, not a blank window
         # b, b: gray, then white
         xvfb.xdotool("key", "--window", window, "b")
+        assert wait_for(lambda: any("livebg: background: gray" in line for line in log))
         xvfb.xdotool("key", "--window", window, "b")
         assert wait_for(lambda: share(xvfb.screenshot(), (255, 255, 255), tolerance=8) > 0.3)
         # q quits cleanly, with the summary line
@@ -64,7 +71,8 @@ def test_preview_shows_the_composite_a_hotkey_changes_the_effect_and_q_quits(xvf
     finally:
         if child.poll() is None:
             child.kill()
-    err = child.stderr.read()
+    reader.join(timeout=10)
+    err = "".join(log)
     assert code == 0, err
     assert "livebg: background: blur" in err and "livebg: background: white" in err
     assert "frames_in=" in err and "latency_p95_ms=" in err
