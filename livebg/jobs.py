@@ -21,7 +21,7 @@ from .config import Config
 from .errors import InputError, OutputError
 from .matte import Compositor, I420Compositor, Matter
 from .pipeline import run_stages
-from .segmentation import Segmenter, load_segmenter, stream_predictor
+from .segmentation import Segmenter, load_segmenter, stream_note, stream_predictor
 from .sinks import ALPHA_VIDEO_EXTENSIONS, open_frame_sink, plan_output, write_image_atomic
 from .sources import Frame, open_source
 
@@ -99,7 +99,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
                                      input_duration=source.duration)
         if segmenter is None:
             segmenter, reason = load_segmenter(config.model)
-            log(f"{segmenter.describe()} — {reason}")
+            log(f"{segmenter.describe()}{stream_note(segmenter)} — {reason}")
         audio = Path(source.name) if (config.output.audio and source.has_audio and out_plan.kind == "video") else None
         common = dict(width=source.width, height=source.height, rate=source.rate, time_base=source.time_base,
                       crf=config.output.crf, preset=config.output.preset)

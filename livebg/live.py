@@ -530,7 +530,7 @@ def _limit_torch_threads(segmenter, threads: int) -> None:
 
 def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None] = _log) -> LiveResult:
     """Run the live path until the duration, the end of the source, q/Esc, a closed window or a signal."""
-    from .segmentation import load_segmenter
+    from .segmentation import load_segmenter, stream_note
     from .sinks.preview import PreviewWindow, display_problem
     from .sinks.vcam import VirtualCamera
 
@@ -565,7 +565,7 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
         matter.warm_up(warm, segmenter.predict([warm])[0])
         if options.preview:
             preview = PreviewWindow(title="livebg")
-        log(f"cam: {segmenter.describe()} ({reason}); about {seconds * 1000:.0f} ms a frame")
+        log(f"cam: {segmenter.describe()}{stream_note(segmenter)} ({reason}); about {seconds * 1000:.0f} ms a frame")
         outputs = [vcam.describe()] if vcam is not None else []
         if preview is not None:
             outputs.append("preview window (h: help, q: quit)")

@@ -302,9 +302,7 @@ class PersonCropSegmenter:
         return self.inner.batch_size
 
     def describe(self) -> str:
-        follow = (f"; on video it follows the person, whole frame every {self.full_pass_every} frames"
-                  if self.full_pass_every > 1 else "")
-        return f"{self.inner.describe()}, + person crop pass (working map {self.working_short_side} px short side{follow})"
+        return f"{self.inner.describe()}, + person crop pass (working map {self.working_short_side} px short side)"
 
     def _crop_input_size(self) -> tuple[int, int]:
         """(w, h) the crops are resized to, so that a batch of them shares one size."""
@@ -564,6 +562,13 @@ def stream_predictor(segmenter: Segmenter) -> Segmenter:
     keeps state between frames (the crop pass following the person), else the segmenter itself."""
     stream = getattr(segmenter, "stream", None)
     return stream() if stream is not None else segmenter
+
+
+def stream_note(segmenter: Segmenter) -> str:
+    """What a video's startup line adds to ``describe()``: how the crop pass follows the person
+    ("" when it does not; photos never do, so their line leaves it out)."""
+    every = getattr(segmenter, "full_pass_every", 1)
+    return f"; on video the crop follows the person, whole frame every {every} frames" if every > 1 else ""
 
 
 def paste(region: np.ndarray, crop: np.ndarray, wx: np.ndarray, wy: np.ndarray) -> None:

@@ -100,7 +100,7 @@ def test_white_background_to_jpeg(tmp_path, portraits, selfie):
     assert np.abs(original[background] - 255).mean() > 40  # the photo's own background was not white
 
 
-def test_several_photos_and_a_directory_into_an_output_directory(tmp_path, portraits):
+def test_several_photos_and_a_directory_into_an_output_directory(tmp_path, portraits, capsys):
     inputs = tmp_path / "in"
     inputs.mkdir()
     shutil.copy(portraits / DOCTOR, inputs / "a.jpg")
@@ -111,6 +111,8 @@ def test_several_photos_and_a_directory_into_an_output_directory(tmp_path, portr
     out = tmp_path / "several"
     assert run(["image", str(portraits / DOCTOR), str(portraits / GIRL), "--bg", "black", "-o", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [f"{DOCTOR[:-4]}_livebg.jpg", f"{GIRL[:-4]}_livebg.jpg"]
+    startup = capsys.readouterr().err
+    assert "crop pass" in startup and "follows the person" not in startup  # photos are each seen whole
     for name in (DOCTOR, GIRL):
         with Image.open(out / f"{name[:-4]}_livebg.jpg") as im, Image.open(portraits / name) as original:
             assert im.format == "JPEG" and im.size == original.size

@@ -45,6 +45,7 @@ def test_round_trip_keeps_frames_size_rate_timestamps_and_audio(talking, tmp_pat
     assert got["audio"] == "aac" and got["audio_seconds"] == pytest.approx(src["audio_seconds"], abs=0.05)
     err = capsys.readouterr().err
     assert "audio copied" in err and "model selfie" in err and "40 frames" in err
+    assert "the crop follows the person, whole frame every 8 frames" in err
     # the person is kept and the background is white
     images, _ = read_video(out)
     assert images[0][5:20, 5:20].mean() > 240
