@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 from . import __version__
 from .config import SETTINGS, Config, apply_settings, load_config
@@ -111,6 +113,21 @@ def _print_models() -> None:
         print(f"{'':<{width}}  at   {r['where']}")
 
 
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, ``timeout``) stops a file job as Ctrl-C does: the frames in flight are
+    finished and the file is closed, instead of the process dying with a partial file behind."""
+    try:
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread (main() called from a worker): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -122,12 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "video":
             from .jobs import run_video
 
-            result = run_video(args.input, args.output, config, progress=not args.quiet)
+            with _terminate_as_interrupt():
+                result = run_video(args.input, args.output, config, progress=not args.quiet)
             return 130 if result.interrupted else 0
         if args.command == "image":
             from .jobs import run_images
 
-            run_images(args.inputs, args.output, config, progress=not args.quiet, matting=args.matting)
+            with _terminate_as_interrupt():
+                run_images(args.inputs, args.output, config, progress=not args.quiet, matting=args.matting)
             return 0
         if args.command == "cam":
             from .live import run_cam

@@ -22,7 +22,7 @@ from .errors import InputError, OutputError
 from .matte import Compositor, I420Compositor, Matter
 from .pipeline import run_stages
 from .segmentation import Segmenter, load_segmenter, stream_note, stream_predictor
-from .sinks import ALPHA_VIDEO_EXTENSIONS, open_frame_sink, plan_output, write_image_atomic
+from .sinks import ALPHA_VIDEO_EXTENSIONS, check_writable, open_frame_sink, plan_output, write_image_atomic
 from .sources import Frame, open_source
 
 
@@ -213,6 +213,7 @@ def image_outputs(files: Sequence[Path], output: str | None, transparent: bool) 
             raise OutputError(f"{len(files)} photos cannot go into one file {out}: give a directory with -o")
         if not out.parent.is_dir():
             raise OutputError(f"output directory {out.parent} does not exist: create it first or choose another path")
+        check_writable(out.parent)
         if transparent and out.suffix.lower() not in (".png", ".webp", ".tif", ".tiff"):
             raise OutputError(f"{out.name} cannot keep transparency: use a .png file")
         return [out]
@@ -222,8 +223,28 @@ def image_outputs(files: Sequence[Path], output: str | None, transparent: bool) 
     if not directory.exists():
         if not directory.parent.is_dir():
             raise OutputError(f"output directory {directory.parent} does not exist: create it first or choose another path")
+        check_writable(directory.parent)
         directory.mkdir()
-    return [directory / f"{f.stem}_livebg{ext or ('.png' if f.suffix.lower() == '.png' else '.jpg')}" for f in files]
+    check_writable(directory)
+    return unique_names([directory / f"{f.stem}_livebg{ext or ('.png' if f.suffix.lower() == '.png' else '.jpg')}"
+                         for f in files])
+
+
+def unique_names(paths: list[Path]) -> list[Path]:
+    """``paths`` with later duplicates numbered (x_livebg.jpg, x_livebg_2.jpg, …): photos named
+    alike (x.jpg and x.webp, or a/p.jpg and b/p.jpg) must not overwrite each other's result.
+    Compared without case, as macOS and Windows file systems do. (A numbered name cannot equal
+    another photo's plain one: those all end in ``_livebg``.)"""
+    seen: set[str] = set()
+    out = []
+    for path in paths:
+        candidate, n = path, 1
+        while str(candidate).lower() in seen:
+            n += 1
+            candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
+        seen.add(str(candidate).lower())
+        out.append(candidate)
+    return out
 
 
 def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
@@ -233,6 +254,9 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
     transparent = config.background.bg.strip().lower() == "transparent"
     files = collect_images(inputs)
     outputs = image_outputs(files, output, transparent)
+    for path, out in zip(files, outputs):
+        if len(files) > 1 and out.stem != f"{path.stem}_livebg":
+            log(f"{path.name} -> {out.name}: another photo has the name {path.stem} too")
     inputs_resolved = {f.resolve() for f in files}
     for out in outputs:
         if out.resolve() in inputs_resolved:

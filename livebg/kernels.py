@@ -13,11 +13,24 @@ numba compiles on first use (about a second) and caches the machine code on disk
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from numba import njit
 
 
-@njit(nogil=True, cache=True)
+def compiled(function: Callable) -> Callable:
+    """numba's ``njit(nogil=True)``, with the machine code cached on disk when numba finds a
+    writable place for it (beside this file, or the user's cache directory). A read-only
+    install run with an unwritable HOME has none: then it compiles on each start instead of
+    failing (numba raises RuntimeError "no locator available" at decoration)."""
+    try:
+        return njit(nogil=True, cache=True)(function)
+    except RuntimeError:
+        return njit(nogil=True)(function)
+
+
+@compiled
 def blend_i420(fy, fu, fv, by, bu, bv, ca, cb, x0, x1, wx, y0, y1, wy, oy, ou, ov):  # pragma: no cover - compiled
     """out = bg + alpha * (fg - bg) on YUV 4:2:0 planes, alpha = clip(A * Y_fg + B, 0, 1).
 
@@ -92,7 +105,7 @@ def linear_axis(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return i0, i1, (s - i0).astype(np.float32)
 
 
-@njit(nogil=True, cache=True)
+@compiled
 def adaptive_smooth(prob, state, strength, threshold, out):  # pragma: no cover - compiled
     """out = prob + keep * (state - prob), keep = max(0, strength * (1 - |prob - state| / threshold)):
     the adaptive smoother's update in one pass (float32 maps of one shape)."""

@@ -68,7 +68,7 @@ class LiveOptions:
     def validate(self) -> "LiveOptions":
         if (self.width or self.height) and not (self.width > 0 and self.height > 0):
             raise ConfigError(f"--width {self.width} --height {self.height}: give both, as positive pixel counts")
-        if self.width % 2 or self.height % 2:
+        if self.vcam and (self.width % 2 or self.height % 2):
             raise ConfigError(f"{self.width}x{self.height}: virtual cameras need even sizes; use e.g. --width 1280 --height 720")
         if self.fps < 0 or self.fps > 240:
             raise ConfigError(f"--fps {self.fps} is out of range: use 1..240")
@@ -78,6 +78,8 @@ class LiveOptions:
             parent = Path(self.stats_json).expanduser().parent
             if not parent.is_dir():
                 raise ConfigError(f"--stats-json directory {parent} does not exist: create it or choose another path")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ConfigError(f"--stats-json: cannot write into {parent} (permission denied): choose another path")
         return self
 
 

@@ -56,15 +56,15 @@ def make_index_video(path: Path, *, frames: int, rate: Fraction, size=(64, 48), 
     return path
 
 
-def write_tone(container, stream, seconds: float) -> None:
-    """``seconds`` of a quiet 440 Hz stereo tone into an AAC ``stream`` at 48 kHz, flushed."""
-    samples = int(seconds * 48000)
-    t = np.arange(samples) / 48000
+def write_tone(container, stream, seconds: float, rate: int = 48000) -> None:
+    """``seconds`` of a quiet 440 Hz stereo tone into an AAC ``stream`` at ``rate`` Hz, flushed."""
+    samples = int(seconds * rate)
+    t = np.arange(samples) / rate
     tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     for start in range(0, samples, 1024):
         chunk = np.stack([tone[start:start + 1024]] * 2)
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
-        frame.sample_rate = 48000
+        frame.sample_rate = rate
         frame.pts = start
         for packet in stream.encode(frame):
             container.mux(packet)
@@ -75,15 +75,17 @@ def write_tone(container, stream, seconds: float) -> None:
 NTSC = Fraction(30000, 1001)
 
 
-def make_doctor_clip(path: Path, shared: Path, *, frames: int, crf: int, audio: bool = False) -> Path:
+def make_doctor_clip(path: Path, shared: Path, *, frames: int, crf: int, audio: bool = False,
+                     audio_rate: int = 48000) -> Path:
     """The first ``frames`` frames of the doctor video (a real person) at 480x270, H.264 at
-    29.97 fps (135 chroma rows: U and V are not row-aligned), with an AAC tone if ``audio``."""
+    29.97 fps (135 chroma rows: U and V are not row-aligned), with an AAC tone at ``audio_rate``
+    Hz if ``audio``."""
     with av.open(str(shared / "media/videos/doctor_960x540.mp4")) as src, av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=NTSC, options={"preset": "ultrafast", "crf": str(crf)})
         stream.width, stream.height, stream.pix_fmt = 480, 270, "yuv420p"
         sound = None
         if audio:
-            sound = out.add_stream("aac", rate=48000)
+            sound = out.add_stream("aac", rate=audio_rate)
             sound.layout = "stereo"
         for i, frame in enumerate(src.decode(video=0)):
             if i == frames:
@@ -95,7 +97,7 @@ def make_doctor_clip(path: Path, shared: Path, *, frames: int, crf: int, audio: 
         for packet in stream.encode():
             out.mux(packet)
         if sound is not None:
-            write_tone(out, sound, float(frames / NTSC))
+            write_tone(out, sound, float(frames / NTSC), audio_rate)
     return path
 
 

@@ -277,6 +277,60 @@ def test_output_that_is_the_input_or_the_background_is_refused(capsys, tmp_path,
         assert {p.name: p.read_bytes() for p in work.iterdir()} == before
 
 
+# -- the output cannot be written ------------------------------------------------------------------
+
+def test_an_unwritable_output_directory_is_refused_before_any_work(capsys, tmp_path, media, shared, monkeypatch):
+    """chmod cannot stop root (the tests may run as root), so the permission check is made to fail."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
+    photo = shared / "media" / "portraits" / "doctor-5871743_640.jpg"
+    for args in (["video", str(media["valid"]), "-o", str(locked / "x.mp4")],
+                 ["video", str(media["valid"]), "-o", str(tmp_path / "ok.mp4"), "--alpha-out", str(locked / "a.mp4")],
+                 ["image", str(photo), "-o", str(locked)],
+                 ["image", str(photo), "-o", str(locked / "p.jpg")]):
+        _, line, err = run_cli(capsys, args)
+        assert_says(line, str(locked), "permission denied", "choose")
+        assert "model" not in err  # refused before the model was loaded
+        assert_empty(locked)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["locked"]
+
+
+class DiskFillsUp:
+    """A PyAV output container whose disk is full once ``packets`` packets are written."""
+
+    def __init__(self, container, packets: int):
+        self._container, self._left = container, packets
+
+    def mux(self, packet):
+        if self._left == 0:
+            raise OSError(28, "No space left on device")
+        self._left -= 1
+        self._container.mux(packet)
+
+    def __getattr__(self, name):
+        return getattr(self._container, name)
+
+
+def test_disk_full_while_encoding_is_one_line_and_leaves_nothing(capsys, tmp_path, media, monkeypatch):
+    from livebg.sinks import VideoFileSink
+
+    opened = VideoFileSink.__init__
+
+    def open_on_small_disk(self, *args, **kwargs):
+        opened(self, *args, **kwargs)
+        self.container = DiskFillsUp(self.container, packets=5)
+
+    monkeypatch.setattr(VideoFileSink, "__init__", open_on_small_disk)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    status, line, _ = run_cli(capsys, ["video", str(media["valid"]), "--model", "selfie", "-o", str(out_dir / "x.mp4")])
+    assert status == 2
+    assert_says(line, "x.mp4", "no space left on device", "disk space")
+    assert_empty(out_dir)
+
+
 # -- a failing stage never hangs -----------------------------------------------------------------
 
 def test_failing_stage_raises_promptly_and_leaves_nothing(tmp_path):
@@ -362,10 +416,11 @@ def frames_flowing(proc: LivebgProcess, seconds: float) -> None:
     assert proc.proc.poll() is None, f"the job ended before the interrupt:\n{proc.stderr}"
 
 
-def test_ctrl_c_keeps_the_frames_done_so_far(tmp_path, shared):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; kill or timeout
+def test_ctrl_c_keeps_the_frames_done_so_far(tmp_path, shared, sig):
     proc = LivebgProcess(["video", str(shared / "media" / "videos" / "doctor_960x540.mp4"), "-o", "OUT.mp4"], tmp_path)
     frames_flowing(proc, 2.0)
-    proc.proc.send_signal(signal.SIGINT)
+    proc.proc.send_signal(sig)
     status = proc.finish()
     err = proc.stderr
     assert status == 130, err

@@ -488,3 +488,20 @@ def test_write_i420_rejects_wrong_frames(tmp_path):
                 sink.write_i420(np.zeros((72, 64), np.uint8), 0)
         finally:
             sink.abort()
+
+
+def test_kernels_compile_where_no_cache_directory_is_writable(monkeypatch):
+    """A read-only install run with an unwritable HOME: numba finds nowhere to cache and refuses
+    cache=True at decoration; livebg's kernels then compile without a cache instead of failing."""
+    from numba import njit
+    from numba.core import caching
+
+    from livebg.kernels import compiled
+
+    def twice(x):
+        return 2 * x
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
+    with pytest.raises(RuntimeError, match="no locator available"):
+        njit(cache=True)(twice)
+    assert compiled(twice)(21) == 42

@@ -132,6 +132,29 @@ def test_several_photos_and_a_directory_into_an_output_directory(tmp_path, portr
             assert im.mode == "RGBA"
 
 
+def test_photos_named_alike_do_not_overwrite_each_other(tmp_path, portraits, capsys):
+    """x.jpg, x.png and X.webp (and a/p.jpg beside b/p.jpg) would all be x_livebg.*: later ones
+    are numbered, and the log says which photo went where."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    doctor = cv2.imread(str(portraits / DOCTOR))
+    girl = cv2.imread(str(portraits / GIRL))
+    cv2.imwrite(str(first / "x.jpg"), doctor)
+    cv2.imwrite(str(first / "x.webp"), girl)
+    cv2.imwrite(str(second / "X.jpg"), cv2.flip(doctor, 1))
+    out = tmp_path / "out"
+    assert run(["image", str(first), str(second), "--bg", "white", "-o", str(out)]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["X_livebg_3.jpg", "x_livebg.jpg", "x_livebg_2.jpg"]
+    err = capsys.readouterr().err
+    assert "x.webp -> x_livebg_2.jpg" in err and "X.jpg -> X_livebg_3.jpg" in err
+    # each result is its own photo: the girl's is a different picture from the doctor's
+    results = {name: cv2.imread(str(out / name)) for name in written}
+    assert results["x_livebg_2.jpg"].shape == girl.shape and results["x_livebg.jpg"].shape == doctor.shape
+    assert np.abs(results["X_livebg_3.jpg"].astype(int) - results["x_livebg.jpg"].astype(int)).mean() > 5
+
+
 def test_video_background_behind_photos_of_different_sizes(tmp_path, portraits, shared):
     bunny = shared / "media" / "background_videos" / "big_buck_bunny_320x176.mp4"
     out = tmp_path / "out"

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -163,6 +165,26 @@ def test_missing_camera_and_missing_virtual_camera_give_one_line_errors(tmp_path
     assert "--preview needs a display" in capsys.readouterr().err
     assert main(["cam", "--source", str(DOCTOR), "--no-vcam", "--bg", "transparent"]) == 2
     assert "transparent cannot be shown by a camera" in capsys.readouterr().err
+
+
+def test_odd_sizes_are_refused_only_for_the_virtual_camera(tmp_path, capsys):
+    odd = ["--source", str(DOCTOR), "--width", "321", "--height", "241", "--duration", "1"]
+    assert main(["cam", *odd]) == 2
+    assert "virtual cameras need even sizes" in capsys.readouterr().err
+    code, stats = run_cam(tmp_path, *odd, "--no-vcam")  # a preview or a test run has no such limit
+    assert code == 0, capsys.readouterr().err
+    assert (stats["width"], stats["height"]) == (321, 241) and stats["frames_out"] > 0
+
+
+def test_unwritable_stats_file_is_refused_before_the_camera_starts(tmp_path, capsys, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
+    assert main(["cam", "--source", str(DOCTOR), "--no-vcam", "--stats-json", str(locked / "s.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("livebg: error: --stats-json: cannot write into") and "permission denied" in err
+    assert "frames_in" not in err  # nothing ran
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

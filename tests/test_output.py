@@ -62,6 +62,28 @@ def test_no_audio_and_webm_reencodes_audio(talking, tmp_path):
     assert facts["codec"] == "vp9" and facts["audio"] == "opus" and facts["frames"] == 40
 
 
+def test_webm_resamples_audio_opus_cannot_take(tmp_path, shared):
+    """Opus takes 8/12/16/24/48 kHz only; 44.1 kHz (CDs, many cameras) is resampled to 48 kHz."""
+    clip = make_doctor_clip(tmp_path / "cd.mp4", shared, frames=20, crf=30, audio=True, audio_rate=44100)
+    webm = tmp_path / "out.webm"
+    assert main(["video", str(clip), "--bg", "white", "-o", str(webm), "-q"]) == 0
+    facts = video_facts(webm)
+    assert facts["audio"] == "opus" and facts["frames"] == 20
+    with av.open(str(webm)) as c:
+        assert c.streams.audio[0].rate == 48000
+        seconds = sum(f.samples for f in c.decode(audio=0)) / 48000
+    assert seconds == pytest.approx(20 / float(NTSC), abs=0.05)
+
+
+def test_avi_timestamps_stay_in_order(talking, tmp_path):
+    """AVI stores no decode order, so x264 must not use B-frames there (they scrambled the times)."""
+    avi = tmp_path / "out.avi"
+    assert main(["video", str(talking), "--bg", "white", "-o", str(avi), "-q"]) == 0
+    with av.open(str(avi)) as c:
+        times = [f.time for f in c.decode(video=0)]
+    assert len(times) == 40 and times == sorted(times)
+
+
 @pytest.mark.parametrize("ext,codec", [(".mov", "prores"), (".webm", "vp9")])
 def test_transparent_output_keeps_alpha(talking, tmp_path, ext, codec):
     out = tmp_path / f"cutout{ext}"

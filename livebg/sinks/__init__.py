@@ -5,7 +5,7 @@ File sinks write under a temporary name in the target directory and rename at th
 a failed or abandoned job never leaves a partial file under the final name.
 """
 from .files import (ALPHA_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS, ImageDirSink, OutputPlan, VideoFileSink,
-                    open_frame_sink, plan_output, write_image_atomic)
+                    check_writable, open_frame_sink, plan_output, write_image_atomic)
 
 __all__ = ["ALPHA_VIDEO_EXTENSIONS", "VIDEO_EXTENSIONS", "ImageDirSink", "OutputPlan", "VideoFileSink",
-           "open_frame_sink", "plan_output", "write_image_atomic"]
+           "check_writable", "open_frame_sink", "plan_output", "write_image_atomic"]

@@ -28,6 +28,7 @@ AUDIO_COPY = {
     ".avi": {"mp3", "ac3", "pcm_s16le"},
 }
 AUDIO_REENCODE = {".webm": "libopus"}
+OPUS_RATES = {8000, 12000, 16000, 24000, 48000}
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,28 @@ class OutputPlan:
     kind: str  # "video" or "frames" (a directory of PNGs)
 
 
+def check_writable(directory: Path, what: str = "output") -> None:
+    """Fail before any work when ``directory`` exists but files cannot be created in it."""
+    if directory.is_dir() and not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write into {directory} (permission denied): choose a directory you can write to")
+
+
+def write_failed(path: Path, exc: BaseException) -> OutputError:
+    """The one-line error for an output that failed while being written (disk full, permissions)."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return OutputError(f"cannot write {path} ({reason}): check the disk space and the directory's permissions")
+
+
 def plan_output(path: str | Path, *, transparent: bool, what: str = "output") -> OutputPlan:
-    """Check an output path before any work starts: directory exists, format can hold the request."""
+    """Check an output path before any work starts: directory exists and is writable, format can hold the request."""
     text = str(path)
     out = Path(text).expanduser()
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
+        if parent.exists():
+            raise OutputError(f"{what} {out}: {parent} is a file, not a directory; choose another path")
         raise OutputError(f"{what} directory {parent} does not exist: create it first or choose another path")
+    check_writable(parent, what)
     ext = out.suffix.lower()
     if text.endswith(("/", os.sep)) or out.is_dir() or not ext:
         if out.exists() and not out.is_dir():
@@ -91,9 +107,9 @@ class VideoFileSink:
         try:
             self.container = av.open(str(self.partial), mode="w", format=fmt)
             self.stream = self.container.add_stream(codec, rate=rate, options=options)
-        except av.FFmpegError as exc:
+        except (av.FFmpegError, OSError) as exc:
             self._cleanup()
-            raise OutputError(f"cannot write {self.path} ({exc}): check the path and that the disk has room") from None
+            raise write_failed(self.path, exc) from None
         self.stream.width = width + self.pad[1]
         self.stream.height = height + self.pad[0]
         self.stream.pix_fmt = pix_fmt
@@ -105,7 +121,12 @@ class VideoFileSink:
         # RGB -> yuv420p with OpenCV's vectorised conversion (same BT.601 limited-range result as
         # swscale's default, about 10x faster); the encoder then takes the planes as they are
         self._to_i420 = self._in_format == "rgb24" and pix_fmt == "yuv420p"
-        self.audio = AudioCarrier(audio_from, self.container, self.ext) if audio_from else None
+        try:
+            self.audio = AudioCarrier(audio_from, self.container, self.ext) if audio_from else None
+        except (av.FFmpegError, OSError) as exc:
+            self._cleanup()
+            raise OutputError(f"cannot carry the audio of {audio_from.name} into {self.path.name} ({exc}): "
+                              f"use --no-audio, or another output format") from None
 
     def _codec(self, crf: int, preset: str) -> tuple[str, str, dict[str, str]]:
         if self.ext == ".webm":
@@ -113,7 +134,10 @@ class VideoFileSink:
                 "crf": str(min(crf + 10, 63)), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}
         if self.alpha:  # .mov
             return "prores_ks", "yuva444p10le", {"profile": "4444", "alpha_bits": "8"}
-        return "libx264", "yuv420p", {"crf": str(crf), "preset": preset}
+        options = {"crf": str(crf), "preset": preset}
+        if self.ext == ".avi":
+            options["bf"] = "0"  # AVI has no separate decode order: B-frames would scramble the timestamps
+        return "libx264", "yuv420p", options
 
     @property
     def takes_i420(self) -> bool:
@@ -141,12 +165,15 @@ class VideoFileSink:
     def _encode(self, frame, pts: int) -> None:
         frame.pts = pts
         frame.time_base = self.time_base
-        for packet in self.stream.encode(frame):
-            self.container.mux(packet)
+        try:
+            for packet in self.stream.encode(frame):
+                self.container.mux(packet)  # the file itself is created on the first packet
+            self._last_time = pts * self.time_base
+            if self.audio:
+                self.audio.mux_until(self._last_time)
+        except (av.FFmpegError, OSError) as exc:
+            raise write_failed(self.path, exc) from None
         self.frames += 1
-        self._last_time = pts * self.time_base
-        if self.audio:
-            self.audio.mux_until(self._last_time)
 
     def close(self) -> Path:
         """Flush the encoder and the audio, close, and move the file to its final name."""
@@ -160,13 +187,20 @@ class VideoFileSink:
                 end = None if self._last_time is None else self._last_time + 1 / Fraction(self.stream.average_rate or 30)
                 self.audio.mux_until(end, final=True)
             self.container.close()
+        except (av.FFmpegError, OSError) as exc:
+            self._cleanup()
+            raise write_failed(self.path, exc) from None
         except BaseException:
             self._cleanup()
             raise
         finally:
             if self.audio:
                 self.audio.close()
-        os.replace(self.partial, self.path)
+        try:
+            os.replace(self.partial, self.path)
+        except OSError as exc:
+            self.partial.unlink(missing_ok=True)
+            raise write_failed(self.path, exc) from None
         return self.path
 
     def abort(self) -> None:
@@ -212,7 +246,11 @@ class AudioCarrier:
         if self.copy:
             self.out_stream = container.add_stream_from_template(self.in_stream)
         else:
-            self.out_stream = container.add_stream(AUDIO_REENCODE.get(ext, "aac"), rate=self.in_stream.rate or 48000)
+            codec = AUDIO_REENCODE.get(ext, "aac")
+            rate = self.in_stream.rate or 48000
+            if codec == "libopus" and rate not in OPUS_RATES:
+                rate = 48000  # Opus takes only these; the encoder resamples (44.1 kHz is common)
+            self.out_stream = container.add_stream(codec, rate=rate)
             if self.in_stream.layout is not None:
                 self.out_stream.layout = self.in_stream.layout
         self.container = container
