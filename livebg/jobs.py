@@ -22,7 +22,7 @@ from .errors import InputError, OutputError
 from .matte import Compositor, I420Compositor, Matter
 from .pipeline import run_stages
 from .segmentation import Segmenter, load_segmenter, stream_note, stream_predictor
-from .sinks import ALPHA_VIDEO_EXTENSIONS, check_writable, open_frame_sink, plan_output, write_image_atomic
+from .sinks import ALPHA_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS, check_writable, open_frame_sink, plan_output, write_image_atomic
 from .sources import Frame, open_source
 
 
@@ -43,6 +43,10 @@ class VideoResult:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def frames_text(n: int) -> str:
+    return f"{n} frame{'' if n == 1 else 's'}"
 
 
 def default_video_output(input_spec: str, transparent: bool) -> Path:
@@ -85,6 +89,8 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
     bg_spec = config.background.bg
     transparent = bg_spec.strip().lower() == "transparent"
     source = open_source(input_spec, fps=config.output.fps)
+    if Path(input_spec).suffix.lower() in IMAGE_EXTENSIONS and Path(input_spec).is_file():
+        log(f"{Path(input_spec).name} is a single photo: the output is a one-frame video (`livebg image` makes photos)")
     sinks = []
     background = None
     try:
@@ -109,7 +115,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         if alpha_sink:
             sinks.append(alpha_sink)
         log(f"{source.name}: {source.width}x{source.height} at {float(source.rate):.3f} fps, "
-            f"{source.frame_count or 'unknown number of'} frames -> {out_plan.path}"
+            f"{frames_text(source.frame_count) if source.frame_count else 'an unknown number of frames'} -> {out_plan.path}"
             + (f" (audio {'copied' if sink.audio.copy else 're-encoded'})" if getattr(sink, "audio", None) else ""))
 
         matter = Matter(config)
@@ -175,7 +181,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         result = VideoResult(out_path, alpha_path, sink.frames, elapsed, pipeline.interrupted, cpu,
                              dict(pipeline.cpu_seconds))
         note = " (interrupted: the file holds the frames done so far and plays)" if result.interrupted else ""
-        log(f"wrote {out_path}{f' and {alpha_path}' if alpha_path else ''}: {result.frames} frames in "
+        log(f"wrote {out_path}{f' and {alpha_path}' if alpha_path else ''}: {frames_text(result.frames)} in "
             f"{elapsed:.1f} s ({result.fps:.1f} fps){note}")
         return result
     except BaseException:
@@ -198,6 +204,8 @@ def collect_images(inputs: Sequence[str]) -> list[Path]:
                 raise InputError(f"{path} holds no images: give JPEG/PNG photos or a directory of them")
             files.extend(found)
         elif path.is_file():
+            if path.suffix.lower() in VIDEO_EXTENSIONS:
+                raise InputError(f"{path} is a video: use `livebg video {spec}` for it (`livebg image` takes photos)")
             files.append(path)
         else:
             raise InputError(f"input not found: {spec} — check the path")
@@ -220,12 +228,12 @@ def image_outputs(files: Sequence[Path], output: str | None, transparent: bool) 
     directory = Path(output).expanduser() if output else Path(".")
     if output and Path(output).suffix and not directory.exists():
         raise OutputError(f"output extension {Path(output).suffix} is not an image format: use .png or .jpg, or a directory")
-    if not directory.exists():
+    if not directory.exists():  # made when the photos are written (run_images), not by a job that fails first
         if not directory.parent.is_dir():
             raise OutputError(f"output directory {directory.parent} does not exist: create it first or choose another path")
         check_writable(directory.parent)
-        directory.mkdir()
-    check_writable(directory)
+    else:
+        check_writable(directory)
     return unique_names([directory / f"{f.stem}_livebg{ext or ('.png' if f.suffix.lower() == '.png' else '.jpg')}"
                          for f in files])
 
@@ -271,6 +279,9 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
     written = []
     # photos are independent: no temporal smoothing between them
     photo_config = config.override("smoothing", method="none")
+    made = sorted({out.parent for out in outputs if not out.parent.exists()})
+    for directory in made:
+        directory.mkdir()
     try:
         for path, out in tqdm(list(zip(files, outputs)), unit="photo", file=sys.stderr,
                               disable=not progress or len(files) < 2, desc="livebg"):
@@ -289,6 +300,9 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
         # a batch is one job: a bad photo (or Ctrl-C) leaves none of this run's outputs behind
         for out in written:
             out.unlink(missing_ok=True)
+        for directory in made:
+            if not any(directory.iterdir()):
+                directory.rmdir()
         raise
     finally:
         background.close()

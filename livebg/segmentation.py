@@ -95,7 +95,8 @@ def resolve_device(device: str) -> str:
 
     if device == "cuda":
         if not torch.cuda.is_available():
-            raise DeviceError("--device cuda was asked for but no CUDA device is available: use --device cpu or auto")
+            raise DeviceError("device cuda was asked for (--device, or the preset's [model] device) but no CUDA "
+                              "device is available: use --device cpu or auto")
         return "cuda"
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -604,7 +605,7 @@ def choose_model(config: ModelConfig) -> ModelChoice:
             return ModelChoice(resolve_model(CUDA_DEFAULT_MODEL), device, "default on CUDA")
         return ModelChoice(resolve_model(CPU_DEFAULT_MODEL), device,
                            "default on CPU: bundled, works offline" + ("" if config.device == "cpu" else "; no CUDA device found"))
-    return ModelChoice(resolve_model(config.name), device, "chosen with --model")
+    return ModelChoice(resolve_model(config.name), device, "chosen with --model or the preset")
 
 
 def load_segmenter(config: ModelConfig) -> tuple[Segmenter, str]:

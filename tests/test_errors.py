@@ -239,8 +239,12 @@ def test_unknown_flag_value_is_one_line(capsys, media, out_dir):
 def test_image_bad_inputs(capsys, media, out_dir, shared):
     portrait = shared / "media" / "portraits" / "doctor-5871743_640.jpg"
     cases = [
-        (["image", str(media["text"]), "-o", str(out_dir)], ["notes.mp4", "not an image", "jpeg"]),
+        (["image", str(media["text"]), "-o", str(out_dir)], ["notes.mp4", "is a video", "livebg video"]),
+        (["image", str(media["bad_bg"]), "-o", str(out_dir)], ["corrupt.jpg", "not an image", "jpeg"]),
         (["image", str(out_dir.parent / "gone.jpg"), "-o", str(out_dir)], ["gone.jpg", "not found"]),
+        # a new output directory is not left behind, whether the job fails before or after making it
+        (["image", str(media["valid"]), "-o", str(out_dir / "new")], ["valid.mp4", "is a video"]),
+        (["image", str(portrait), str(media["bad_bg"]), "-o", str(out_dir / "batch")], ["corrupt.jpg", "not an image"]),
         (["image", str(portrait), "--bg", str(media["bad_bg"]), "-o", str(out_dir)], ["--bg", "corrupt.jpg"]),
         (["image", str(portrait), "-o", str(out_dir / "x.xyz")], [".xyz", "not an image format", ".png"]),
         (["image", str(portrait), "-o", str(out_dir / "no" / "x.png")], ["does not exist", "create it"]),

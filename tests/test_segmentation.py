@@ -48,7 +48,7 @@ def torch_home(tmp_path, monkeypatch):
 def test_torchvision_model_loads_from_torchvision_cache(name, torch_home, shared):
     save_random_checkpoint(name, torch_home)
     segmenter, reason = load_segmenter(ModelConfig(name=name, device="cpu", infer_size=64, download=False))
-    assert isinstance(segmenter, TorchSegmenter) and reason == "chosen with --model"
+    assert isinstance(segmenter, TorchSegmenter) and reason == "chosen with --model or the preset"
     assert segmenter.indices == [15]  # "person" found by name in the weights' categories
     frame, _ = lucia_frame(shared)
     (prob,) = segmenter.predict([frame])

@@ -35,6 +35,7 @@ OPUS_RATES = {8000, 12000, 16000, 24000, 48000}
 class OutputPlan:
     path: Path
     kind: str  # "video" or "frames" (a directory of PNGs)
+    what: str = "output"  # how messages name it: "output" (-o) or "--alpha-out"
 
 
 def check_writable(directory: Path, what: str = "output") -> None:
@@ -63,14 +64,14 @@ def plan_output(path: str | Path, *, transparent: bool, what: str = "output") ->
     if text.endswith(("/", os.sep)) or out.is_dir() or not ext:
         if out.exists() and not out.is_dir():
             raise OutputError(f"{what} {out} exists and is not a directory: choose another path")
-        return OutputPlan(out, "frames")
+        return OutputPlan(out, "frames", what)
     if ext in IMAGE_OUT_EXTENSIONS:
         raise OutputError(f"{what} {out} is a single image, but a video has many frames: use .mp4, .mov, .webm or a directory")
     if ext not in VIDEO_EXTENSIONS:
         raise OutputError(f"{what} extension {ext} is not supported: use one of {', '.join(sorted(VIDEO_EXTENSIONS))} or a directory")
     if transparent and ext not in ALPHA_VIDEO_EXTENSIONS:
         raise OutputError(f"{out.name} cannot keep transparency: use .mov (ProRes 4444), .webm (VP9) or a directory of PNGs")
-    return OutputPlan(out, "video")
+    return OutputPlan(out, "video", what)
 
 
 def _partial_name(final: Path) -> Path:
@@ -300,10 +301,10 @@ class AudioCarrier:
 class ImageDirSink:
     """Frames as numbered PNGs (00000.png, …) in a directory that appears when the job ends."""
 
-    def __init__(self, path: str | Path, *, compression: int = 1):
+    def __init__(self, path: str | Path, *, compression: int = 1, what: str = "output"):
         self.path = Path(path)
         if self.path.exists() and any(self.path.iterdir()):
-            raise OutputError(f"output directory {self.path} is not empty: choose a new or empty directory")
+            raise OutputError(f"{what} directory {self.path} is not empty: choose a new or empty directory")
         self.partial = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.livebg-partial-", dir=self.path.parent))
         self.params = [cv2.IMWRITE_PNG_COMPRESSION, compression]
         self.frames = 0
@@ -336,7 +337,7 @@ def open_frame_sink(plan: OutputPlan, *, width: int, height: int, rate: Fraction
                     alpha: bool = False, gray: bool = False, crf: int = 20, preset: str = "veryfast",
                     audio_from: Path | None = None):
     if plan.kind == "frames":
-        return ImageDirSink(plan.path)
+        return ImageDirSink(plan.path, what=plan.what)
     return VideoFileSink(plan.path, width=width, height=height, rate=rate, time_base=time_base, alpha=alpha,
                          gray=gray, crf=crf, preset=preset, audio_from=audio_from)
 
