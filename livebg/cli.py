@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
@@ -114,23 +115,44 @@ def _print_models() -> None:
 
 
 @contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
+def _terminate_as_interrupt(command: str) -> Iterator[None]:
     """SIGTERM (``kill``, ``timeout``) stops a file job as Ctrl-C does: the frames in flight are
-    finished and the file is closed, instead of the process dying with a partial file behind."""
-    try:
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    except ValueError:  # not the main thread (main() called from a worker): leave signals alone
-        yield
-        return
+    finished and the file is closed, instead of the process dying with a partial file behind.
+    Afterwards the signal is raised again under the previous handler, so the process still ends
+    by SIGTERM (status 143) and a program that called ``main()`` is terminated as was asked.
+
+    Only when SIGTERM has its default action: an ignored signal or someone else's handler is
+    left alone, as is everything off the main thread (signals can only be set there). ``cam``
+    stops on SIGTERM by itself (``live._SignalStop``)."""
+    received = []
+
+    def interrupt(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    installed = False
+    if command in ("video", "image") and threading.current_thread() is threading.main_thread():
+        installed = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    if installed:
+        signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if received:
+                sys.stderr.flush()
+                signal.raise_signal(signal.SIGTERM)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    with _terminate_as_interrupt(args.command):
+        return _run(args, parser)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         if args.command == "models":
             _print_models()
@@ -139,14 +161,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "video":
             from .jobs import run_video
 
-            with _terminate_as_interrupt():
-                result = run_video(args.input, args.output, config, progress=not args.quiet)
+            result = run_video(args.input, args.output, config, progress=not args.quiet)
             return 130 if result.interrupted else 0
         if args.command == "image":
             from .jobs import run_images
 
-            with _terminate_as_interrupt():
-                run_images(args.inputs, args.output, config, progress=not args.quiet, matting=args.matting)
+            run_images(args.inputs, args.output, config, progress=not args.quiet, matting=args.matting)
             return 0
         if args.command == "cam":
             from .live import run_cam

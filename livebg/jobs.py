@@ -6,6 +6,7 @@ encode, one thread each (see pipeline.py).
 """
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -43,6 +44,14 @@ class VideoResult:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def remove_output(path: Path) -> None:
+    """Delete a finished output (a file, or a directory of frames)."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def frames_text(n: int) -> str:
@@ -177,7 +186,11 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         if sink.frames == 0:
             raise InputError(f"{source.name}: no frames were processed; nothing was written")
         out_path = sink.close()
-        alpha_path = alpha_sink.close() if alpha_sink else None
+        try:
+            alpha_path = alpha_sink.close() if alpha_sink else None
+        except BaseException:
+            remove_output(out_path)  # one job, one result: not the video without its matte
+            raise
         result = VideoResult(out_path, alpha_path, sink.frames, elapsed, pipeline.interrupted, cpu,
                              dict(pipeline.cpu_seconds))
         note = " (interrupted: the file holds the frames done so far and plays)" if result.interrupted else ""

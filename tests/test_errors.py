@@ -243,7 +243,7 @@ def test_image_bad_inputs(capsys, media, out_dir, shared):
         (["image", str(media["bad_bg"]), "-o", str(out_dir)], ["corrupt.jpg", "not an image", "jpeg"]),
         (["image", str(out_dir.parent / "gone.jpg"), "-o", str(out_dir)], ["gone.jpg", "not found"]),
         # a new output directory is not left behind, whether the job fails before or after making it
-        (["image", str(media["valid"]), "-o", str(out_dir / "new")], ["valid.mp4", "is a video"]),
+        (["image", str(portrait), "--bg", str(media["bad_bg"]), "-o", str(out_dir / "new")], ["--bg", "corrupt.jpg"]),
         (["image", str(portrait), str(media["bad_bg"]), "-o", str(out_dir / "batch")], ["corrupt.jpg", "not an image"]),
         (["image", str(portrait), "--bg", str(media["bad_bg"]), "-o", str(out_dir)], ["--bg", "corrupt.jpg"]),
         (["image", str(portrait), "-o", str(out_dir / "x.xyz")], [".xyz", "not an image format", ".png"]),
@@ -333,6 +333,60 @@ def test_disk_full_while_encoding_is_one_line_and_leaves_nothing(capsys, tmp_pat
     assert status == 2
     assert_says(line, "x.mp4", "no space left on device", "disk space")
     assert_empty(out_dir)
+
+
+def test_a_muxer_refusal_is_not_blamed_on_the_disk(tmp_path):
+    """Timestamps going backwards (a broken input) make the muxer refuse a packet: that is not a
+    disk or permission problem, and the message says what failed instead."""
+    from livebg.errors import OutputError
+    from livebg.sinks import VideoFileSink
+
+    sink = VideoFileSink(tmp_path / "x.mp4", width=64, height=48, rate=Fraction(30), time_base=Fraction(1, 30),
+                         preset="ultrafast")
+    frame = np.zeros((48, 64, 3), np.uint8)
+    with pytest.raises(OutputError) as info:
+        for pts in (0, 1, 2, 2, 3, 1, 0):
+            sink.write(frame, pts)
+        sink.close()
+    sink.abort()
+    message = str(info.value)
+    assert message.startswith("encoding x.mp4 failed") and "disk space" not in message and "another output format" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_video_is_removed_when_its_matte_cannot_be_finished(tmp_path, media, monkeypatch):
+    from livebg.sinks import ImageDirSink
+
+    def cannot_rename(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ImageDirSink, "close", cannot_rename)
+    config = Config().override("output", alpha_out=str(tmp_path / "matte"))
+    with pytest.raises(OSError):
+        run_video(str(media["valid"]), tmp_path / "out.mp4", config, segmenter=ConstantSegmenter(0.5), progress=False)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_sigterm_handler_is_restored_and_a_foreign_one_left_alone(tmp_path, shared, monkeypatch):
+    photo = shared / "media" / "portraits" / "doctor-5871743_640.jpg"
+    before = signal.getsignal(signal.SIGTERM)
+    set_signal = signal.signal
+    installed = []
+    monkeypatch.setattr(signal, "signal", lambda sig, handler: installed.append(handler) or set_signal(sig, handler))
+    try:
+        set_signal(signal.SIGTERM, signal.SIG_DFL)
+        assert main(["image", str(photo), "-o", str(tmp_path / "a.jpg"), "-q"]) == 0
+        assert len(installed) == 2 and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # set, then put back
+
+        def host_handler(signum, frame):  # a program that runs livebg's main() and has its own
+            pass
+
+        set_signal(signal.SIGTERM, host_handler)
+        installed.clear()
+        assert main(["image", str(photo), "-o", str(tmp_path / "b.jpg"), "-q"]) == 0
+        assert installed == [] and signal.getsignal(signal.SIGTERM) is host_handler
+    finally:
+        set_signal(signal.SIGTERM, before)
 
 
 # -- a failing stage never hangs -----------------------------------------------------------------
@@ -427,7 +481,9 @@ def test_ctrl_c_keeps_the_frames_done_so_far(tmp_path, shared, sig):
     proc.proc.send_signal(sig)
     status = proc.finish()
     err = proc.stderr
-    assert status == 130, err
+    # Ctrl-C exits 130; after SIGTERM the file is finished too, and then the process still ends
+    # by SIGTERM, as whoever sent it expects
+    assert status == (130 if sig == signal.SIGINT else -signal.SIGTERM), err
     assert "Traceback" not in err, err
     assert "frames done so far" in err, err
     assert sorted(os.listdir(tmp_path)) == ["OUT.mp4"], os.listdir(tmp_path)

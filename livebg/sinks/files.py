@@ -1,6 +1,7 @@
 """Output files: H.264/VP9/ProRes video through PyAV (with the input's audio), PNG directories."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import sys
@@ -44,10 +45,18 @@ def check_writable(directory: Path, what: str = "output") -> None:
         raise OutputError(f"cannot write into {directory} (permission denied): choose a directory you can write to")
 
 
+# errno values that mean the file system refused the output (the user can act on those)
+FILE_SYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO}
+
+
 def write_failed(path: Path, exc: BaseException) -> OutputError:
-    """The one-line error for an output that failed while being written (disk full, permissions)."""
+    """The one-line error for an output that failed while being written: the disk or permissions
+    when the file system said so, else the encoder or muxer's own reason."""
     reason = getattr(exc, "strerror", None) or str(exc)
-    return OutputError(f"cannot write {path} ({reason}): check the disk space and the directory's permissions")
+    if getattr(exc, "errno", None) in FILE_SYSTEM_ERRORS:
+        return OutputError(f"cannot write {path} ({reason}): check the disk space and the directory's permissions")
+    return OutputError(f"encoding {path.name} failed ({reason}): try another output format (.mkv takes the most), "
+                       f"or --no-audio if the input's audio is damaged")
 
 
 def plan_output(path: str | Path, *, transparent: bool, what: str = "output") -> OutputPlan:
