@@ -15,7 +15,7 @@ from . import __version__
 from .config import SETTINGS, Config, apply_settings, load_config
 from .errors import LivebgError
 
-BG_HELP = ("background: an image or video path, or white, black, green, #RRGGBB, blur, blur:STRENGTH, "
+BG_HELP = ("background: an image or video path, or white, black, green, #RRGGBB (or #RGB), blur, blur:STRENGTH, "
            "gray, transparent, none (default: blur)")
 
 

@@ -22,7 +22,7 @@ from .errors import BackgroundError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 COLORS = {"white": (255, 255, 255), "black": (0, 0, 0), "green": (0, 177, 64)}
-KEYWORDS = ("white", "black", "green", "#RRGGBB", "blur", "blur:STRENGTH", "gray", "transparent", "none")
+KEYWORDS = ("white", "black", "green", "#RRGGBB", "#RGB", "blur", "blur:STRENGTH", "gray", "transparent", "none")
 DEFAULT_BLUR = 25
 
 
@@ -354,10 +354,13 @@ def fit_cover_i420(yuv: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def parse_hex_color(text: str) -> tuple[int, int, int] | None:
-    match = re.fullmatch(r"#([0-9a-fA-F]{6})", text)
+    """#RRGGBB, or the CSS shorthand #RGB (#fa0 = #ffaa00); None for anything else."""
+    match = re.fullmatch(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})", text)
     if not match:
         return None
     value = match.group(1)
+    if len(value) == 3:
+        value = "".join(c * 2 for c in value)
     return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
 
 

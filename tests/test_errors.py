@@ -152,6 +152,8 @@ VIDEO_CASES = [
      ["--bg", "corrupt.jpg", "not an image", "use a jpeg"]),
     ("bg-unknown-keyword", lambda m, o, s: ["video", str(m["valid"]), "--bg", "purple", "-o", str(o / "x.mp4")],
      ["unknown background", "purple", "white", "blur"]),
+    ("bg-bad-hex", lambda m, o, s: ["video", str(m["valid"]), "--bg", "#ggg", "-o", str(o / "x.mp4")],
+     ["unknown background", "#ggg", "#RRGGBB", "#RGB"]),
     ("bg-missing-file", lambda m, o, s: ["video", str(m["valid"]), "--bg", str(o.parent / "nope.jpg"), "-o", str(o / "x.mp4")],
      ["nope.jpg", "not found", "check the path"]),
     ("output-dir-missing", lambda m, o, s: ["video", str(m["valid"]), "-o", str(o / "no" / "x.mp4")],

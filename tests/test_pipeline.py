@@ -86,3 +86,12 @@ def test_one_ctrl_c_drains_and_keeps_every_frame_taken():
     assert out == taken[:len(out)] and len(out) >= len(taken) - 1  # nothing taken is lost (the source
     # may have read one item it never queued)
     finished(pipeline)
+
+
+def test_hex_colours_long_and_short():
+    from livebg.compositing import parse_hex_color
+
+    assert parse_hex_color("#FFAA00") == parse_hex_color("#fa0") == (255, 170, 0)
+    assert parse_hex_color("#102030") == (16, 32, 48)
+    for bad in ("#ggg", "#12345", "#1234", "fa0", "#fa00"):
+        assert parse_hex_color(bad) is None, bad
