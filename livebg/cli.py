@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -108,6 +109,7 @@ def _print_models() -> None:
 
     rows = describe_models()
     width = max(len(r["name"]) for r in rows)
+    print(f"{'model':<{width}}  {'runs with':<11}  weights here?")
     for r in rows:
         print(f"{r['name']:<{width}}  {r['kind']:<11}  {r['available']}")
         print(f"{'':<{width}}  from {r['source']}")
@@ -148,8 +150,12 @@ def _terminate_as_interrupt(command: str) -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    with _terminate_as_interrupt(args.command):
-        return _run(args, parser)
+    try:
+        with _terminate_as_interrupt(args.command):
+            return _run(args, parser)
+    except BrokenPipeError:  # `livebg models | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
+        return 1
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
