@@ -291,9 +291,11 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
         log(f"{segmenter.describe()} — {reason}")
     written = []
     # photos are independent: no temporal smoothing between them
-    photo_config = config.override("smoothing", method="none")
-    made = sorted({out.parent for out in outputs if not out.parent.exists()})
-    for directory in made:
+    matter = Matter(config.override("smoothing", method="none"))
+    compositor = Compositor(background, config.refine.light_wrap)
+    directory = outputs[0].parent  # every photo goes into one directory
+    made = not directory.exists()
+    if made:
         directory.mkdir()
     try:
         for path, out in tqdm(list(zip(files, outputs)), unit="photo", file=sys.stderr,
@@ -305,17 +307,16 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
 
                 alpha, image = matte_photo(image, prob)
             else:
-                alpha = Matter(photo_config)(prob, image)
-            result = Compositor(background, config.refine.light_wrap)(image, alpha, Fraction(0))
+                alpha = matter(prob, image)
+            result = compositor(image, alpha, Fraction(0))
             write_image_atomic(out, result)
             written.append(out)
     except BaseException:
         # a batch is one job: a bad photo (or Ctrl-C) leaves none of this run's outputs behind
         for out in written:
             out.unlink(missing_ok=True)
-        for directory in made:
-            if not any(directory.iterdir()):
-                directory.rmdir()
+        if made and not any(directory.iterdir()):
+            directory.rmdir()
         raise
     finally:
         background.close()

@@ -29,6 +29,7 @@ from .compositing import IMAGE_EXTENSIONS, Background, composite, open_backgroun
 from .config import Config
 from .errors import BackgroundError, ConfigError, DeviceError
 from .matte import Matter
+from .sinks.files import check_writable
 from .sources.base import Frame
 from .sources.camera import LiveCapture, open_capture_device
 
@@ -78,8 +79,7 @@ class LiveOptions:
             parent = Path(self.stats_json).expanduser().parent
             if not parent.is_dir():
                 raise ConfigError(f"--stats-json directory {parent} does not exist: create it or choose another path")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise ConfigError(f"--stats-json: cannot write into {parent} (permission denied): choose another path")
+            check_writable(parent, "--stats-json")
         return self
 
 

@@ -42,7 +42,7 @@ class OutputPlan:
 def check_writable(directory: Path, what: str = "output") -> None:
     """Fail before any work when ``directory`` exists but files cannot be created in it."""
     if directory.is_dir() and not os.access(directory, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write into {directory} (permission denied): choose a directory you can write to")
+        raise OutputError(f"{what}: cannot write into {directory} (permission denied): choose a directory you can write to")
 
 
 # errno values that mean the file system refused the output (the user can act on those)
