@@ -72,6 +72,13 @@ def load_seeds_model(name: str, weights_file: str = "") -> SeedsMethod:
     return SeedsMethod(model, weights.meta["categories"].index("person"))
 
 
+def solid_color(spec: str) -> tuple[int, int, int] | None:
+    """The RGB of a --bg colour (white, #RRGGBB…), as livebg reads it; None for a file."""
+    from livebg.compositing import COLORS, parse_hex_color
+
+    return COLORS.get(spec.strip().lower()) or parse_hex_color(spec.strip())
+
+
 def run_seeds_video(method: SeedsMethod, input_path: str, background_path: str, output: str,
                     *, max_frames: int = 0, crf: int = 20, preset: str = "veryfast") -> tuple[int, float]:
     """Decode -> segment -> blend -> encode, frame by frame on one thread. Returns (frames, seconds)."""
@@ -79,8 +86,14 @@ def run_seeds_video(method: SeedsMethod, input_path: str, background_path: str, 
     src = av.open(input_path)
     stream = src.streams.video[0]
     stream.thread_type = "AUTO"
-    bg = cv2.cvtColor(cv2.imread(background_path), cv2.COLOR_BGR2RGB) if background_path.lower().endswith(
-        (".jpg", ".jpeg", ".png")) else None
+    color = solid_color(background_path)
+    if color is not None:
+        bg = np.empty((stream.codec_context.height, stream.codec_context.width, 3), np.uint8)
+        bg[:] = color
+    elif background_path.lower().endswith((".jpg", ".jpeg", ".png")):
+        bg = cv2.cvtColor(cv2.imread(background_path), cv2.COLOR_BGR2RGB)
+    else:
+        bg = None
     bg_video = None if bg is not None else av.open(background_path)
     bg_frames = bg_video.decode(video=0) if bg_video else None
     dst = av.open(output, mode="w")
@@ -118,7 +131,7 @@ def run_seeds_video(method: SeedsMethod, input_path: str, background_path: str, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input")
-    parser.add_argument("--bg", required=True, help="background image or video")
+    parser.add_argument("--bg", required=True, help="background image, video or colour (white, #RRGGBB)")
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--model", default="deeplabv3_mobilenet_v3_large")
     parser.add_argument("--weights", default="", help="checkpoint file instead of torchvision's cache")

@@ -28,3 +28,27 @@ def test_batch_mode_runs_on_cpu(shared, tmp_path):
                "--frames", 4, "--torch-home", tmp_path])
     assert "| 1 |" in out and "| 2 |" in out
     assert "deeplabv3_resnet101, float32 on cpu" in out
+
+
+def test_seeds_method_takes_the_benchmarks_default_colour_background(shared, tmp_path, monkeypatch):
+    """--bg white (benchmark.py's default) reached the seeds' loop as a file name and crashed it."""
+    import av
+    import numpy as np
+
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    from seeds_method import run_seeds_video
+
+    seen = []
+
+    def method(frame, background):  # stands in for the model: show the background it was given
+        seen.append(background[0, 0].tolist())
+        return background
+
+    out = tmp_path / "white.mp4"
+    n, _ = run_seeds_video(method, str(shared / "media/videos/thoughtful.mp4"), "white", str(out), max_frames=3)
+    assert n == 3 and seen == [[255, 255, 255]] * 3
+    with av.open(str(out)) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert np.abs(frame.astype(int) - 255).max() <= 3
+    run_seeds_video(method, str(shared / "media/videos/thoughtful.mp4"), "#00f", str(out), max_frames=1)
+    assert seen[-1] == [0, 0, 255]
