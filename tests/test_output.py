@@ -139,3 +139,20 @@ def test_image_sequence_input_at_given_fps(tmp_path, shared):
     assert main(["video", str(frames[0].parent / "0000[0-5].jpg"), "--fps", "25", "-o", str(glob_out), "-q"]) == 0
     facts = video_facts(glob_out)
     assert facts["frames"] == 6 and facts["rate"] == 25
+
+
+def test_one_photo_plays_at_fps_and_fps_on_a_video_is_said_to_be_ignored(tmp_path, shared, capsys):
+    """A photo was decoded by FFmpeg's image demuxer at its 25 fps whatever --fps said; and --fps on a
+    video file was dropped without a word."""
+    photo = shared / "media/labeled/davis_lucia/JPEGImages/00000.jpg"
+    out = tmp_path / "photo.mp4"
+    assert main(["video", str(photo), "--fps", "10", "-o", str(out), "-q", "--bg", "gray"]) == 0
+    facts = video_facts(out)
+    assert facts["frames"] == 1 and facts["rate"] == 10 and facts["size"] == (854, 480)
+    assert "one-frame video" in capsys.readouterr().err
+    video = tmp_path / "v.mp4"
+    assert main(["video", str(shared / "media/videos/thoughtful.mp4"), "--fps", "10", "-o", str(video), "-q",
+                 "--bg", "gray", "--model", str(shared / "models/mediapipe_selfie_256x256.onnx")]) == 0
+    err = capsys.readouterr().err
+    assert "--fps is for image sequences" in err and "keeps its own 29.970 fps" in err
+    assert video_facts(video)["rate"] == NTSC

@@ -7,6 +7,7 @@ from __future__ import annotations
 import glob as globlib
 from pathlib import Path
 
+from ..compositing import IMAGE_EXTENSIONS
 from ..errors import InputError
 from .base import Frame, FrameSource
 from .images import ImageSequenceSource, list_images
@@ -16,7 +17,8 @@ __all__ = ["Frame", "FrameSource", "ImageSequenceSource", "VideoFileSource", "op
 
 
 def open_source(spec: str, *, fps: float = 30.0) -> FrameSource:
-    """A video file, a directory of frames or a glob of frames."""
+    """A video file, a directory of frames, a glob of frames or one photo (a one-frame sequence:
+    read as ``livebg image`` reads it, EXIF orientation applied, at ``fps``)."""
     path = Path(spec).expanduser()
     if path.is_dir():
         return ImageSequenceSource(list_images(path), fps=fps, name=str(path))
@@ -27,4 +29,6 @@ def open_source(spec: str, *, fps: float = 30.0) -> FrameSource:
         return ImageSequenceSource(files, fps=fps, name=spec)
     if not path.exists():
         raise InputError(f"input not found: {spec} — check the path")
+    if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS:
+        return ImageSequenceSource([path], fps=fps, name=str(path))
     return VideoFileSource(path)
