@@ -364,6 +364,13 @@ def parse_hex_color(text: str) -> tuple[int, int, int] | None:
     return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
 
 
+def is_bg_keyword(spec: str) -> bool:
+    """True for the --bg values that name no file: colours, blur[:N], gray, transparent, none."""
+    key = spec.strip().lower()
+    return (key in COLORS or key in ("blur", "gray", "grey", "transparent", "none", "original")
+            or key.startswith("blur:") or parse_hex_color(spec.strip()) is not None)
+
+
 def is_video_path(path: Path) -> bool:
     return path.suffix.lower() not in IMAGE_EXTENSIONS
 

@@ -220,6 +220,24 @@ def resolve_preset(name_or_path: str) -> Path:
     raise ConfigError(f"config file not found: {name_or_path} — give a path to a TOML file{hint}")
 
 
+def _beside(preset: Path, section: str, key: str, value: Any) -> Any:
+    """A relative file path in a preset, made relative to the preset's folder rather than to
+    wherever livebg runs, so a preset and the files it names can be moved together. Values that
+    name no file (``bg = "blur"``, ``name = "selfie"``) are left alone."""
+    if not isinstance(value, str) or not value.strip():
+        return value
+    if (section, key) == ("background", "bg"):
+        from .compositing import is_bg_keyword
+
+        is_path = not is_bg_keyword(value)
+    elif (section, key) == ("model", "name"):
+        is_path = value.strip().lower().endswith(".onnx")
+    else:
+        is_path = (section, key) in (("model", "weights"), ("output", "alpha_out"))
+    path = Path(value.strip()).expanduser()
+    return str(preset.parent / path) if is_path and not path.is_absolute() else value
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """The defaults, overridden by the TOML file at ``path`` if given."""
     config = Config()
@@ -234,6 +252,7 @@ def load_config(path: str | Path | None = None) -> Config:
     for section, values in data.items():
         if section not in sections or not isinstance(values, dict):
             raise ConfigError(f"unknown section [{section}] in {preset}: known sections are {', '.join(sorted(sections))}")
+        values = {key: _beside(preset, section, key, value) for key, value in values.items()}
         try:
             config = config.override(section, **values)
         except ConfigError as exc:  # say which file holds the wrong setting

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,27 @@ def test_a_missing_preset_lists_the_known_ones():
     with pytest.raises(ConfigError) as info:
         load_config("no-such-preset")
     assert "no-such-preset" in str(info.value) and "cpu-fast" in str(info.value)
+
+
+def test_file_paths_in_a_preset_are_relative_to_the_preset(tmp_path, monkeypatch, shared):
+    """A preset naming `bg = "beach.jpg"` found the file only when livebg ran in the preset's folder."""
+    folder = tmp_path / "presets"
+    folder.mkdir()
+    (folder / "beach.jpg").write_bytes((shared / "media/portraits").glob("*.jpg").__next__().read_bytes())
+    preset = folder / "zoom.toml"
+    preset.write_text('[model]\nname = "models/m.onnx"\nweights = "ck.pth"\n'
+                      '[background]\nbg = "beach.jpg"\n[output]\nalpha_out = "mattes"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config(str(preset))
+    assert config.background.bg == str(folder / "beach.jpg")
+    assert config.model.name == str(folder / "models/m.onnx") and config.model.weights == str(folder / "ck.pth")
+    assert config.output.alpha_out == str(folder / "mattes")
+    # a path given relative to here names the same preset, and its files still come from its folder
+    assert load_config("../presets/zoom.toml").background.bg == str(Path("../presets/beach.jpg"))
+    # values that name no file, and absolute paths, are left as written
+    for bg in ("blur", "blur:30", "#fa0", "WHITE", "gray", "transparent", "none", str(folder / "beach.jpg")):
+        preset.write_text(f'[background]\nbg = "{bg}"\n[model]\nname = "selfie"\n')
+        config = load_config(str(preset))
+        assert config.background.bg == bg and config.model.name == "selfie"
