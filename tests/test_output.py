@@ -75,13 +75,23 @@ def test_webm_resamples_audio_opus_cannot_take(tmp_path, shared):
     assert seconds == pytest.approx(20 / float(NTSC), abs=0.05)
 
 
-def test_avi_timestamps_stay_in_order(talking, tmp_path):
-    """AVI stores no decode order, so x264 must not use B-frames there (they scrambled the times)."""
+def test_avi_keeps_the_rate_and_the_order_of_frames_and_copies_aac(talking, tmp_path, capsys):
+    """AVI stores no decode order, so x264 must not use B-frames there (they scrambled the times);
+    its time base is one frame (given the input's, FFmpeg declared 600 fps and 20x the frames);
+    and it takes AAC as it is (it was re-encoded to AAC)."""
     avi = tmp_path / "out.avi"
-    assert main(["video", str(talking), "--bg", "white", "-o", str(avi), "-q"]) == 0
+    assert main(["video", str(talking), "--bg", "white", "-o", str(avi)]) == 0
+    assert "(audio copied)" in capsys.readouterr().err
     with av.open(str(avi)) as c:
+        v = c.streams.video[0]
+        assert v.average_rate == NTSC
+        assert c.streams.audio[0].codec_context.name == "aac"
         times = [f.time for f in c.decode(video=0)]
+    with av.open(str(avi)) as c:
+        audio_seconds = sum(f.samples for f in c.decode(audio=0)) / c.streams.audio[0].rate
     assert len(times) == 40 and times == sorted(times)
+    assert times[-1] - times[0] == pytest.approx(39 / float(NTSC), abs=1e-3)
+    assert audio_seconds == pytest.approx(40 / float(NTSC), abs=0.05)
 
 
 @pytest.mark.parametrize("ext,codec", [(".mov", "prores"), (".webm", "vp9")])

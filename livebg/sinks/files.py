@@ -26,7 +26,7 @@ AUDIO_COPY = {
     ".mov": {"aac", "mp3", "alac", "ac3", "pcm_s16le", "pcm_s24le"},
     ".mkv": None,  # anything
     ".webm": {"opus", "vorbis"},
-    ".avi": {"mp3", "ac3", "pcm_s16le"},
+    ".avi": {"mp3", "ac3", "aac", "pcm_s16le"},
 }
 AUDIO_REENCODE = {".webm": "libopus"}
 OPUS_RATES = {8000, 12000, 16000, 24000, 48000}
@@ -107,6 +107,9 @@ class VideoFileSink:
         self.pad = (0, 0)
         self._last_time: Fraction | None = None
         self.time_base = Fraction(time_base)
+        # AVI counts frames: its time base is one frame. Given the input's finer one, FFmpeg
+        # declared a 600 fps stream (and players showed a frame rate 20x the real one).
+        self.out_time_base = 1 / Fraction(rate) if self.path.suffix.lower() == ".avi" else self.time_base
         codec, pix_fmt, options = self._codec(crf, preset)
         if pix_fmt.startswith(("yuv420", "yuva420")):
             self.pad = (height % 2, width % 2)
@@ -123,8 +126,8 @@ class VideoFileSink:
         self.stream.width = width + self.pad[1]
         self.stream.height = height + self.pad[0]
         self.stream.pix_fmt = pix_fmt
-        self.stream.time_base = self.time_base
-        self.stream.codec_context.time_base = self.time_base
+        self.stream.time_base = self.out_time_base
+        self.stream.codec_context.time_base = self.out_time_base
         if threads:
             self.stream.codec_context.thread_count = threads
         self._in_format = "gray" if gray else ("rgba" if alpha else "rgb24")
@@ -173,8 +176,8 @@ class VideoFileSink:
         self._encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p"), pts)
 
     def _encode(self, frame, pts: int) -> None:
-        frame.pts = pts
-        frame.time_base = self.time_base
+        frame.pts = pts if self.out_time_base == self.time_base else round(pts * self.time_base / self.out_time_base)
+        frame.time_base = self.out_time_base
         try:
             for packet in self.stream.encode(frame):
                 self.container.mux(packet)  # the file itself is created on the first packet
