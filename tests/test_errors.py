@@ -337,6 +337,28 @@ def test_disk_full_while_encoding_is_one_line_and_leaves_nothing(capsys, tmp_pat
     assert_empty(out_dir)
 
 
+def test_disk_full_while_writing_frames_is_one_line_naming_the_output(capsys, tmp_path, media, monkeypatch):
+    """PNG frames: libpng printed its own 'Write Error' line, and the message named the hidden
+    temporary directory instead of the -o path."""
+    written = []
+    write_bytes = Path.write_bytes
+
+    def small_disk(self, data):
+        if len(written) == 3:
+            raise OSError(28, "No space left on device")
+        written.append(self)
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", small_disk)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    status, line, err = run_cli(capsys, ["video", str(media["valid"]), "--model", "selfie", "-o", str(out_dir / "frames/")])
+    assert status == 2
+    assert_says(line, str(out_dir / "frames"), "no space left on device", "disk space")
+    assert "partial" not in err and len(written) == 3
+    assert_empty(out_dir)
+
+
 def test_a_muxer_refusal_is_not_blamed_on_the_disk(tmp_path):
     """Timestamps going backwards (a broken input) make the muxer refuse a packet: that is not a
     disk or permission problem, and the message says what failed instead."""

@@ -325,8 +325,15 @@ class ImageDirSink:
     def write(self, image: np.ndarray, pts: int = 0) -> None:
         if image.ndim == 3:
             image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
-        if not cv2.imwrite(str(self.partial / f"{self.frames:05d}.png"), image, self.params):
-            raise OutputError(f"cannot write frames into {self.partial}: check the disk space and permissions")
+        # encoded in memory and written by Python: a full disk is an OSError with its reason
+        # (cv2.imwrite only returns False, after libpng has printed its own error line)
+        ok, data = cv2.imencode(".png", image, self.params)
+        if not ok:
+            raise OutputError(f"cannot encode frame {self.frames} of {self.path} as PNG")
+        try:
+            (self.partial / f"{self.frames:05d}.png").write_bytes(data.tobytes())
+        except OSError as exc:
+            raise write_failed(self.path, exc) from None
         self.frames += 1
 
     def close(self) -> Path:
