@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--bg-fit", choices=("loop", "hold", "stretch"), help="video backgrounds shorter or longer than the input (default: loop)")
     v.add_argument("--alpha-out", help="also write the alpha matte: a directory of PNGs or a video path")
     v.add_argument("--fps", type=float, help="frame rate of an image sequence or a photo (default: 30; a video keeps its own)")
-    v.add_argument("--crf", type=int, help="quality, lower is better (default: 20)")
+    v.add_argument("--crf", type=int, help="quality 0..51, lower is better and bigger (default: 20; .webm: VP9 at crf + 10)")
     v.add_argument("--preset", help="x264 speed preset (default: veryfast)")
     v.add_argument("--no-audio", dest="audio", action="store_const", const=False, help="drop the input's audio")
     _common(v)

@@ -109,16 +109,16 @@ class BackgroundConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    crf: int = 20  # H.264/VP9 quality: lower is better and bigger
+    crf: int = 20  # quality 0..51 (x264's scale; VP9 for .webm gets crf + 10): lower is better and bigger
     preset: str = "veryfast"  # x264 speed preset
     audio: bool = True  # carry the input's audio over
     alpha_out: str = ""  # also write the alpha matte: a directory of PNGs or a video path
     fps: float = 30.0  # frame rate of image-sequence input
 
     def validate(self) -> None:
-        if not 0 <= self.crf <= 63:
-            raise ConfigError(f"crf {self.crf} is out of range: use 0..51 for H.264 (0..63 for VP9)")
-        presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+        if not 0 <= self.crf <= 51:  # x264's scale; .webm maps it onto VP9's 0..63 (crf + 10)
+            raise ConfigError(f"crf {self.crf} is out of range: use 0 (lossless) .. 51 (smallest); default 20")
+        presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
         if self.preset not in presets:
             raise ConfigError(f"unknown preset {self.preset!r}: use one of {', '.join(presets)}")
         if not 0 < self.fps <= 1000:

@@ -221,8 +221,9 @@ def test_weights_file_that_is_not_a_checkpoint(capsys, media, out_dir):
     ('[modle]\nname = "selfie"\n', ["preset.toml", "unknown section [modle]", "model"]),
     ("[model]\nbatchsize = 2\n", ["preset.toml", "unknown setting [model] batchsize", "batch_size"]),
     ("[output]\ncrf = 99\n", ["preset.toml", "crf 99", "out of range"]),
+    ("[output]\ncrf = 60\n", ["preset.toml", "crf 60", "0 (lossless) .. 51"]),  # was accepted: x264 stops at 51
     ("[model\nname = 1\n", ["preset.toml", "not valid toml"]),
-], ids=["wrong-type", "bool-for-float", "unknown-section", "unknown-key", "out-of-range", "bad-syntax"])
+], ids=["wrong-type", "bool-for-float", "unknown-section", "unknown-key", "out-of-range", "crf-above-x264", "bad-syntax"])
 def test_bad_preset(capsys, tmp_path, media, out_dir, toml, needles):
     preset = tmp_path / "preset.toml"
     preset.write_text(toml)
