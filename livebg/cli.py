@@ -18,6 +18,8 @@ from .errors import LivebgError
 
 BG_HELP = ("background: an image or video path, or white, black, green, #RRGGBB (or #RGB), blur, blur:STRENGTH, "
            "gray, transparent, none (default: blur)")
+CAM_BG_HELP = ("background: an image, a folder of images (hotkeys n/p step through it), a video, or white, black, "
+               "green, #RRGGBB (or #RGB), blur, blur:STRENGTH, gray, none (default: blur)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"livebg: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _model_options(p: argparse.ArgumentParser) -> None:
+def _model_options(p: argparse.ArgumentParser, *, stream: bool) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", help="auto (default), selfie, selfie_landscape, a torchvision model "
                                    "(deeplabv3_resnet101, …; see `livebg models`) or a path to an .onnx file")
@@ -40,28 +42,32 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-download", dest="download", action="store_const", const=False,
                    help="never download torchvision weights; fail if they are not cached")
     g.add_argument("--crop-pass", action=argparse.BooleanOptionalAction, default=None,
-                   help="run the model again on a crop around the person: feet and hands of a small "
-                        "person are kept; on video the crop follows the person, so most frames need "
-                        "only that one call (default: on)")
-    g.add_argument("--full-pass-every", type=int, metavar="N",
-                   help="crop pass on video: look at the whole frame at least every N frames, for "
-                        "people outside the followed box (default: 8; 1: every frame)")
+                   help="ONNX models (the selfie ones): run the model again on a crop around the person: "
+                        "feet and hands of a small person are kept; on video the crop follows the person, "
+                        "so most frames need only that one call (default: on)")
+    if stream:
+        g.add_argument("--full-pass-every", type=int, metavar="N",
+                       help="crop pass on video: look at the whole frame at least every N frames, for "
+                            "people outside the followed box (default: 8; 1: every frame)")
 
 
-def _matte_options(p: argparse.ArgumentParser) -> None:
+def _matte_options(p: argparse.ArgumentParser, *, stream: bool) -> None:
     g = p.add_argument_group("matte")
-    g.add_argument("--smoothing", choices=("none", "ema", "adaptive"), help="temporal smoothing (default: adaptive)")
-    g.add_argument("--smoothing-strength", type=float, help="0 (off) .. 0.95 (default: 0.8)")
+    if stream:  # photos are matted one by one: nothing to smooth between them
+        g.add_argument("--smoothing", choices=("none", "ema", "adaptive"), help="temporal smoothing (default: adaptive)")
+        g.add_argument("--smoothing-strength", type=float, help="0 (off) .. 0.95 (default: 0.8)")
     g.add_argument("--refine", choices=("bilinear", "guided"), help="edge refinement (default: guided)")
     g.add_argument("--light-wrap", type=float, help="0..1: background light spilling onto the edge (default: 0)")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--bg", help=BG_HELP)
+def _common(p: argparse.ArgumentParser, *, stream: bool = True, bg_help: str = BG_HELP) -> None:
+    """Options every command shares; ``stream`` False (photos) leaves out the ones about
+    consecutive frames (smoothing, the crop pass's whole-frame interval)."""
+    p.add_argument("--bg", help=bg_help)
     p.add_argument("--config", help="a TOML preset (path, or a name in configs/: default, cpu-fast, gpu-quality)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _model_options(p)
-    _matte_options(p)
+    _model_options(p, stream=stream)
+    _matte_options(p, stream=stream)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("video", help="replace the background of a video file or image sequence")
     v.add_argument("input", help="video file, directory of frames, or a quoted glob such as 'frames/*.jpg'")
-    v.add_argument("-o", "--output", help="output video (.mp4, .mov, .mkv, .webm, .avi) or directory for PNG frames")
+    v.add_argument("-o", "--output", help="output video (.mp4, .m4v, .mov, .mkv, .webm, .avi) or directory for PNG frames")
     v.add_argument("--bg-fit", choices=("loop", "hold", "stretch"), help="video backgrounds shorter or longer than the input (default: loop)")
     v.add_argument("--alpha-out", help="also write the alpha matte: a directory of PNGs or a video path")
     v.add_argument("--fps", type=float, help="frame rate of an image sequence or a photo (default: 30; a video keeps its own)")
@@ -85,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("inputs", nargs="+", metavar="INPUT", help="photos or directories of photos")
     i.add_argument("-o", "--output", help="output file (one photo) or directory (default: current directory)")
     i.add_argument("--matting", action="store_true", help="trimap + closed-form matting for hair-fine edges (slow)")
-    _common(i)
+    _common(i, stream=False)
 
     sub.add_parser("models", help="list the models, where their weights come from, and which are available here")
 
@@ -94,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # the live path is optional at import time
         add_cam_parser = None
     if add_cam_parser is not None:
-        add_cam_parser(sub, _common)
+        add_cam_parser(sub, lambda p: _common(p, bg_help=CAM_BG_HELP))
     return parser
 
 

@@ -68,7 +68,7 @@ def parse(*argv: str) -> Config:
 
 def test_cli_flags_override_a_preset():
     preset = load_config("cpu-fast")
-    assert preset.model.name == "selfie_landscape" and preset.smoothing.method == "ema"
+    assert preset.model.name == "selfie_landscape" and preset.output.preset == "ultrafast"
     config = parse("video", "in.mp4", "--config", "cpu-fast", "--model", "selfie", "--smoothing-strength", "0.3",
                    "--crf", "28", "--bg", "white", "--bg-fit", "hold", "--classes", "person, cat", "--no-audio",
                    "--batch-size", "2")
@@ -79,7 +79,6 @@ def test_cli_flags_override_a_preset():
     assert config.output.crf == 28 and config.output.audio is False
     assert config.background.bg == "white" and config.background.fit == "hold"
     # settings no flag was given for keep the preset's values, not the defaults
-    assert config.smoothing.method == preset.smoothing.method == "ema"
     assert config.output.preset == preset.output.preset == "ultrafast"
     assert config.model.device == preset.model.device == "cpu"
 
@@ -156,3 +155,18 @@ def test_file_paths_in_a_preset_are_relative_to_the_preset(tmp_path, monkeypatch
         preset.write_text(f'[background]\nbg = "{bg}"\n[model]\nname = "selfie"\n')
         config = load_config(str(preset))
         assert config.background.bg == bg and config.model.name == "selfie"
+
+
+def test_each_command_offers_only_the_options_it_uses():
+    """`livebg image` offered --smoothing and --full-pass-every, which photos never use, and
+    `livebg cam --help` listed `transparent` (refused there) but not folders of backgrounds."""
+    parser = build_parser()
+    helps = {name: action.format_help() for action in parser._subparsers._group_actions
+             for name, action in action.choices.items()}
+    for flag in ("--smoothing", "--smoothing-strength", "--full-pass-every"):
+        assert flag in helps["video"] and flag in helps["cam"] and flag not in helps["image"]
+    assert "transparent" in helps["video"] and "folder of images" in helps["cam"]
+    cam_bg = helps["cam"].split("--bg BG", 2)[2].split("--config")[0]
+    assert "transparent" not in cam_bg
+    with pytest.raises(SystemExit):
+        parser.parse_args(["image", "x.jpg", "--smoothing", "ema"])
