@@ -24,7 +24,7 @@ from .matte import Compositor, I420Compositor, Matter
 from .pipeline import run_stages
 from .segmentation import Segmenter, load_segmenter, stream_note, stream_predictor
 from .sinks import ALPHA_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS, check_writable, open_frame_sink, plan_output, write_image_atomic
-from .sources import Frame, VideoFileSource, open_source
+from .sources import Frame, VideoFileSource, is_photo, open_source
 
 
 def log(message: str) -> None:
@@ -100,7 +100,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
     source = open_source(input_spec, fps=config.output.fps)
     if isinstance(source, VideoFileSource) and config.output.fps != OutputConfig.fps:
         log(f"--fps is for image sequences and photos: {source.name} keeps its own {float(source.rate):.3f} fps")
-    if Path(input_spec).suffix.lower() in IMAGE_EXTENSIONS and Path(input_spec).is_file():
+    if is_photo(input_spec):
         log(f"{Path(input_spec).name} is a single photo: the output is a one-frame video (`livebg image` makes photos)")
     sinks = []
     background = None

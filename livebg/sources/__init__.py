@@ -13,7 +13,13 @@ from .base import Frame, FrameSource
 from .images import ImageSequenceSource, list_images
 from .video import VideoFileSource
 
-__all__ = ["Frame", "FrameSource", "ImageSequenceSource", "VideoFileSource", "open_source", "list_images"]
+__all__ = ["Frame", "FrameSource", "ImageSequenceSource", "VideoFileSource", "open_source", "list_images", "is_photo"]
+
+
+def is_photo(spec: str) -> bool:
+    """True when ``spec`` is one image file (``livebg video`` makes it a one-frame video)."""
+    path = Path(spec).expanduser()
+    return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
 
 
 def open_source(spec: str, *, fps: float = 30.0) -> FrameSource:
@@ -29,6 +35,6 @@ def open_source(spec: str, *, fps: float = 30.0) -> FrameSource:
         return ImageSequenceSource(files, fps=fps, name=spec)
     if not path.exists():
         raise InputError(f"input not found: {spec} — check the path")
-    if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS:
+    if is_photo(spec):
         return ImageSequenceSource([path], fps=fps, name=str(path))
     return VideoFileSource(path)
