@@ -188,6 +188,12 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except LivebgError as exc:
         print(f"livebg: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except RuntimeError as exc:  # pathlib's expanduser() of ~name for a user this machine lacks
+        if "home directory" not in str(exc):
+            raise
+        print("livebg: error: a path starts with ~name, and there is no such user here: write the path out",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("livebg: interrupted; nothing was written", file=sys.stderr)
         return 130

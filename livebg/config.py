@@ -6,6 +6,7 @@ is checked here, so a wrong setting fails with a message before any work starts.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 from .errors import ConfigError
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
+SEQUENCE_FPS = 30.0  # image sequences and photos when no fps is set
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
@@ -113,16 +115,16 @@ class OutputConfig:
     preset: str = "veryfast"  # x264 speed preset
     audio: bool = True  # carry the input's audio over
     alpha_out: str = ""  # also write the alpha matte: a directory of PNGs or a video path
-    fps: float = 30.0  # frame rate of image-sequence input
+    fps: float = 0.0  # frame rate of image sequences and photos; 0: not set (30)
 
     def validate(self) -> None:
         if not 0 <= self.crf <= 51:  # x264's scale; .webm maps it onto VP9's 0..63 (crf + 10)
-            raise ConfigError(f"crf {self.crf} is out of range: use 0 (lossless) .. 51 (smallest); default 20")
+            raise ConfigError(f"crf {self.crf} is out of range: use 0 (best; lossless for H.264) .. 51 (smallest); default 20")
         presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
         if self.preset not in presets:
             raise ConfigError(f"unknown preset {self.preset!r}: use one of {', '.join(presets)}")
-        if not 0 < self.fps <= 1000:
-            raise ConfigError(f"fps {self.fps} is out of range: use a positive frame rate")
+        if not 0 <= self.fps <= 1000:
+            raise ConfigError(f"fps {self.fps} is out of range: use a positive frame rate (0: the default, 30)")
 
 
 @dataclass(frozen=True)
@@ -223,19 +225,25 @@ def resolve_preset(name_or_path: str) -> Path:
 def _beside(preset: Path, section: str, key: str, value: Any) -> Any:
     """A relative file path in a preset, made relative to the preset's folder rather than to
     wherever livebg runs, so a preset and the files it names can be moved together. Values that
-    name no file (``bg = "blur"``, ``name = "selfie"``) are left alone."""
+    name no file (``bg = "blur"``, ``name = "selfie"``, a mistyped keyword) are left alone."""
     if not isinstance(value, str) or not value.strip():
         return value
+    text = os.path.expanduser(value.strip())
+    if os.path.isabs(text) or text.startswith("~"):  # ~name of an unknown user: reported when used
+        return value
+    beside = os.path.join(os.path.dirname(str(preset)), text)  # keeps a trailing "/" (a directory)
     if (section, key) == ("background", "bg"):
         from .compositing import is_bg_keyword
 
-        is_path = not is_bg_keyword(value)
+        # a bare word is a file only if it is there (a folder of backgrounds); otherwise it stays
+        # as written, so a mistyped keyword gets "unknown background", not "file not found"
+        is_path = not is_bg_keyword(text) and ("/" in text or "." in text or os.path.exists(beside))
     elif (section, key) == ("model", "name"):
-        is_path = value.strip().lower().endswith(".onnx")
+        is_path = text.lower().endswith(".onnx")
     else:
-        is_path = (section, key) in (("model", "weights"), ("output", "alpha_out"))
-    path = Path(value.strip()).expanduser()
-    return str(preset.parent / path) if is_path and not path.is_absolute() else value
+        # inputs only: an output (alpha_out) goes where livebg runs, as -o does
+        is_path = (section, key) == ("model", "weights")
+    return beside if is_path else value
 
 
 def load_config(path: str | Path | None = None) -> Config:

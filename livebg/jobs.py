@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .compositing import IMAGE_EXTENSIONS, open_background, read_image
-from .config import Config, OutputConfig
+from .config import SEQUENCE_FPS, Config
 from .errors import InputError, OutputError
 from .matte import Compositor, I420Compositor, Matter
 from .pipeline import run_stages
@@ -97,9 +97,10 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
     config.validate()
     bg_spec = config.background.bg
     transparent = bg_spec.strip().lower() == "transparent"
-    source = open_source(input_spec, fps=config.output.fps)
-    if isinstance(source, VideoFileSource) and config.output.fps != OutputConfig.fps:
-        log(f"--fps is for image sequences and photos: {source.name} keeps its own {float(source.rate):.3f} fps")
+    source = open_source(input_spec, fps=config.output.fps or SEQUENCE_FPS)
+    if isinstance(source, VideoFileSource) and config.output.fps:
+        log(f"fps {config.output.fps:g} (--fps or the preset) is for image sequences and photos: "
+            f"{source.name} keeps its own {float(source.rate):.3f} fps")
     if is_photo(input_spec):
         log(f"{Path(input_spec).name} is a single photo: the output is a one-frame video (`livebg image` makes photos)")
     sinks = []
@@ -118,7 +119,8 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
             segmenter, reason = load_segmenter(config.model)
             log(f"{segmenter.describe()}{stream_note(segmenter)} — {reason}")
         audio = Path(source.name) if (config.output.audio and source.has_audio and out_plan.kind == "video") else None
-        common = dict(width=source.width, height=source.height, rate=source.rate, time_base=source.time_base,
+        common = dict(width=source.width, height=source.height, rate=source.rate, base_rate=source.base_rate,
+                      time_base=source.time_base,
                       crf=config.output.crf, preset=config.output.preset)
         sink = open_frame_sink(out_plan, alpha=transparent, audio_from=audio, **common)
         sinks.append(sink)

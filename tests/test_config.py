@@ -147,14 +147,22 @@ def test_file_paths_in_a_preset_are_relative_to_the_preset(tmp_path, monkeypatch
     config = load_config(str(preset))
     assert config.background.bg == str(folder / "beach.jpg")
     assert config.model.name == str(folder / "models/m.onnx") and config.model.weights == str(folder / "ck.pth")
-    assert config.output.alpha_out == str(folder / "mattes")
+    assert config.output.alpha_out == "mattes"  # an output: relative to where livebg runs, as -o is
     # a path given relative to here names the same preset, and its files still come from its folder
     assert load_config("../presets/zoom.toml").background.bg == str(Path("../presets/beach.jpg"))
-    # values that name no file, and absolute paths, are left as written
-    for bg in ("blur", "blur:30", "#fa0", "WHITE", "gray", "transparent", "none", str(folder / "beach.jpg")):
+    # values that name no file, absolute paths and mistyped keywords are left as written (a bare
+    # word made into a path gave "file not found" instead of "unknown background")
+    for bg in ("blur", "blur:30", "#fa0", "WHITE", "gray", "transparent", "none", str(folder / "beach.jpg"),
+               "blurr", "#12g", "~nobody-here/x.jpg"):
         preset.write_text(f'[background]\nbg = "{bg}"\n[model]\nname = "selfie"\n')
         config = load_config(str(preset))
         assert config.background.bg == bg and config.model.name == "selfie"
+    # a bare folder name next to the preset (backgrounds for livebg cam) is found there
+    (folder / "scenes").mkdir()
+    preset.write_text('[background]\nbg = "scenes"\n[model]\nweights = "ck/"\n')
+    config = load_config(str(preset))
+    assert config.background.bg == str(folder / "scenes")
+    assert config.model.weights == str(folder / "ck") + "/"  # a trailing separator is kept
 
 
 def test_each_command_offers_only_the_options_it_uses():

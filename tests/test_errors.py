@@ -221,7 +221,7 @@ def test_weights_file_that_is_not_a_checkpoint(capsys, media, out_dir):
     ('[modle]\nname = "selfie"\n', ["preset.toml", "unknown section [modle]", "model"]),
     ("[model]\nbatchsize = 2\n", ["preset.toml", "unknown setting [model] batchsize", "batch_size"]),
     ("[output]\ncrf = 99\n", ["preset.toml", "crf 99", "out of range"]),
-    ("[output]\ncrf = 60\n", ["preset.toml", "crf 60", "0 (lossless) .. 51"]),  # was accepted: x264 stops at 51
+    ("[output]\ncrf = 60\n", ["preset.toml", "crf 60", "0 (best; lossless for h.264) .. 51"]),  # was accepted: x264 stops at 51
     ("[model\nname = 1\n", ["preset.toml", "not valid toml"]),
 ], ids=["wrong-type", "bool-for-float", "unknown-section", "unknown-key", "out-of-range", "crf-above-x264", "bad-syntax"])
 def test_bad_preset(capsys, tmp_path, media, out_dir, toml, needles):
@@ -358,6 +358,17 @@ def test_disk_full_while_writing_frames_is_one_line_naming_the_output(capsys, tm
     assert_says(line, str(out_dir / "frames"), "no space left on device", "disk space")
     assert "partial" not in err and len(written) == 3
     assert_empty(out_dir)
+
+
+@pytest.mark.parametrize("args", [["video", "~nobody-here/in.mp4"], ["image", "PHOTO", "--bg", "~nobody-here/b.jpg"],
+                                  ["video", "PHOTO", "--config", "~nobody-here/p.toml"],
+                                  ["image", "PHOTO", "-o", "~nobody-here/out.jpg"]])
+def test_a_path_with_an_unknown_users_home_is_one_line(capsys, shared, args):
+    """pathlib's expanduser() raises RuntimeError for ~name of a user the machine lacks: a traceback."""
+    photo = str(shared / "media" / "portraits" / "doctor-5871743_640.jpg")
+    status, line, _ = run_cli(capsys, [photo if a == "PHOTO" else a for a in args])
+    assert status == 2
+    assert_says(line, "~name", "no such user", "write the path out")
 
 
 def test_a_muxer_refusal_is_not_blamed_on_the_disk(tmp_path):

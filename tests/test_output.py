@@ -94,6 +94,32 @@ def test_avi_keeps_the_rate_and_the_order_of_frames_and_copies_aac(talking, tmp_
     assert audio_seconds == pytest.approx(40 / float(NTSC), abs=0.05)
 
 
+def test_avi_from_variable_rate_input_keeps_each_frames_time(tmp_path):
+    """Ticking at the average rate (20.7 fps here) put two of the 30 fps frames on one tick and the
+    muxer refused the file; AVI now ticks at the input's base rate (30) and leaves gaps."""
+    vfr = tmp_path / "vfr.mp4"
+    with av.open(str(vfr), "w") as out:
+        stream = out.add_stream("libx264", rate=30, options={"bf": "0"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 90000)
+        pts = 0
+        for j in range(40):  # 1 s at 30 fps, then 1 s at 10 fps
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), j * 6, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 90000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+            pts += 3000 if j < 30 else 9000
+        for packet in stream.encode():
+            out.mux(packet)
+    avi = tmp_path / "vfr.avi"
+    run_video(str(vfr), avi, Config().override("background", bg="white"), segmenter=ConstantSegmenter(0.0), progress=False)
+    with av.open(str(avi)) as c:  # the packets' dts: FFmpeg's AVI reader derives each pts from the next one
+        times = [float(p.dts * p.time_base) for p in c.demux(video=0) if p.dts is not None]
+    steps = np.diff(times)
+    assert len(times) == 40
+    assert np.allclose(steps[:30], 1 / 30, atol=1e-3) and np.allclose(steps[30:], 1 / 10, atol=1e-3)
+
+
 @pytest.mark.parametrize("ext,codec", [(".mov", "prores"), (".webm", "vp9")])
 def test_transparent_output_keeps_alpha(talking, tmp_path, ext, codec):
     out = tmp_path / f"cutout{ext}"
@@ -164,5 +190,12 @@ def test_one_photo_plays_at_fps_and_fps_on_a_video_is_said_to_be_ignored(tmp_pat
     assert main(["video", str(shared / "media/videos/thoughtful.mp4"), "--fps", "10", "-o", str(video), "-q",
                  "--bg", "gray", "--model", str(shared / "models/mediapipe_selfie_256x256.onnx")]) == 0
     err = capsys.readouterr().err
-    assert "--fps is for image sequences" in err and "keeps its own 29.970 fps" in err
+    assert "fps 10 (--fps or the preset) is for image sequences" in err and "keeps its own 29.970 fps" in err
+    # --fps 30 is said too (30 is only the default when none is given); without it, nothing is said
+    assert main(["video", str(shared / "media/videos/thoughtful.mp4"), "--fps", "30", "-o", str(tmp_path / "b.mp4"),
+                 "-q", "--bg", "gray"]) == 0
+    assert "keeps its own" in capsys.readouterr().err
+    assert main(["video", str(shared / "media/videos/thoughtful.mp4"), "-o", str(tmp_path / "c.mp4"), "-q",
+                 "--bg", "gray"]) == 0
+    assert "keeps its own" not in capsys.readouterr().err
     assert video_facts(video)["rate"] == NTSC

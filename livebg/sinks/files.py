@@ -96,7 +96,7 @@ class VideoFileSink:
 
     def __init__(self, path: str | Path, *, width: int, height: int, rate: Fraction, time_base: Fraction,
                  alpha: bool = False, gray: bool = False, crf: int = 20, preset: str = "veryfast",
-                 audio_from: Path | None = None, threads: int = 0):
+                 audio_from: Path | None = None, threads: int = 0, base_rate: Fraction | None = None):
         self.path = Path(path)
         self.partial = _partial_name(self.path)
         self.ext = self.path.suffix.lower()
@@ -108,8 +108,11 @@ class VideoFileSink:
         self._last_time: Fraction | None = None
         self.time_base = Fraction(time_base)
         # AVI counts frames: its time base is one frame. Given the input's finer one, FFmpeg
-        # declared a 600 fps stream (and players showed a frame rate 20x the real one).
-        self.out_time_base = 1 / Fraction(rate) if self.path.suffix.lower() == ".avi" else self.time_base
+        # declared a 600 fps stream (and players showed a frame rate 20x the real one). It ticks
+        # at the input's base rate, which variable-rate video needs (frames closer together than
+        # the average rate's step would share a tick); the muxer fills longer gaps itself.
+        self.out_time_base = 1 / Fraction(base_rate or rate) if self.path.suffix.lower() == ".avi" else self.time_base
+        self._last_pts: int | None = None
         codec, pix_fmt, options = self._codec(crf, preset)
         if pix_fmt.startswith(("yuv420", "yuva420")):
             self.pad = (height % 2, width % 2)
@@ -176,7 +179,13 @@ class VideoFileSink:
         self._encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p"), pts)
 
     def _encode(self, frame, pts: int) -> None:
-        frame.pts = pts if self.out_time_base == self.time_base else round(pts * self.time_base / self.out_time_base)
+        out_pts = pts
+        if self.out_time_base != self.time_base:
+            out_pts = round(pts * self.time_base / self.out_time_base)
+            if self._last_pts is not None and out_pts <= self._last_pts:  # two frames on one tick
+                out_pts = self._last_pts + 1
+            self._last_pts = out_pts
+        frame.pts = out_pts
         frame.time_base = self.out_time_base
         try:
             for packet in self.stream.encode(frame):
@@ -354,11 +363,11 @@ class ImageDirSink:
 
 def open_frame_sink(plan: OutputPlan, *, width: int, height: int, rate: Fraction, time_base: Fraction,
                     alpha: bool = False, gray: bool = False, crf: int = 20, preset: str = "veryfast",
-                    audio_from: Path | None = None):
+                    audio_from: Path | None = None, base_rate: Fraction | None = None):
     if plan.kind == "frames":
         return ImageDirSink(plan.path, what=plan.what)
     return VideoFileSink(plan.path, width=width, height=height, rate=rate, time_base=time_base, alpha=alpha,
-                         gray=gray, crf=crf, preset=preset, audio_from=audio_from)
+                         gray=gray, crf=crf, preset=preset, audio_from=audio_from, base_rate=base_rate)
 
 
 def write_image_atomic(path: Path, image: np.ndarray, quality: int = 95) -> None:

@@ -25,6 +25,7 @@ class FrameSource(Protocol):
     width: int
     height: int
     rate: Fraction  # average frame rate
+    base_rate: Fraction  # the rate every timestamp falls on (r_frame_rate; = rate for constant-rate input)
     time_base: Fraction
     frame_count: int  # 0 when unknown
     duration: Fraction | None

@@ -35,7 +35,7 @@ class ImageSequenceSource:
         self.name = name or str(self.files[0].parent)
         first = read_image(self.files[0], error=InputError)
         self.height, self.width = first.shape[:2]
-        self.rate = exact_rate(fps)
+        self.rate = self.base_rate = exact_rate(fps)
         self.time_base = 1 / self.rate
         self.frame_count = len(self.files)
         self.duration = self.frame_count / self.rate

@@ -33,6 +33,9 @@ class VideoFileSource:
             self._container.close()
             raise InputError(f"{path}: the video stream has no frame size; the file is corrupt or truncated")
         self.rate = Fraction(stream.average_rate or stream.guessed_rate or 30)
+        # FFmpeg's guess of the lowest rate that represents every timestamp (r_frame_rate): above
+        # the average for variable-rate video. Outputs that count frames (AVI) tick at it.
+        self.base_rate = Fraction(stream.base_rate or self.rate)
         self.time_base = Fraction(stream.time_base or Fraction(1, 90000))
         self.frame_count = int(stream.frames or 0)
         if stream.duration:
