@@ -364,6 +364,12 @@ def parse_hex_color(text: str) -> tuple[int, int, int] | None:
     return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
 
 
+def looks_like_a_path(text: str) -> bool:
+    """A --bg value not found on disk: a path when it has a / or an extension, else a mistyped
+    keyword (so the error lists the keywords instead of saying "file not found")."""
+    return not text.startswith("#") and ("/" in text or "." in text)
+
+
 def is_bg_keyword(spec: str) -> bool:
     """True for the --bg values that name no file: colours, blur[:N], gray, transparent, none."""
     key = spec.strip().lower()
@@ -405,7 +411,7 @@ def open_background(spec: str, size: tuple[int, int], *, fit: str = "loop",
     if path.is_dir():
         raise BackgroundError(f"--bg {spec} is a directory: give one image or video (folders of backgrounds are for livebg cam)")
     if not path.exists():
-        if text.startswith("#") or "/" not in text and "." not in text:
+        if not looks_like_a_path(text):
             raise BackgroundError(f"unknown background {spec!r}: use an image or video path, or one of {', '.join(KEYWORDS)}")
         raise BackgroundError(f"background file not found: {spec} — check the path")
     if not is_video_path(path):

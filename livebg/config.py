@@ -233,11 +233,11 @@ def _beside(preset: Path, section: str, key: str, value: Any) -> Any:
         return value
     beside = os.path.join(os.path.dirname(str(preset)), text)  # keeps a trailing "/" (a directory)
     if (section, key) == ("background", "bg"):
-        from .compositing import is_bg_keyword
+        from .compositing import is_bg_keyword, looks_like_a_path
 
         # a bare word is a file only if it is there (a folder of backgrounds); otherwise it stays
         # as written, so a mistyped keyword gets "unknown background", not "file not found"
-        is_path = not is_bg_keyword(text) and ("/" in text or "." in text or os.path.exists(beside))
+        is_path = not is_bg_keyword(text) and (looks_like_a_path(text) or os.path.exists(beside))
     elif (section, key) == ("model", "name"):
         is_path = text.lower().endswith(".onnx")
     else:

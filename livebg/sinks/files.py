@@ -111,7 +111,7 @@ class VideoFileSink:
         # declared a 600 fps stream (and players showed a frame rate 20x the real one). It ticks
         # at the input's base rate, which variable-rate video needs (frames closer together than
         # the average rate's step would share a tick); the muxer fills longer gaps itself.
-        self.out_time_base = 1 / Fraction(base_rate or rate) if self.path.suffix.lower() == ".avi" else self.time_base
+        self.out_time_base = 1 / Fraction(base_rate or rate) if self.ext == ".avi" else self.time_base
         self._last_pts: int | None = None
         codec, pix_fmt, options = self._codec(crf, preset)
         if pix_fmt.startswith(("yuv420", "yuva420")):

@@ -8,6 +8,7 @@ import glob as globlib
 from pathlib import Path
 
 from ..compositing import IMAGE_EXTENSIONS
+from ..config import SEQUENCE_FPS
 from ..errors import InputError
 from .base import Frame, FrameSource
 from .images import ImageSequenceSource, list_images
@@ -22,7 +23,7 @@ def is_photo(spec: str) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
 
 
-def open_source(spec: str, *, fps: float = 30.0) -> FrameSource:
+def open_source(spec: str, *, fps: float = SEQUENCE_FPS) -> FrameSource:
     """A video file, a directory of frames, a glob of frames or one photo (a one-frame sequence:
     read as ``livebg image`` reads it, EXIF orientation applied, at ``fps``)."""
     path = Path(spec).expanduser()

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from ..compositing import IMAGE_EXTENSIONS, read_image
+from ..config import SEQUENCE_FPS
 from ..errors import InputError
 from .base import Frame
 
@@ -30,7 +31,7 @@ def exact_rate(fps: float) -> Fraction:
 class ImageSequenceSource:
     has_audio = False
 
-    def __init__(self, files: Sequence[Path], *, fps: float = 30.0, name: str = ""):
+    def __init__(self, files: Sequence[Path], *, fps: float = SEQUENCE_FPS, name: str = ""):
         self.files = list(files)
         self.name = name or str(self.files[0].parent)
         first = read_image(self.files[0], error=InputError)
