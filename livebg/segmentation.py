@@ -266,8 +266,11 @@ class PersonCropSegmenter:
     A model with a small fixed input (256x256 for the selfie model) sees a person who fills a
     fifth of the frame with only a few dozen pixels and misses feet and hands. This wrapper runs
     the wrapped segmenter on the whole frame, takes the box of its ``prob > threshold`` pixels,
-    pads it by ``margin`` (so limbs the full pass lost are inside), squares it up to the model's
-    aspect and runs the model again on that crop.
+    pads it by ``margin`` (so limbs the full pass lost are inside), widens it (or heightens it)
+    until its aspect is within ``max_stretch`` of the model's, and runs the model again on that
+    crop, resized to the model's input. A standing person is about twice as tall as wide: a
+    square crop would spend half the model's columns on the backdrop, a crop stretched up to 2x
+    gives them to the person's outline.
     The output is a map at ``working_short_side`` px with the frame's aspect: the crop pass
     inside the box, the full pass outside, feathered across ``feather`` of the box at its edges.
     Frames with no person, or where the box covers most of the frame, skip the second pass.
@@ -277,8 +280,11 @@ class PersonCropSegmenter:
 
     def __init__(self, inner: Segmenter, *, working_short_side: int = 360, margin: float = 0.10,
                  threshold: float = 0.5, max_cover: float = 0.8, feather: float = 0.08,
-                 full_pass_every: int = 1):
+                 full_pass_every: int = 1, max_stretch: float = 2.0):
+        if max_stretch < 1:
+            raise ValueError(f"max_stretch must be at least 1 (1 = the model's own aspect), got {max_stretch}")
         self.inner = inner
+        self.max_stretch = max_stretch
         self.full_pass_every = full_pass_every
         self.working_short_side = working_short_side
         self.margin = margin
@@ -328,7 +334,8 @@ class PersonCropSegmenter:
     def box_around(self, extent: tuple[float, float, float, float],
                    frame_shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
         """The crop for a person whose bounding box in frame pixels is ``extent``: padded by the
-        margin, squared up to the model's aspect and kept inside the frame; None to skip."""
+        margin, brought within ``max_stretch`` of the model's aspect and kept inside the frame;
+        None to skip."""
         h, w = frame_shape
         bx0, by0, bx1, by1 = extent
         pad = self.margin * max(bx1 - bx0, by1 - by0)
@@ -336,11 +343,11 @@ class PersonCropSegmenter:
         cw, ch = self._crop_input_size()
         aspect = cw / ch
         bw, bh = bx1 - bx0, by1 - by0
-        if bw / bh < aspect:
-            bw = bh * aspect
-        else:
-            bh = bw / aspect
-        bw, bh = min(bw, w), min(bh, h)  # larger than the frame: clamp (the model sees it a little squashed)
+        if bw / bh < aspect / self.max_stretch:  # too narrow for the model: widen
+            bw = bh * aspect / self.max_stretch
+        elif bw / bh > aspect * self.max_stretch:  # too wide: heighten
+            bh = bw / (aspect * self.max_stretch)
+        bw, bh = min(bw, w), min(bh, h)  # larger than the frame: clamp (the model sees it more squashed)
         cx = min(max((bx0 + bx1) / 2, bw / 2), w - bw / 2)
         cy = min(max((by0 + by1) / 2, bh / 2), h - bh / 2)
         x0, y0 = int(round(cx - bw / 2)), int(round(cy - bh / 2))

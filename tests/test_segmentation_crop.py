@@ -79,6 +79,43 @@ def test_output_shape_dtype_range_and_batches(plain, lucia):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+def test_crop_box_is_stretched_at_most_max_stretch(plain):
+    """A tall person gets a box half as wide as tall, not a square of backdrop: the model's
+    columns go to her outline. Beyond max_stretch the box is widened (or heightened)."""
+    crop = PersonCropSegmenter(plain)  # 256x256 model, max_stretch 2
+    h, w = 1080, 1920
+
+    def aspect(extent, c=crop):
+        x0, y0, x1, y1 = c.box_around(extent, (h, w))
+        return (x1 - x0) / (y1 - y0)
+
+    assert aspect((900.0, 200.0, 1020.0, 800.0)) == pytest.approx(0.5, abs=0.01)  # 1:5 person -> 1:2 box
+    assert aspect((900.0, 200.0, 1250.0, 800.0)) == pytest.approx(470 / 720, abs=0.01)  # within 2: as padded
+    assert aspect((500.0, 400.0, 1500.0, 600.0)) == pytest.approx(2.0, abs=0.01)  # lying down: 2:1
+    square = PersonCropSegmenter(plain, max_stretch=1.0)
+    assert aspect((900.0, 200.0, 1020.0, 800.0), square) == pytest.approx(1.0, abs=0.01)
+    with pytest.raises(ValueError, match="max_stretch"):
+        PersonCropSegmenter(plain, max_stretch=0.5)
+
+
+def test_stretched_crops_follow_lucia_better_than_square_ones(plain, walk):
+    """Real weights, real frames: the stretched crop (default) is at least as close to the
+    truth as the square one, and its matte changes less between frames where hers does not."""
+    from livebg.evaluation import FlickerMeter
+
+    scores = {}
+    for stretch in (1.0, 2.0):
+        follower = PersonCropSegmenter(plain, full_pass_every=8, max_stretch=stretch).stream()
+        meter, ious = FlickerMeter(), []
+        for image, truth in walk:
+            prob = cv2.resize(follower.predict([image])[0], truth.shape[::-1])
+            meter.add(prob, truth)
+            ious.append(iou(prob, truth))
+        scores[stretch] = (np.mean(ious), meter.value)
+    assert scores[2.0][0] >= scores[1.0][0]
+    assert scores[2.0][1] < scores[1.0][1]
+
+
 def test_crop_blends_without_a_step_at_its_border(plain, lucia):
     image = lucia[0][0]
     crop = PersonCropSegmenter(plain)
@@ -134,10 +171,12 @@ def test_following_matches_the_stateless_pass_with_fewer_model_calls(plain, walk
         followed = follower.predict([image])[0]
         reference = stateless.predict([image])[0]
         assert followed.shape == reference.shape and followed.dtype == np.float32
-        assert iou(followed, reference > 0.5) > 0.85  # the same person; the box differs a little
+        # the same person; the box differs (held, and of another shape), and with it the model's
+        # view: where the two differ most, the followed map is the one closer to the truth
+        assert iou(followed, reference > 0.5) > 0.8
         followed_iou.append(iou(cv2.resize(followed, truth.shape[::-1]), truth))
         stateless_iou.append(iou(cv2.resize(reference, truth.shape[::-1]), truth))
-    assert np.mean(followed_iou) > np.mean(stateless_iou) - 0.01 and min(followed_iou) > 0.8
+    assert np.mean(followed_iou) > np.mean(stateless_iou) - 0.01 and min(followed_iou) > 0.85
     # every 8th frame at most runs the whole-frame pass, unless she reaches the box edge
     assert follower.full_passes <= len(walk) // 2
     assert follower.full_passes >= -(-len(walk) // 8)
