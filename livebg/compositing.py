@@ -370,11 +370,19 @@ def looks_like_a_path(text: str) -> bool:
     return not text.startswith("#") and ("/" in text or "." in text)
 
 
+# the --bg words open_background takes besides colours and blur:N
+BG_WORDS = ("blur", "gray", "grey", "transparent", "none", "original")
+
+
+def solid_color(spec: str) -> tuple[int, int, int] | None:
+    """The RGB of a --bg colour (a name such as white, or #RRGGBB / #RGB); None otherwise."""
+    return COLORS.get(spec.strip().lower()) or parse_hex_color(spec.strip())
+
+
 def is_bg_keyword(spec: str) -> bool:
     """True for the --bg values that name no file: colours, blur[:N], gray, transparent, none."""
     key = spec.strip().lower()
-    return (key in COLORS or key in ("blur", "gray", "grey", "transparent", "none", "original")
-            or key.startswith("blur:") or parse_hex_color(spec.strip()) is not None)
+    return key in BG_WORDS or key.startswith("blur:") or solid_color(spec) is not None
 
 
 def is_video_path(path: Path) -> bool:
@@ -386,11 +394,9 @@ def open_background(spec: str, size: tuple[int, int], *, fit: str = "loop",
     """Parse a --bg value into a Background for frames of ``size`` (width, height)."""
     text = spec.strip()
     key = text.lower()
-    if key in COLORS:
-        return ColorBackground(COLORS[key], key)
-    color = parse_hex_color(text)
+    color = solid_color(text)
     if color is not None:
-        return ColorBackground(color, text)
+        return ColorBackground(color, key if key in COLORS else text)
     if key == "blur":
         return BlurBackground()
     if key.startswith("blur:"):

@@ -558,13 +558,13 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
         warm = np.zeros((capture.height, capture.width, 3), np.uint8)
         segmenter.predict([warm])  # the first call allocates and is slow; keep it out of the live numbers
         started = time.perf_counter()
-        segmenter.predict([warm])
+        warm_prob = segmenter.predict([warm])[0]
         seconds = time.perf_counter() - started
         matter = Matter(config)
         # the smoother's compiled kernel loads on its first real use (~0.4 s): not on the first
         # camera frames, which would queue up and be dropped. Before the window opens, so that
         # the window only appears once frames are about to flow (closing it earlier went unseen)
-        matter.warm_up(warm, segmenter.predict([warm])[0])
+        matter.warm_up(warm, warm_prob)
         if options.preview:
             preview = PreviewWindow(title="livebg")
         log(f"cam: {segmenter.describe()}{stream_note(segmenter)} ({reason}); about {seconds * 1000:.0f} ms a frame")

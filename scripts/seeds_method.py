@@ -72,16 +72,11 @@ def load_seeds_model(name: str, weights_file: str = "") -> SeedsMethod:
     return SeedsMethod(model, weights.meta["categories"].index("person"))
 
 
-def solid_color(spec: str) -> tuple[int, int, int] | None:
-    """The RGB of a --bg colour (white, #RRGGBB…), as livebg reads it; None for a file."""
-    from livebg.compositing import COLORS, parse_hex_color
-
-    return COLORS.get(spec.strip().lower()) or parse_hex_color(spec.strip())
-
-
 def run_seeds_video(method: SeedsMethod, input_path: str, background_path: str, output: str,
                     *, max_frames: int = 0, crf: int = 20, preset: str = "veryfast") -> tuple[int, float]:
     """Decode -> segment -> blend -> encode, frame by frame on one thread. Returns (frames, seconds)."""
+    from livebg.compositing import solid_color  # colours read as livebg reads them
+
     started = time.perf_counter()
     src = av.open(input_path)
     stream = src.streams.video[0]
