@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from .errors import BackgroundError
+from .i420 import from_frame as i420_from_frame, i420_planes
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 COLORS = {"white": (255, 255, 255), "black": (0, 0, 0), "green": (0, 177, 64)}
@@ -308,7 +309,7 @@ class BackgroundFrame:
         self._yuv = None
         if frame.format.name == "yuv420p" and not (frame.width % 2 or frame.height % 2) \
                 and not (width % 2 or height % 2):
-            self._yuv = frame.to_ndarray(format="yuv420p")
+            self._yuv = i420_from_frame(frame)
             self._small_rgb = None
         else:
             self._small_rgb = frame.to_ndarray(format="rgb24")
@@ -328,15 +329,6 @@ class BackgroundFrame:
             else:
                 self._i420 = fit_cover_i420(self._yuv, self.width, self.height)
         return self._i420
-
-
-def i420_planes(yuv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Y, U, V views of an FFmpeg-layout yuv420p array ((H * 3 / 2) x W)."""
-    h = yuv.shape[0] * 2 // 3
-    w = yuv.shape[1]
-    flat = yuv.reshape(-1)  # U and V are packed one after the other, not row-aligned
-    n, q = h * w, (h // 2) * (w // 2)
-    return yuv[:h], flat[n:n + q].reshape(h // 2, w // 2), flat[n + q:n + 2 * q].reshape(h // 2, w // 2)
 
 
 def fit_cover_i420(yuv: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -74,7 +74,10 @@ def downscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w = image.shape[:2]
     factor = min(w // size[0], h // size[1])
     if factor >= 2:
-        image = cv2.resize(image, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
+        # The fast path needs both sides exact multiples: a 729-wide crop at 2x took 1.2 ms
+        # against 0.34 ms for 728. The last row/column or so is dropped (< 0.3 % of the scale).
+        h, w = h - h % factor, w - w % factor
+        image = cv2.resize(image[:h, :w], (w // factor, h // factor), interpolation=cv2.INTER_AREA)
     if (image.shape[1], image.shape[0]) == size:
         return image
     return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import livebg.jobs as jobs
+from livebg import i420
 from conftest import NTSC, ConstantSegmenter, decode_index, make_doctor_clip, make_index_video, read_video
 from livebg.compositing import ImageBackground, OriginalBackground, open_background
 from livebg.config import Config
@@ -288,6 +289,24 @@ def test_planes_are_views_of_ffmpegs_packed_layout():
         assert np.array_equal(ours, theirs)
     assert all(np.shares_memory(p, yuv) for p in (y, u, v))
 
+
+
+def test_i420_copies_match_pyav_through_padded_lines(clip):
+    """from_frame/to_frame copy rows past the decoder's line padding (480x270: U and V rows
+    straddle the array's rows); PyAV's own conversions are the reference."""
+    with av.open(str(clip)) as c:
+        decoded = [f for _, f in zip(range(3), c.decode(video=0))]
+    assert any(p.line_size > p.width for p in decoded[0].planes)  # the case that needs the copy
+    for frame in decoded:
+        yuv = i420.from_frame(frame)
+        assert yuv.flags.c_contiguous and np.array_equal(yuv, frame.to_ndarray(format="yuv420p"))
+        again = i420.to_frame(yuv)
+        assert (again.width, again.height, again.format.name) == (480, 270, "yuv420p")
+        assert np.array_equal(again.to_ndarray(format="yuv420p"), yuv)
+    with pytest.raises(ValueError, match="yuv420p frame of even size"):
+        i420.from_frame(av.VideoFrame(482, 271, "yuv420p"))
+    with pytest.raises(ValueError, match="yuv420p frame of even size"):
+        i420.from_frame(av.VideoFrame(480, 270, "rgb24"))
 
 # -- 3. the coefficients against the RGB Refiner ---------------------------------------------------
 

@@ -14,6 +14,7 @@ import av
 import cv2
 import numpy as np
 
+from .. import i420
 from ..errors import OutputError
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}
@@ -165,7 +166,7 @@ class VideoFileSink:
         if any(self.pad):
             image = cv2.copyMakeBorder(image, 0, self.pad[0], 0, self.pad[1], cv2.BORDER_REPLICATE)
         if self._to_i420:
-            self._encode(av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), format="yuv420p"), pts)
+            self._encode(i420.to_frame(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)), pts)
         else:
             self._encode(av.VideoFrame.from_ndarray(image, format=self._in_format), pts)
 
@@ -176,7 +177,7 @@ class VideoFileSink:
         expected = (self.stream.height * 3 // 2, self.stream.width)
         if yuv.dtype != np.uint8 or yuv.shape != expected:
             raise ValueError(f"yuv420p frame must be uint8 {expected}, got {yuv.dtype} {yuv.shape}")
-        self._encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p"), pts)
+        self._encode(i420.to_frame(yuv), pts)
 
     def _encode(self, frame, pts: int) -> None:
         out_pts = pts

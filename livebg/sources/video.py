@@ -8,6 +8,7 @@ from typing import Iterator
 import av
 import cv2
 
+from .. import i420
 from ..errors import InputError
 from .base import Frame
 
@@ -68,7 +69,7 @@ class VideoFileSource:
                         self.start_pts = pts
                     if frame.format.name == "yuv420p" and not (frame.width % 2 or frame.height % 2):
                         # OpenCV's conversion is about 3x faster than swscale's, same BT.601 result
-                        yuv = frame.to_ndarray(format="yuv420p")
+                        yuv = i420.from_frame(frame)
                         image = cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
                     else:
                         yuv, image = None, frame.to_ndarray(format="rgb24")
