@@ -160,6 +160,37 @@ class TorchSegmenter:
         return [p for p in probs]
 
 
+def _read_onnx(path: str | Path):
+    import onnx
+
+    try:
+        model = onnx.load_model(str(path))
+    except Exception as exc:  # protobuf's DecodeError, or a missing external-data file
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise ModelError(f"{path} is not a readable ONNX model ({reason}): check the file, or download it again") from None
+    if not model.graph.input or not model.graph.output:
+        raise ModelError(f"{path} is not a readable ONNX model (no graph inputs or outputs): check the file, or download it again")
+    return model
+
+
+def _dims(value_info) -> list[int | None]:
+    return [d.dim_value if d.HasField("dim_value") else None for d in value_info.type.tensor_type.shape.dim]
+
+
+def _rewrite(model, path, scale: float, offset: float):
+    """livebg.graph.optimize on ``model`` in place; a model it cannot handle runs as it is."""
+    from . import graph
+
+    backup = model.SerializeToString()
+    try:
+        return graph.optimize(model, scale=scale, offset=offset)
+    except Exception as exc:  # a model shape these rewrites did not foresee: run it unchanged
+        print(f"livebg: {Path(path).name} runs without graph rewrites ({type(exc).__name__}: "
+              f"{' '.join(str(exc).split())[:120]})", file=sys.stderr)
+        model.ParseFromString(backup)
+        return None
+
+
 class OnnxSegmenter:
     """An ONNX model run by ONNX Runtime; its layout, scaling and output kind are read off the file.
 
@@ -169,13 +200,19 @@ class OnnxSegmenter:
     """
 
     def __init__(self, path: str | Path, *, name: str, classes: Sequence[str] = ("person",),
-                 device: str = "cpu", threads: int = 0, source: str = ""):
+                 device: str = "cpu", threads: int = 0, source: str = "", rewrite: bool = True):
         import onnxruntime as ort
 
         self.name = name
         self.source = source
         self.precision = "float32"
         self.batch_size = 1
+        model = _read_onnx(path)
+        graph_input = next(i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer})
+        self._read_layout(path, _dims(graph_input), _dims(model.graph.output[0]))
+        self.input_name, self.output_name = graph_input.name, model.graph.output[0].name
+        # uint8 pixels in, the scaling and ONNX Runtime's slow spots rewritten (livebg/graph.py)
+        self.rewrites = _rewrite(model, path, self.scale, self.offset) if rewrite else None
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2) - 1)
         options.inter_op_num_threads = 1
@@ -185,21 +222,16 @@ class OnnxSegmenter:
         if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
         try:
-            self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+            self.session = ort.InferenceSession(model.SerializeToString(), sess_options=options, providers=providers)
         except Exception as exc:  # ORT raises its own exception types for unreadable files
-            raise ModelError(f"{path} is not an ONNX model ONNX Runtime can load ({' '.join(str(exc).split())[:160]}): check the file") from None
+            raise ModelError(f"ONNX Runtime cannot load {path} ({' '.join(str(exc).split())[:160]}): check the file, or export the model again") from None
         self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
-        self._read_layout(path)
         self.indices = class_indices(self.categories, classes, name)
         self.classes = tuple(classes)
 
-    def _read_layout(self, path) -> None:
-        inp = self.session.get_inputs()[0]
-        out = self.session.get_outputs()[0]
-        shape = [d if isinstance(d, int) else None for d in inp.shape]
-        out_shape = [d if isinstance(d, int) else None for d in out.shape]
+    def _read_layout(self, path, shape: list[int | None], out_shape: list[int | None]) -> None:
         if len(shape) != 4 or len(out_shape) != 4:
-            raise ModelError(f"{path}: expected a 4-D image input and output, got {inp.shape} -> {out.shape}")
+            raise ModelError(f"{path}: expected a 4-D image input and output, got {shape} -> {out_shape}")
         if shape[3] == 3:
             self.layout, (self.height, self.width), channels = "NHWC", shape[1:3], out_shape[3]
             self.scale, self.offset = 1 / 255.0, 0.0
@@ -207,12 +239,10 @@ class OnnxSegmenter:
             self.layout, (self.height, self.width), channels = "NCHW", shape[2:4], out_shape[1]
             self.scale, self.offset = 1 / 127.5, -1.0
         else:
-            raise ModelError(f"{path}: input {inp.shape} is neither NHWC nor NCHW RGB")
+            raise ModelError(f"{path}: input {shape} is neither NHWC nor NCHW RGB")
         if self.height is None or self.width is None:
-            raise ModelError(f"{path}: input {inp.shape} has no fixed size; export the model with a fixed input size")
+            raise ModelError(f"{path}: input {shape} has no fixed size; export the model with a fixed input size")
         self.fixed_batch = shape[0] == 1
-        self.input_name = inp.name
-        self.output_name = out.name
         if channels == 1:
             self.categories, self.output_kind = ("background", "person"), "probability"
         elif channels == 2:
@@ -220,7 +250,7 @@ class OnnxSegmenter:
         elif channels == len(VOC_CATEGORIES):
             self.categories, self.output_kind = VOC_CATEGORIES, "logits"
         else:
-            raise ModelError(f"{path}: output {out.shape} has {channels} channels; expected 1, 2 or 21 (VOC)")
+            raise ModelError(f"{path}: output {out_shape} has {channels} channels; expected 1, 2 or 21 (VOC)")
 
     @property
     def infer_size(self) -> int:
@@ -232,11 +262,15 @@ class OnnxSegmenter:
 
     def _input(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         small = np.stack([downscale(f, (self.width, self.height)) for f in frames])
+        if self.layout == "NCHW":
+            small = np.ascontiguousarray(small.transpose(0, 3, 1, 2))
+        if self.rewrites is not None:  # the graph scales uint8 pixels itself
+            return small
         x = small.astype(np.float32)
         x *= self.scale
         if self.offset:
             x += self.offset
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2)) if self.layout == "NCHW" else x
+        return x
 
     def _probabilities(self, out: np.ndarray) -> np.ndarray:
         if self.layout == "NCHW":

@@ -148,6 +148,42 @@ def file_mode(args, workdir: Path) -> list[dict]:
     return rows
 
 
+def model_rows(input_path: str, calls: int, repeat: int) -> list[dict]:
+    """The default ONNX model alone, one call at a time on one real frame, on this thread: as
+    exported (float input) against livebg's rewritten graph (uint8 input, livebg/graph.py)."""
+    from livebg.segmentation import OnnxSegmenter
+    from livebg.weights import CPU_DEFAULT_MODEL, resolve_model
+
+    spec = resolve_model(CPU_DEFAULT_MODEL)
+    with av.open(input_path) as src:
+        frame = next(src.decode(video=0)).to_ndarray(format="rgb24")
+    variants = {"as exported (float32 input)": OnnxSegmenter(spec.path, name=spec.name, threads=1, rewrite=False),
+                "rewritten by livebg/graph.py (uint8 input)": OnnxSegmenter(spec.path, name=spec.name, threads=1)}
+    ms: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeat):
+        for name, segmenter in variants.items():
+            segmenter.predict([frame])  # warm-up
+            started = time.thread_time()
+            for _ in range(calls):
+                segmenter.predict([frame])
+            ms[name].append(1000 * (time.thread_time() - started) / calls)
+    rewrites = variants["rewritten by livebg/graph.py (uint8 input)"].rewrites
+    size = f"{frame.shape[1]}x{frame.shape[0]}"
+    return [{"name": name, "model": spec.name, "ms": min(v), "rewrites": rewrites, "frame": size} for name, v in ms.items()]
+
+
+def print_model_table(rows: list[dict]) -> None:
+    base = rows[0]["ms"]
+    print()
+    print(f"{rows[0]['model']} alone, one thread, CPU ms per call incl. the {rows[0]['frame']} -> input resize "
+          f"(best of the runs; rewrites: {rows[-1]['rewrites']}):")
+    print()
+    print("| graph | CPU ms/call | / as exported |")
+    print("|---|---:|---:|")
+    for r in rows:
+        print(f"| {r['name']} | {r['ms']:.2f} | {r['ms'] / base:.2f} |")
+
+
 def print_file_table(rows: list[dict], args) -> None:
     by_name = {r["name"]: r for r in rows}
     floor = by_name["decode + encode floor"]["fps"]
@@ -253,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds-frames", type=int, default=60,
                         help="frames for the seeds' method, which is slow (default: 60; 0 = all)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each row, interleaved; best shown")
+    parser.add_argument("--model-calls", type=int, default=200, help="calls per run in the ONNX graph table (default: 200)")
     parser.add_argument("--weights", default="", help=f"a real checkpoint of {TORCH_MODEL} (or {CUDA_MODEL} with --device)")
     parser.add_argument("--torch-home", default="", help="where to keep the random checkpoints (default: a temp dir)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help=f"batch mode: {CUDA_MODEL} per batch size on this device")
@@ -267,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
             batch_mode(args, workdir)
         else:
             rows = file_mode(args, workdir)
+            models = model_rows(args.input, args.model_calls, args.repeat)
             print_file_table(rows, args)
+            print_model_table(models)
     return 0
 
 

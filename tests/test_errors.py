@@ -95,6 +95,11 @@ def media(tmp_path_factory, shared) -> dict[str, Path]:
     bg = (shared / "media" / "backgrounds" / "porch-691330_1280.jpg").read_bytes()
     files["bad_bg"] = d / "corrupt.jpg"
     files["bad_bg"].write_bytes(bg[: len(bg) // 2])
+    model = (shared / "models" / "mediapipe_selfie_256x256.onnx").read_bytes()
+    files["bad_model"] = d / "cut.onnx"  # a download that stopped half way
+    files["bad_model"].write_bytes(model[: len(model) // 2])
+    files["text_model"] = d / "notes.onnx"
+    files["text_model"].write_text("not a model\n")
     return files
 
 
@@ -168,6 +173,10 @@ VIDEO_CASES = [
      ["unknown model", "deeplabv9", "selfie", ".onnx"]),
     ("missing-onnx-model", lambda m, o, s: ["video", str(m["valid"]), "--model", str(o.parent / "m.onnx"), "-o", str(o / "x.mp4")],
      ["m.onnx", "not found", "livebg models"]),
+    ("cut-onnx-model", lambda m, o, s: ["video", str(m["valid"]), "--model", str(m["bad_model"]), "-o", str(o / "x.mp4")],
+     ["cut.onnx", "not a readable ONNX model", "check the file"]),
+    ("text-onnx-model", lambda m, o, s: ["video", str(m["valid"]), "--model", str(m["text_model"]), "-o", str(o / "x.mp4")],
+     ["notes.onnx", "not a readable ONNX model", "check the file"]),
     ("unknown-class", lambda m, o, s: ["video", str(m["valid"]), "--classes", "persn", "-o", str(o / "x.mp4")],
      ["unknown class", "persn", "person"]),
     ("unknown-voc-class", lambda m, o, s: ["video", str(m["valid"]), "--classes", "person,unicorn",

@@ -1,0 +1,186 @@
+"""livebg.graph: the ONNX rewrites keep every model's output, match only their exact patterns,
+and take away the layout conversions ONNX Runtime put around the selfie model's nodes."""
+from __future__ import annotations
+
+import collections
+
+import cv2
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from livebg import graph
+from livebg.segmentation import OnnxSegmenter
+
+MODELS = {  # file: (counts of hard-swish, resize, gate rewrites), input layout, scale, offset
+    "mediapipe_selfie_256x256.onnx": ((11, 3, 10), "NHWC", 1 / 255, 0.0),
+    "mediapipe_selfie_landscape_144x256.onnx": ((11, 0, 4), "NHWC", 1 / 255, 0.0),
+    "deeplabv3_mobilenetv2_voc_257x257.onnx": ((0, 0, 0), "NCHW", 1 / 127.5, -1.0),
+}
+
+
+def session(model, path: str = "") -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if path:
+        options.optimized_model_filepath = path
+    data = model if isinstance(model, bytes) else model.SerializeToString()
+    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
+def real_inputs(shared, shape, layout) -> list[np.ndarray]:
+    """Two lucia frames and a portrait, resized to the model's input, uint8, in its layout."""
+    h, w = (shape[1], shape[2]) if layout == "NHWC" else (shape[2], shape[3])
+    paths = [shared / "media/labeled/davis_lucia/JPEGImages/00000.jpg",
+             shared / "media/labeled/davis_lucia/JPEGImages/00040.jpg",
+             shared / "media/portraits/girl-919048_1280.jpg"]
+    out = []
+    for path in paths:
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        x = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)[None]
+        out.append(x if layout == "NHWC" else np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    return out
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_rewritten_models_give_the_same_output_on_real_frames(shared, name):
+    counts, layout, scale, offset = MODELS[name]
+    original = onnx.load(str(shared / "models" / name))
+    model = onnx.load(str(shared / "models" / name))
+    done = graph.optimize(model, scale=scale, offset=offset)
+    assert (done.hard_swish, done.static_resize, done.gates) == counts and done.uint8_input
+    onnx.checker.check_model(model, full_check=True)
+    before, after = session(original), session(model)
+    assert after.get_inputs()[0].type == "tensor(uint8)"
+    shape = [d if isinstance(d, int) else 1 for d in before.get_inputs()[0].shape]
+    for x in real_inputs(shared, shape, layout):
+        expected = before.run(None, {before.get_inputs()[0].name: x.astype(np.float32) * np.float32(scale) + np.float32(offset)})[0]
+        got = after.run(None, {after.get_inputs()[0].name: x})[0]
+        assert got.shape == expected.shape
+        assert np.abs(got - expected).max() < 1e-4, name
+
+
+def test_onnx_runtime_keeps_the_rewritten_selfie_model_in_its_blocked_layout(shared, tmp_path):
+    """What the rewrites are for: ONNX Runtime's optimised graph of the selfie model loses
+    almost all of its NCHW <-> NCHWc conversions (54 before, 4 after, with ONNX Runtime 1.31)."""
+    def conversions(model, name):
+        session(model, str(tmp_path / name))
+        ops = collections.Counter(n.op_type for n in onnx.load(str(tmp_path / name)).graph.node)
+        return ops["ReorderInput"] + ops["ReorderOutput"]
+
+    path = shared / "models/mediapipe_selfie_256x256.onnx"
+    model = onnx.load(str(path))
+    graph.optimize(model, scale=1 / 255, offset=0.0)
+    before, after = conversions(onnx.load(str(path)), "before.onnx"), conversions(model, "after.onnx")
+    if before == 0:
+        pytest.skip("this ONNX Runtime build has no blocked-layout (NCHWc) transformer")
+    assert after <= 8 < 30 <= before, (before, after)
+
+
+def test_segmenter_gives_the_same_maps_with_and_without_rewrites(shared):
+    frame = cv2.cvtColor(cv2.imread(str(shared / "media/labeled/davis_lucia/JPEGImages/00030.jpg")), cv2.COLOR_BGR2RGB)
+    for name in ("mediapipe_selfie_256x256.onnx", "deeplabv3_mobilenetv2_voc_257x257.onnx"):
+        plain = OnnxSegmenter(shared / "models" / name, name=name, rewrite=False)
+        fast = OnnxSegmenter(shared / "models" / name, name=name)
+        assert plain.rewrites is None and fast.rewrites is not None
+        assert plain._input([frame]).dtype == np.float32 and fast._input([frame]).dtype == np.uint8
+        assert np.abs(plain.predict([frame])[0] - fast.predict([frame])[0]).max() < 1e-4, name
+
+
+# -- the patterns are matched exactly ----------------------------------------------------------
+
+def tiny_model(nodes, inits, *, x_shape=(1, 4, 8, 8), out_shape=None, opset=11):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x_shape))
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, list(out_shape or x_shape))
+    g = helper.make_graph(nodes, "t", [x], [y], [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
+def hard_swish_nodes(three=3.0, six=6.0, sixth=1 / 6):
+    nodes = [helper.make_node("Add", ["x", "three"], ["a"]),
+             helper.make_node("Clip", ["a", "zero", "six"], ["c"]),
+             helper.make_node("Mul", ["sixth", "c"], ["s"]),
+             helper.make_node("Mul", ["x", "s"], ["y"])]
+    return nodes, {"three": three, "zero": 0.0, "six": six, "sixth": sixth}
+
+
+def run(model, x):
+    return session(model).run(None, {"x": x})[0]
+
+
+def test_hard_swish_becomes_hard_sigmoid_only_with_its_constants():
+    x = np.random.default_rng(0).normal(0, 4, (1, 4, 8, 8)).astype(np.float32)
+    model = tiny_model(*hard_swish_nodes())
+    expected = run(model, x)
+    assert graph.hard_swish(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["HardSigmoid", "Mul"]
+    assert {t.name for t in model.graph.initializer} == set()  # the pattern's constants went too
+    assert np.abs(run(model, x) - expected).max() < 1e-5
+    for wrong in ({"three": 2.0}, {"six": 5.0}, {"sixth": 0.2}):
+        model = tiny_model(*hard_swish_nodes(**wrong))
+        assert graph.hard_swish(model) == 0 and len(model.graph.node) == 4, wrong
+
+
+def resize_model(target, size=8):
+    nodes = [helper.make_node("Shape", ["x"], ["shape"]),
+             helper.make_node("Slice", ["shape", "start", "end"], ["nc"]),
+             helper.make_node("Concat", ["nc", "hw"], ["sizes"], axis=0),
+             helper.make_node("Resize", ["x", "roi", "roi", "sizes"], ["y"], mode="linear",
+                              coordinate_transformation_mode="half_pixel")]
+    inits = [numpy_helper.from_array(np.array([0], np.int64), "start"),
+             numpy_helper.from_array(np.array([2], np.int64), "end"),
+             numpy_helper.from_array(np.array(target, np.int64), "hw"),
+             numpy_helper.from_array(np.array([], np.float32), "roi")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, size, size])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, None, None])
+    return helper.make_model(helper.make_graph(nodes, "t", [x], [y], inits), opset_imports=[helper.make_opsetid("", 11)], ir_version=8)
+
+
+def test_run_time_resize_sizes_become_constant_scales_only_when_exact():
+    x = np.random.default_rng(1).random((1, 4, 8, 8), np.float32)
+    model = resize_model([16, 16])
+    expected = run(model, x)
+    assert graph.static_resize(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["Resize"]
+    assert np.array_equal(run(model, x), expected)
+    model = resize_model([12, 12], size=6)  # 2x again, from a size that is not a power of two
+    assert graph.static_resize(model) == 1
+    model = resize_model([10, 10], size=6)  # 6 * float32(10 / 6) is not 10: left alone
+    assert graph.static_resize(model) == 0 and len(model.graph.node) == 4
+
+
+def gate_model(gate_shape):
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], axes=[2, 3], keepdims=1),
+             helper.make_node("Sigmoid", ["m"], ["g"])]
+    if gate_shape != (1, 4, 1, 1):
+        nodes.append(helper.make_node("Expand", ["g", "gshape"], ["g2"]))
+        nodes.append(helper.make_node("Mul", ["x", "g2"], ["y"]))
+        inits = [numpy_helper.from_array(np.array(gate_shape, np.int64), "gshape")]
+    else:
+        nodes.append(helper.make_node("Mul", ["x", "g"], ["y"]))
+        inits = []
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])
+    return helper.make_model(helper.make_graph(nodes, "t", [x], [y], inits), opset_imports=[helper.make_opsetid("", 11)], ir_version=8)
+
+
+def test_channel_gates_are_expanded_and_nothing_else():
+    x = np.random.default_rng(2).random((1, 4, 8, 8), np.float32)
+    model = gate_model((1, 4, 1, 1))
+    expected = run(model, x)
+    assert graph.channel_gates(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["ReduceMean", "Sigmoid", "Resize", "Mul"]
+    assert np.array_equal(run(model, x), expected)
+    model = gate_model((1, 4, 8, 8))  # already full size: nothing to do
+    assert graph.channel_gates(model) == 0
+
+
+def test_uint8_input_scales_inside_the_graph():
+    model = tiny_model([helper.make_node("Identity", ["x"], ["y"])], {})
+    graph.uint8_input(model, 1 / 127.5, -1.0)
+    x = np.arange(256, dtype=np.uint8).reshape(1, 4, 8, 8)
+    assert session(model).get_inputs()[0].type == "tensor(uint8)"
+    assert np.allclose(run(model, x), x / 127.5 - 1, atol=1e-6)
