@@ -80,6 +80,7 @@ class ImageBackground:
 class BlurBackground:
     """The frame itself, blurred; blurred at quarter size for speed (the result is smooth anyway)."""
 
+    uses_frame = True  # made from the frame's pixels (the others only read its shape)
     transparent = False
     kind = "blur"
 
@@ -99,6 +100,7 @@ class BlurBackground:
 
 
 class GrayBackground:
+    uses_frame = True  # made from the frame's pixels (the others only read its shape)
     transparent = False
     kind = "gray"
 
@@ -112,6 +114,7 @@ class GrayBackground:
 class OriginalBackground:
     """``none``: keep the frame as it is (useful with --alpha-out)."""
 
+    uses_frame = True  # made from the frame's pixels (the others only read its shape)
     transparent = False
     kind = "none"
 

@@ -22,7 +22,7 @@ from .config import SEQUENCE_FPS, Config
 from .errors import InputError, OutputError
 from .matte import Compositor, I420Compositor, Matter
 from .pipeline import run_stages
-from .segmentation import Segmenter, load_segmenter, stream_note, stream_predictor
+from .segmentation import I420Image, Segmenter, load_segmenter, stream_note, stream_predictor
 from .sinks import ALPHA_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS, check_writable, open_frame_sink, plan_output, write_image_atomic
 from .sources import Frame, VideoFileSource, is_photo, open_source
 
@@ -74,18 +74,23 @@ def check_not_overwriting(output: Path, flag: str, input_spec: str | None, bg_sp
 
 
 def segment_stage(segmenter: Segmenter):
-    """Batch frames, run the model, emit (frame, probability) pairs in order."""
+    """Batch frames, run the model, emit (frame, probability) pairs in order. Frames that came as
+    YUV go to segmenters that can read the planes as they are (the ONNX ones)."""
     predictor = stream_predictor(segmenter)
+    planes = getattr(segmenter, "reads_planes", False)
+
+    def view(frame: Frame):
+        return I420Image(frame.yuv) if planes and frame.image is None else frame.rgb()
 
     def stage(frames: Iterator[Frame]):
         batch: list[Frame] = []
         for frame in frames:
             batch.append(frame)
             if len(batch) >= segmenter.batch_size:
-                yield from zip(batch, predictor.predict([f.image for f in batch]))
+                yield from zip(batch, predictor.predict([view(f) for f in batch]))
                 batch = []
         if batch:
-            yield from zip(batch, predictor.predict([f.image for f in batch]))
+            yield from zip(batch, predictor.predict([view(f) for f in batch]))
 
     stage.__name__ = "segment"
     return stage
@@ -145,16 +150,16 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         def matte_stage(items):
             for frame, prob in items:
                 if i420 is not None and frame.yuv is not None:
-                    yield frame, matter.luma_coefficients(prob, frame.image, frame.yuv[:frame.image.shape[0]])
+                    yield frame, matter.luma_coefficients(prob, frame.yuv[:frame.height])
                 else:
-                    yield frame, matter(prob, frame.image)
+                    yield frame, matter(prob, frame.rgb())
 
         def composite_stage(items):
             for frame, matte in items:
                 if isinstance(matte, tuple):  # coefficients: the YUV path
                     yield frame, None, i420(frame.image, frame.yuv, matte, frame.time)
                 else:
-                    yield frame, matte, compositor(frame.image, matte, frame.time)
+                    yield frame, matte, compositor(frame.rgb(), matte, frame.time)
 
         bar = tqdm(total=source.frame_count or None, unit="frame", file=sys.stderr, disable=not progress,
                    dynamic_ncols=True, smoothing=0.1, desc="livebg", mininterval=0.5 if sys.stderr.isatty() else 2)

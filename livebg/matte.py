@@ -38,7 +38,7 @@ class Matter:
         # the small guide serves the scene-cut check too: a fifth of the cost of the frame
         return self.refiner.apply(self.smoother(prob, guide), gray, guide, scale)
 
-    def luma_coefficients(self, prob: np.ndarray, frame: np.ndarray, luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def luma_coefficients(self, prob: np.ndarray, luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The same matte as ``__call__`` left at low resolution, for frames that are YUV:
         maps (A, B) with alpha = clip(A * Y + B, 0, 1), Y the limited-range (16..235) luma
         plane and (A, B) upsampled bilinearly (``I420Compositor`` does that per pixel).
@@ -129,9 +129,16 @@ class I420Compositor:
             self._bg = (bg, cv2.cvtColor(bg, cv2.COLOR_RGB2YUV_I420))
         return self._bg[1]
 
-    def __call__(self, frame: np.ndarray, yuv: np.ndarray, coefficients: tuple[np.ndarray, np.ndarray],
+    def __call__(self, frame: np.ndarray | None, yuv: np.ndarray, coefficients: tuple[np.ndarray, np.ndarray],
                  t: Fraction) -> np.ndarray:
-        """RGB frame (for backgrounds made from it) + its planes + (A, B) -> output planes."""
+        """RGB frame (for backgrounds made from it; None: made from ``yuv`` when one needs it) +
+        its planes + (A, B) -> output planes."""
+        if frame is None:
+            h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
+            if getattr(self.background, "uses_frame", False):
+                frame = cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
+            else:  # colours, images and videos only look at the frame's shape
+                frame = np.broadcast_to(np.zeros((), np.uint8), (h, w, 3))
         bg_yuv = None
         i420_at = getattr(self.background, "i420_at", None)
         if i420_at is not None:  # a video background gives its planes without passing through RGB

@@ -23,6 +23,7 @@ from livebg.kernels import blend_i420, linear_axis
 from livebg.matte import Compositor, I420Compositor, Matter
 from livebg.segmentation import load_segmenter
 from livebg.sinks.files import VideoFileSink
+from livebg.sources.base import Frame
 from livebg.sources.video import VideoFileSource
 
 planes = I420Compositor.planes
@@ -143,7 +144,7 @@ def check_against_the_rgb_path(doctor, bg, name, *, chroma_mean: float, y_mean: 
         alpha = rgb_matter(prob, rgb)
         blended = compositor(rgb, alpha, t)
         reference = cv2.cvtColor(blended, cv2.COLOR_RGB2YUV_I420)
-        out = fast(rgb, yuv, yuv_matter.luma_coefficients(prob, rgb, yuv[:h]), t)
+        out = fast(rgb, yuv, yuv_matter.luma_coefficients(prob, yuv[:h]), t)
         assert out.shape == yuv.shape and out.dtype == np.uint8
         d = levels(out, reference)
         y_means.append(d[:h].mean())
@@ -205,11 +206,25 @@ def test_background_made_from_the_frame_uses_its_planes(doctor):
     """``--bg none``: the background is the frame itself, and the output is the input."""
     yuvs, rgbs, probs = doctor
     out = I420Compositor(OriginalBackground())(rgbs[0], yuvs[0], Matter(Config()).luma_coefficients(
-        probs[0], rgbs[0], yuvs[0][:540]), Fraction(0))
+        probs[0], yuvs[0][:540]), Fraction(0))
     assert np.array_equal(out, yuvs[0])
 
 
 # -- 2. the kernel on synthetic data ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bg", ["#102030", "blur", "gray", "none", "porch"])
+def test_i420_compositor_makes_the_rgb_frame_only_for_backgrounds_made_from_it(doctor, porch, bg):
+    """Given no RGB frame (the file jobs' fast path), the compositor gives the same planes: a
+    colour or an image only needs the frame's size, blur/gray/none convert the planes themselves."""
+    yuvs, rgbs, probs = doctor
+    spec = str(porch) if bg == "porch" else bg
+    background = open_background(spec, (960, 540))
+    coefficients = Matter(Config()).luma_coefficients(probs[3], yuvs[3][:540])
+    with_rgb = I420Compositor(background)(rgbs[3], yuvs[3], coefficients, Fraction(0))
+    without = I420Compositor(background)(None, yuvs[3], coefficients, Fraction(0))
+    assert np.array_equal(with_rgb, without), bg
+    assert getattr(background, "uses_frame", False) == (bg in ("blur", "gray", "none"))
 
 @pytest.mark.parametrize("size", [(480, 270), (322, 182), (64, 48)])
 def test_kernel_pure_cases_are_exact(size):
@@ -317,7 +332,7 @@ def test_luma_coefficients_give_the_rgb_matte(doctor):
     means, p999, maxes = [], [], []
     for yuv, rgb, prob in zip(yuvs, rgbs, probs):
         expected = rgb_matter(prob, rgb)
-        a, b = yuv_matter.luma_coefficients(prob, rgb, yuv[:h])
+        a, b = yuv_matter.luma_coefficients(prob, yuv[:h])
         assert a.dtype == b.dtype == np.float32 and a.shape == b.shape and a.shape[0] < h
         alpha = np.clip(upsample(a, w, h) * yuv[:h].astype(np.float32) + upsample(b, w, h), 0, 1)
         d = np.abs(alpha - expected)
@@ -359,11 +374,16 @@ class Spy:
 def test_run_video_fast_path_matches_the_rgb_path(clip, porch, segmenter, tmp_path, monkeypatch):
     config = Config().override("background", bg=str(porch)).override("output", crf=0)  # lossless: compare the paths, not x264
     spy = Spy(monkeypatch)
+    made_rgb = []
+    original_rgb = Frame.rgb
+    monkeypatch.setattr(Frame, "rgb", lambda frame: made_rgb.append(frame.index) or original_rgb(frame))
     fast = run_video(str(clip), tmp_path / "fast.mp4", config, segmenter=segmenter, progress=False)
     assert spy.calls == {"write": 0, "write_i420": 20}
+    assert made_rgb == []  # the fast path never makes the full-size RGB frame
     monkeypatch.setattr(VideoFileSink, "takes_i420", property(lambda sink: False))
     slow = run_video(str(clip), tmp_path / "slow.mp4", config, segmenter=segmenter, progress=False)
     assert spy.calls == {"write": 20, "write_i420": 20}
+    assert sorted(set(made_rgb)) == list(range(20))
     assert fast.frames == slow.frames == 20
     fast_frames, fast_pts, fast_info = decoded(fast.output)
     slow_frames, slow_pts, slow_info = decoded(slow.output)
@@ -405,6 +425,7 @@ class DropPlanesOfOddFrames:
     def __iter__(self):
         for frame in self.source:
             if frame.index % 2:
+                frame.rgb()  # an RGB frame, as a source without planes gives it
                 frame.yuv = None
             yield frame
 
@@ -465,7 +486,7 @@ def test_video_source_gives_the_decoders_planes(clip):
     for frame, yuv in zip(frames, expected):
         assert frame.yuv is not None and frame.yuv.shape == (405, 480) and frame.yuv.dtype == np.uint8
         assert np.array_equal(frame.yuv, yuv)
-        assert np.array_equal(frame.image, rgb_of(yuv))
+        assert frame.image is None and np.array_equal(frame.rgb(), rgb_of(yuv))
 
 
 # -- 5. VideoFileSink.write_i420 -------------------------------------------------------------------

@@ -221,3 +221,46 @@ def test_downscale_keeps_the_crops_geometry_for_any_width(shared, width):
     direct = cv2.resize(crop, (256, 256), interpolation=cv2.INTER_AREA)
     assert ours.shape == direct.shape == (256, 256, 3) and ours.dtype == np.uint8
     assert np.abs(ours.astype(np.int16) - direct.astype(np.int16)).mean() < 2
+
+
+def yuv_frames(shared, count=3):
+    import av
+
+    with av.open(str(shared / "media/videos/doctor_960x540.mp4")) as c:
+        return [f.to_ndarray(format="yuv420p") for _, f in zip(range(count), c.decode(video=0))]
+
+
+@pytest.mark.parametrize("box, size", [(None, (256, 256)), ((201, 33, 930, 540), (256, 256)),
+                                       ((101, 7, 350, 301), (257, 257)), ((0, 0, 960, 540), (256, 144))])
+def test_i420_image_gives_the_model_the_rgb_frames_input(shared, box, size):
+    """A frame's planes, cropped anywhere (odd corners too) and resized to a model's input, even or
+    odd: within about a level of converting the frame to RGB first and resizing that."""
+    from livebg.segmentation import I420Image, downscale
+
+    yuv = yuv_frames(shared, 1)[0]
+    rgb = cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
+    image = I420Image(yuv)
+    assert image.shape == rgb.shape
+    if box is not None:
+        x0, y0, x1, y1 = box
+        image, rgb = image[y0:y1, x0:x1], rgb[y0:y1, x0:x1]
+        assert image.shape == rgb.shape and image.box == box
+    ours, theirs = downscale(image, size), downscale(rgb, size)
+    assert ours.shape == theirs.shape == (size[1], size[0], 3) and ours.dtype == np.uint8
+    diff = np.abs(ours.astype(np.int16) - theirs.astype(np.int16))
+    assert diff.mean() < 2.0 and np.percentile(diff, 99) < 24, (diff.mean(), np.percentile(diff, 99))
+
+
+def test_segmenters_read_planes_as_they_read_rgb(shared):
+    """The default stream predictor (crop pass, follower) on doctor frames given as planes
+    finds the same person as on the RGB frames."""
+    from livebg.segmentation import I420Image, stream_predictor
+
+    segmenter, _ = load_segmenter(ModelConfig())
+    assert segmenter.reads_planes
+    by_rgb, by_planes = stream_predictor(segmenter), stream_predictor(segmenter)
+    for yuv in yuv_frames(shared, 3):
+        a = by_rgb.predict([cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)])[0]
+        b = by_planes.predict([I420Image(yuv)])[0]
+        assert a.shape == b.shape
+        assert np.abs(a - b).mean() < 0.01 and iou(a > 0.5, b > 0.5) > 0.96  # 60 frames: >= 0.974

@@ -91,7 +91,7 @@ def test_cuts_seen_in_the_grey_guide_as_in_the_frame(shared):
         by_guide(prob, guide_small(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))[0])
         matter(prob, frame)
         luma = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)[:frame.shape[0]]  # the file jobs' YUV path
-        yuv_matter.luma_coefficients(prob, frame, luma)
+        yuv_matter.luma_coefficients(prob, luma)
     assert by_frame.cuts == by_guide.cuts == matter.smoother.cuts == yuv_matter.smoother.cuts == 2
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterator, Protocol
 
+import cv2
 import numpy as np
 
 
@@ -13,11 +14,23 @@ class Frame:
     index: int
     pts: int  # in the source's time_base
     time: Fraction  # seconds since the source's first frame
-    image: np.ndarray  # RGB uint8, HxWx3
+    # RGB uint8, HxWx3; None for a frame that came as ``yuv`` until ``rgb()`` converts it (the
+    # file jobs' YUV path never needs the full-size RGB frame)
+    image: np.ndarray | None
     captured_at: float = 0.0  # time.perf_counter() when captured (live sources)
     # the decoder's own YUV 4:2:0 planes, (H * 3 / 2) x W as FFmpeg lays out yuv420p, when the
     # source has them (file jobs blend and encode in this layout without converting back)
     yuv: np.ndarray | None = None
+
+    @property
+    def height(self) -> int:
+        return self.image.shape[0] if self.image is not None else self.yuv.shape[0] * 2 // 3
+
+    def rgb(self) -> np.ndarray:
+        """The RGB frame, converted from ``yuv`` on first use (OpenCV's BT.601 conversion)."""
+        if self.image is None:
+            self.image = cv2.cvtColor(self.yuv, cv2.COLOR_YUV2RGB_I420)
+        return self.image
 
 
 class FrameSource(Protocol):
