@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from .config import RefineConfig
+from .resize import shrink
 
 # The guided filter's coefficients are computed at about this many pixels on the short side.
 GUIDE_SHORT_SIDE = 180
@@ -84,7 +85,11 @@ def guide_small(luma: np.ndarray) -> tuple[np.ndarray, float]:
     h, w = luma.shape
     scale = min(1.0, GUIDE_SHORT_SIDE / min(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = cv2.resize(luma, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    factor = round(1 / scale)
+    if scale < 1 and not (w % factor or h % factor) and (w // factor, h // factor) == size:  # 540p, 720p, 1080p
+        small = shrink(luma, factor).astype(np.float32)
+    else:
+        small = cv2.resize(luma, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     small *= 1 / 255.0
     return small, scale
 
