@@ -38,6 +38,7 @@ class Background(Protocol):
 
 
 class ColorBackground:
+    uses_frame = False  # only the frame's shape
     transparent = False
 
     def __init__(self, rgb: tuple[int, int, int], kind: str):
@@ -56,6 +57,7 @@ class ColorBackground:
 
 
 class ImageBackground:
+    uses_frame = False  # only the frame's shape
     transparent = False
     kind = "image"
 
@@ -80,7 +82,7 @@ class ImageBackground:
 class BlurBackground:
     """The frame itself, blurred; blurred at quarter size for speed (the result is smooth anyway)."""
 
-    uses_frame = True  # made from the frame's pixels (the others only read its shape)
+    uses_frame = True  # made from the frame's pixels
     transparent = False
     kind = "blur"
 
@@ -100,7 +102,7 @@ class BlurBackground:
 
 
 class GrayBackground:
-    uses_frame = True  # made from the frame's pixels (the others only read its shape)
+    uses_frame = True  # made from the frame's pixels
     transparent = False
     kind = "gray"
 
@@ -114,7 +116,7 @@ class GrayBackground:
 class OriginalBackground:
     """``none``: keep the frame as it is (useful with --alpha-out)."""
 
-    uses_frame = True  # made from the frame's pixels (the others only read its shape)
+    uses_frame = False  # the frame itself: the YUV blend takes the planes as they are
     transparent = False
     kind = "none"
 
@@ -126,6 +128,7 @@ class OriginalBackground:
 
 
 class TransparentBackground:
+    uses_frame = False  # only the frame's shape
     transparent = True
     kind = "transparent"
 
@@ -149,6 +152,7 @@ class VideoBackground:
     stream's first frame.
     """
 
+    uses_frame = False  # only the frame's shape
     transparent = False
     kind = "video"
 

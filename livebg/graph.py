@@ -53,6 +53,15 @@ class _Graph:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
         self.outputs = {o.name for o in self.graph.output}
+        self.names = (set(self.consts) | {i.name for i in self.graph.input} | self.outputs
+                      | {out for node in self.graph.node for out in node.output})
+
+    def fresh(self, name: str) -> str:
+        """``name``, or ``name`` with underscores added, unused by any value of the graph."""
+        while name in self.names:
+            name += "_"
+        self.names.add(name)
+        return name
 
     def scalar(self, name: str) -> float | None:
         value = self.consts.get(name)
@@ -74,8 +83,7 @@ class _Graph:
         return shapes
 
     def add_const(self, name: str, value: np.ndarray) -> str:
-        while name in self.consts:
-            name += "_"
+        name = self.fresh(name)
         self.graph.initializer.append(numpy_helper.from_array(value, name))
         self.consts[name] = value
         return name
@@ -100,11 +108,18 @@ def _clip_bounds(g: _Graph, clip) -> tuple[float | None, float | None]:
 def hard_swish(model: onnx.ModelProto) -> int:
     """x * clip(x + 3, 0, 6) * (1/6)  ->  x * HardSigmoid(x; 1/6, 0.5). Returns the count."""
     g = _Graph(model)
+    shapes = g.shapes()
     drop, replace = set(), {}
+
+    def broadcasts_into(const: str, x: str) -> bool:  # a 1-element constant that cannot add dims to x
+        rank = len(shapes[x]) if shapes.get(x) is not None else 0
+        return g.consts[const].ndim <= rank
+
     for add in g.graph.node:
         if add.op_type != "Add" or len(add.input) != 2:
             continue
-        x = next((i for i in add.input if _is_close(g.scalar(_other(add, i) or ""), 3.0)), None)
+        x = next((i for i in add.input if _is_close(g.scalar(_other(add, i) or ""), 3.0)
+                  and broadcasts_into(_other(add, i), i)), None)
         clip = g.only_consumer(add.output[0], "Clip")
         if x is None or clip is None or clip.input[0] != add.output[0]:
             continue
@@ -114,12 +129,14 @@ def hard_swish(model: onnx.ModelProto) -> int:
                 or not _is_close(g.scalar(_other(scale, clip.output[0]) or ""), 1 / 6):
             continue
         product = g.only_consumer(scale.output[0], "Mul")
-        if product is None or _other(product, scale.output[0]) != x:
+        if product is None or _other(product, scale.output[0]) != x \
+                or not broadcasts_into(_other(scale, clip.output[0]), x):
             continue
         replace[id(scale)] = helper.make_node("HardSigmoid", [x], [scale.output[0]], alpha=1 / 6, beta=0.5,
                                               name=f"{scale.output[0]}/hard_sigmoid")
         drop.update((id(add), id(clip)))
-    _swap_nodes(g, drop, replace)
+    if replace:
+        _swap_nodes(g, drop, replace)
     return len(replace)
 
 
@@ -134,6 +151,9 @@ def static_resize(model: onnx.ModelProto) -> int:
         for node in g.graph.node:
             if node.op_type != "Resize" or len(node.input) < 4 or not node.input[3] or node.input[3] in g.consts:
                 continue
+            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            if "axes" in attrs or attrs.get("keep_aspect_ratio_policy", b"stretch") != b"stretch":
+                continue  # scales cannot express these (opset 18)
             concat = g.producer.get(node.input[3])
             if concat is None or concat.op_type != "Concat" or len(concat.input) != 2:
                 continue
@@ -141,7 +161,7 @@ def static_resize(model: onnx.ModelProto) -> int:
             if sliced is None or sliced.op_type != "Slice" or hw is None or hw.size != 2:
                 continue
             shape_of = g.producer.get(sliced.input[0])
-            if shape_of is None or shape_of.op_type != "Shape" or shape_of.input[0] != node.input[0] \
+            if shape_of is None or shape_of.op_type != "Shape" or shape_of.attribute or shape_of.input[0] != node.input[0] \
                     or [g.consts.get(i, np.array([])).tolist() for i in sliced.input[1:3]] != [[0], [2]]:
                 continue
             dims = shapes.get(node.input[0])
@@ -157,7 +177,8 @@ def static_resize(model: onnx.ModelProto) -> int:
             fixed = True
             break
         if not fixed:
-            _prune(model)
+            if count:
+                _prune(model)
             return count
 
 
@@ -177,7 +198,7 @@ def channel_gates(model: onnx.ModelProto) -> int:
                 continue
             scales = g.add_const(f"{node.output[0]}/gate_scales", np.array([1, 1, x[2], x[3]], np.float32))
             roi = g.add_const(f"{node.output[0]}/gate_roi", np.array([], np.float32))
-            full = f"{node.input[1 - k]}/full_{node.output[0]}"
+            full = g.fresh(f"{node.input[1 - k]}/full_{node.output[0]}")
             inserted[id(node)] = helper.make_node(
                 "Resize", [node.input[1 - k], roi, scales], [full], mode="nearest",
                 coordinate_transformation_mode="asymmetric", nearest_mode="floor", name=full)
@@ -193,28 +214,28 @@ def channel_gates(model: onnx.ModelProto) -> int:
     return len(inserted)
 
 
-def uint8_input(model: onnx.ModelProto, scale: float, offset: float) -> None:
-    """The first input becomes uint8; Cast, * scale (and + offset) inside the graph give what the
-    old float input was fed (pixels * scale + offset)."""
-    graph = model.graph
-    inp = graph.input[0]
-    name = inp.name
-    inner = f"{name}/float"
-    for node in graph.node:
+def uint8_input(model: onnx.ModelProto, name: str, scale: float, offset: float) -> None:
+    """Input ``name`` becomes uint8; Cast (to its old type), * scale (and + offset) inside the
+    graph give what it was fed before (pixels * scale + offset)."""
+    g = _Graph(model)
+    inp = next(i for i in model.graph.input if i.name == name)
+    kind = inp.type.tensor_type.elem_type
+    inner, cast = g.fresh(f"{name}/float"), g.fresh(f"{name}/cast")
+    for node in model.graph.node:
         for i, value in enumerate(node.input):
             if value == name:
                 node.input[i] = inner
-    g = _Graph(model)
-    nodes = [helper.make_node("Cast", [name], [f"{name}/cast"], to=TensorProto.FLOAT, name=f"{name}/cast")]
-    scaled = f"{name}/scaled" if offset else inner
-    nodes.append(helper.make_node("Mul", [f"{name}/cast", g.add_const(f"{name}/scale", np.array(scale, np.float32))],
-                                  [scaled], name=f"{name}/scale"))
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(kind)
+    nodes = [helper.make_node("Cast", [name], [cast], to=kind, name=cast)]
+    scaled = g.fresh(f"{name}/scaled") if offset else inner
+    nodes.append(helper.make_node("Mul", [cast, g.add_const(f"{name}/scale", np.array(scale, dtype))],
+                                  [scaled], name=g.fresh(f"{name}/scale_node")))
     if offset:
-        nodes.append(helper.make_node("Add", [scaled, g.add_const(f"{name}/offset", np.array(offset, np.float32))],
-                                      [inner], name=f"{name}/offset"))
-    rest = list(graph.node)
-    del graph.node[:]
-    graph.node.extend(nodes + rest)
+        nodes.append(helper.make_node("Add", [scaled, g.add_const(f"{name}/offset", np.array(offset, dtype))],
+                                      [inner], name=g.fresh(f"{name}/offset_node")))
+    rest = list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes + rest)
     inp.type.tensor_type.elem_type = TensorProto.UINT8
 
 
@@ -222,13 +243,23 @@ def opset(model: onnx.ModelProto) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
-def optimize(model: onnx.ModelProto, *, scale: float, offset: float) -> Rewrites:
-    """All of the above, in place (the Resize rewrites need opset 11's Resize)."""
+def has_subgraphs(model: onnx.ModelProto) -> bool:
+    """True when a node holds a graph (If, Loop, Scan): its body may read any outer value, which
+    the look-ups here do not follow."""
+    kinds = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+    return any(a.type in kinds for node in model.graph.node for a in node.attribute)
+
+
+def optimize(model: onnx.ModelProto, *, input_name: str, scale: float, offset: float) -> Rewrites | None:
+    """All of the above, in place (the Resize rewrites need opset 11's Resize). None, and the
+    model untouched, for graphs with subgraphs."""
+    if has_subgraphs(model):
+        return None
     done = Rewrites(hard_swish=hard_swish(model))
     if opset(model) >= 11:
         done.static_resize = static_resize(model)
         done.gates = channel_gates(model)
-    uint8_input(model, scale, offset)
+    uint8_input(model, input_name, scale, offset)
     done.uint8_input = True
     return done
 
@@ -243,7 +274,7 @@ def _swap_nodes(g: _Graph, drop: set[int], replace: dict[int, object]) -> None:
 def _prune(model: onnx.ModelProto) -> None:
     """Drop nodes and constants nothing reads any more (the replaced patterns' leftovers)."""
     graph = model.graph
-    needed = {o.name for o in graph.output}
+    needed = {o.name for o in graph.output} | {i.name for i in graph.input}  # stored inputs stay
     keep = []
     for node in reversed(list(graph.node)):
         if any(out in needed for out in node.output):

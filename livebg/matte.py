@@ -10,8 +10,9 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from .compositing import Background, composite, i420_planes
+from .compositing import Background, composite
 from .config import Config
+from .i420 import i420_planes
 from .refine import Refiner, guide_small, luma_and_guide
 from .smoothing import TemporalSmoother
 
@@ -135,9 +136,9 @@ class I420Compositor:
         its planes + (A, B) -> output planes."""
         if frame is None:
             h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
-            if getattr(self.background, "uses_frame", False):
+            if getattr(self.background, "uses_frame", True):
                 frame = cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
-            else:  # colours, images and videos only look at the frame's shape
+            else:  # colours, images, videos and ``none`` only look at the frame's shape
                 frame = np.broadcast_to(np.zeros((), np.uint8), (h, w, 3))
         bg_yuv = None
         i420_at = getattr(self.background, "i420_at", None)

@@ -21,9 +21,7 @@ def shrink(image: np.ndarray, factor: int) -> np.ndarray:
         h, w = image.shape[:2]
         image = cv2.resize(image, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
         factor //= 2
-    if factor > 1:
-        h, w = image.shape[:2]
-        image = image[:h - h % factor, :w - w % factor]
+    if factor > 1:  # the first trim left whole blocks
         mean = cv2.boxFilter(image, -1, (factor, factor), borderType=cv2.BORDER_REPLICATE)
         image = np.ascontiguousarray(mean[factor // 2::factor, factor // 2::factor])
     return image

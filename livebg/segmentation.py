@@ -94,7 +94,8 @@ class I420Image:
 
     def resized(self, size: tuple[int, int]) -> np.ndarray:
         """RGB uint8 of the rectangle at ``size`` (w, h): each plane resized, then OpenCV's I420
-        conversion at that size (chroma cut at the even pixel at or before the rectangle)."""
+        conversion at that size (the chroma samples covering the rectangle: up to one luma pixel
+        more on a side with an odd edge)."""
         w, h = size
         even = (w + w % 2, h + h % 2)  # the I420 layout needs even sizes
         x0, y0, x1, y1 = self.box
@@ -206,20 +207,42 @@ def _read_onnx(path: str | Path):
     return model
 
 
+def model_input(model):
+    """The graph's image input: its first input that is not a stored value (older exports list
+    their weights among the inputs)."""
+    stored = {t.name for t in model.graph.initializer}
+    return next((i for i in model.graph.input if i.name not in stored), None)
+
+
 def _dims(value_info) -> list[int | None]:
     return [d.dim_value if d.HasField("dim_value") else None for d in value_info.type.tensor_type.shape.dim]
 
 
-def _rewrite(model, path, scale: float, offset: float):
+def _inferred_dims(model, name: str) -> list[int | None]:
+    """An output's dims by ONNX shape inference, for files that do not state them."""
+    from onnx import shape_inference
+
+    try:
+        inferred = shape_inference.infer_shapes(model)
+    except Exception:  # inference gives up on some graphs; the layout check then says so
+        return []
+    return next((_dims(o) for o in inferred.graph.output if o.name == name), [])
+
+
+def _note_unrewritten(path, exc: Exception) -> None:
+    print(f"livebg: {Path(path).name} runs without graph rewrites ({type(exc).__name__}: "
+          f"{' '.join(str(exc).split())[:120]})", file=sys.stderr)
+
+
+def _rewrite(model, path, input_name: str, scale: float, offset: float):
     """livebg.graph.optimize on ``model`` in place; a model it cannot handle runs as it is."""
     from . import graph
 
     backup = model.SerializeToString()
     try:
-        return graph.optimize(model, scale=scale, offset=offset)
+        return graph.optimize(model, input_name=input_name, scale=scale, offset=offset)
     except Exception as exc:  # a model shape these rewrites did not foresee: run it unchanged
-        print(f"livebg: {Path(path).name} runs without graph rewrites ({type(exc).__name__}: "
-              f"{' '.join(str(exc).split())[:120]})", file=sys.stderr)
+        _note_unrewritten(path, exc)
         model.ParseFromString(backup)
         return None
 
@@ -242,11 +265,13 @@ class OnnxSegmenter:
         self.batch_size = 1
         self.reads_planes = True  # frames may be I420Image: only downscale() reads them
         model = _read_onnx(path)
-        graph_input = next(i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer})
-        self._read_layout(path, _dims(graph_input), _dims(model.graph.output[0]))
-        self.input_name, self.output_name = graph_input.name, model.graph.output[0].name
-        # uint8 pixels in, the scaling and ONNX Runtime's slow spots rewritten (livebg/graph.py)
-        self.rewrites = _rewrite(model, path, self.scale, self.offset) if rewrite else None
+        graph_input = model_input(model)
+        if graph_input is None:
+            raise ModelError(f"{path} has no image input (every input has a stored value): export the model with one")
+        output = model.graph.output[0]
+        out_dims = _dims(output) or _inferred_dims(model, output.name)
+        self._read_layout(path, _dims(graph_input), out_dims)
+        self.input_name, self.output_name = graph_input.name, output.name
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2) - 1)
         options.inter_op_num_threads = 1
@@ -255,17 +280,30 @@ class OnnxSegmenter:
         providers = ["CPUExecutionProvider"]
         if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
-        try:
-            self.session = ort.InferenceSession(model.SerializeToString(), sess_options=options, providers=providers)
-        except Exception as exc:  # ORT raises its own exception types for unreadable files
-            raise ModelError(f"ONNX Runtime cannot load {path} ({' '.join(str(exc).split())[:160]}): check the file, or export the model again") from None
+        exported = model.SerializeToString()
+        # uint8 pixels in, the scaling and ONNX Runtime's slow spots rewritten (livebg/graph.py);
+        # a model the rewrites fail on, or break, runs as exported
+        self.rewrites = _rewrite(model, path, self.input_name, self.scale, self.offset) if rewrite else None
+        self.session = None
+        if self.rewrites is not None:
+            try:
+                self.session = ort.InferenceSession(model.SerializeToString(), sess_options=options, providers=providers)
+            except Exception as exc:
+                _note_unrewritten(path, exc)
+                self.rewrites = None
+        if self.session is None:
+            try:
+                self.session = ort.InferenceSession(exported, sess_options=options, providers=providers)
+            except Exception as exc:  # ORT raises its own exception types for unreadable files
+                raise ModelError(f"ONNX Runtime cannot load {path} ({' '.join(str(exc).split())[:160]}): check the file, or export the model again") from None
         self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
         self.indices = class_indices(self.categories, classes, name)
         self.classes = tuple(classes)
 
     def _read_layout(self, path, shape: list[int | None], out_shape: list[int | None]) -> None:
         if len(shape) != 4 or len(out_shape) != 4:
-            raise ModelError(f"{path}: expected a 4-D image input and output, got {shape} -> {out_shape}")
+            raise ModelError(f"{path}: expected a 4-D image input and output, got {shape} -> {out_shape}: "
+                             "use a segmentation model with a 1xHxWx3 or 1x3xHxW image input")
         if shape[3] == 3:
             self.layout, (self.height, self.width), channels = "NHWC", shape[1:3], out_shape[3]
             self.scale, self.offset = 1 / 255.0, 0.0
@@ -273,7 +311,8 @@ class OnnxSegmenter:
             self.layout, (self.height, self.width), channels = "NCHW", shape[2:4], out_shape[1]
             self.scale, self.offset = 1 / 127.5, -1.0
         else:
-            raise ModelError(f"{path}: input {shape} is neither NHWC nor NCHW RGB")
+            raise ModelError(f"{path}: input {shape} is neither NHWC nor NCHW RGB: "
+                             "use a segmentation model with a 1xHxWx3 or 1x3xHxW image input")
         if self.height is None or self.width is None:
             raise ModelError(f"{path}: input {shape} has no fixed size; export the model with a fixed input size")
         self.fixed_batch = shape[0] == 1

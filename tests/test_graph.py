@@ -50,7 +50,7 @@ def test_rewritten_models_give_the_same_output_on_real_frames(shared, name):
     counts, layout, scale, offset = MODELS[name]
     original = onnx.load(str(shared / "models" / name))
     model = onnx.load(str(shared / "models" / name))
-    done = graph.optimize(model, scale=scale, offset=offset)
+    done = graph.optimize(model, input_name=original.graph.input[0].name, scale=scale, offset=offset)
     assert (done.hard_swish, done.static_resize, done.gates) == counts and done.uint8_input
     onnx.checker.check_model(model, full_check=True)
     before, after = session(original), session(model)
@@ -73,7 +73,7 @@ def test_onnx_runtime_keeps_the_rewritten_selfie_model_in_its_blocked_layout(sha
 
     path = shared / "models/mediapipe_selfie_256x256.onnx"
     model = onnx.load(str(path))
-    graph.optimize(model, scale=1 / 255, offset=0.0)
+    graph.optimize(model, input_name=model.graph.input[0].name, scale=1 / 255, offset=0.0)
     before, after = conversions(onnx.load(str(path)), "before.onnx"), conversions(model, "after.onnx")
     if before == 0:
         pytest.skip("this ONNX Runtime build has no blocked-layout (NCHWc) transformer")
@@ -180,7 +180,83 @@ def test_channel_gates_are_expanded_and_nothing_else():
 
 def test_uint8_input_scales_inside_the_graph():
     model = tiny_model([helper.make_node("Identity", ["x"], ["y"])], {})
-    graph.uint8_input(model, 1 / 127.5, -1.0)
+    graph.uint8_input(model, "x", 1 / 127.5, -1.0)
     x = np.arange(256, dtype=np.uint8).reshape(1, 4, 8, 8)
     assert session(model).get_inputs()[0].type == "tensor(uint8)"
     assert np.allclose(run(model, x), x / 127.5 - 1, atol=1e-6)
+
+
+def test_constants_that_would_add_dimensions_are_not_scalars():
+    """A 1-element [1, 1, 1] constant broadcast into a 2-D x makes the output 3-D: replacing the
+    pattern by HardSigmoid(x) would drop that dimension, so it is left alone."""
+    nodes, inits = hard_swish_nodes()
+    model = tiny_model(nodes, {}, x_shape=(4, 8), out_shape=(1, 4, 8))
+    for name, value in inits.items():
+        model.graph.initializer.append(numpy_helper.from_array(np.full((1, 1, 1), value, np.float32), name))
+    assert graph.hard_swish(model) == 0 and len(model.graph.node) == 4
+
+
+def test_resize_with_an_aspect_policy_keeps_its_sizes():
+    model = resize_model([16, 16])
+    model.graph.node[-1].attribute.append(helper.make_attribute("keep_aspect_ratio_policy", "not_larger"))
+    model.opset_import[0].version = 18
+    assert graph.static_resize(model) == 0 and len(model.graph.node) == 4
+
+
+def test_stored_values_listed_as_inputs_stay_and_the_image_input_is_found(shared):
+    """Older exports list their weights among the graph's inputs, sometimes first: the rewrites
+    keep every listed input fed, and the uint8 input is the image, not a weight."""
+    model = onnx.load(str(shared / "models/mediapipe_selfie_256x256.onnx"))
+    image = model.graph.input[0]
+    stored = [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in model.graph.initializer]
+    del model.graph.input[:]
+    model.graph.input.extend(stored[:3] + [image] + stored[3:])
+    model.ir_version = 3
+    from livebg.segmentation import model_input
+
+    assert model_input(model).name == image.name
+    expected = session(model).run(None, {image.name: np.full((1, 256, 256, 3), 0.5, np.float32)})[0]
+    done = graph.optimize(model, input_name=image.name, scale=1 / 255, offset=0.0)
+    assert done.hard_swish == 11
+    fed = session(model)
+    assert [i.name for i in fed.get_inputs()] == [image.name]  # the weights keep their values
+    got = fed.run(None, {image.name: np.full((1, 256, 256, 3), 127, np.uint8)})[0]
+    assert np.abs(got - expected).max() < 1e-2  # 127/255 against 0.5
+
+
+def test_graphs_with_subgraphs_are_left_as_exported():
+    then = helper.make_graph([helper.make_node("Identity", ["t"], ["r"])], "then", [],
+                             [helper.make_tensor_value_info("r", TensorProto.FLOAT, [1, 4, 8, 8])])
+    other = helper.make_graph([helper.make_node("Identity", ["x"], ["r2"])], "else", [],
+                              [helper.make_tensor_value_info("r2", TensorProto.FLOAT, [1, 4, 8, 8])])
+    nodes = [helper.make_node("Relu", ["x"], ["t"]),  # read only inside the If
+             helper.make_node("If", ["cond"], ["y"], then_branch=then, else_branch=other)]
+    model = tiny_model(nodes, {})
+    model.graph.initializer.append(numpy_helper.from_array(np.array(True), "cond"))
+    before = model.SerializeToString()
+    assert graph.optimize(model, input_name="x", scale=1.0, offset=0.0) is None
+    assert model.SerializeToString() == before
+
+
+def test_a_model_the_rewrites_break_runs_as_exported(shared, monkeypatch, capsys):
+    """If ONNX Runtime refuses the rewritten graph, the segmenter says so and loads the file as
+    exported (the file is fine: no 'check the file' error)."""
+    def break_it(model, **kwargs):
+        del model.graph.node[1:]
+        return graph.Rewrites(uint8_input=True)
+
+    monkeypatch.setattr(graph, "optimize", break_it)
+    segmenter = OnnxSegmenter(shared / "models/mediapipe_selfie_256x256.onnx", name="selfie")
+    assert segmenter.rewrites is None
+    assert "runs without graph rewrites" in capsys.readouterr().err
+    frame = np.full((270, 480, 3), 128, np.uint8)
+    assert segmenter.predict([frame])[0].shape == (256, 256)
+
+
+def test_output_shape_is_inferred_when_the_file_leaves_it_out(shared, tmp_path):
+    model = onnx.load(str(shared / "models/mediapipe_selfie_256x256.onnx"))
+    model.graph.output[0].type.tensor_type.ClearField("shape")
+    onnx.save(model, str(tmp_path / "no_output_shape.onnx"))
+    segmenter = OnnxSegmenter(tmp_path / "no_output_shape.onnx", name="selfie")
+    assert segmenter.output_kind == "probability" and segmenter.rewrites is not None
+    assert segmenter.predict([np.full((270, 480, 3), 128, np.uint8)])[0].shape == (256, 256)
