@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .errors import BackgroundError
-from .i420 import from_frame as i420_from_frame, i420_planes
+from .i420 import crop_planes, frame_size, from_frame as i420_from_frame, i420_planes
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 COLORS = {"white": (255, 255, 255), "black": (0, 0, 0), "green": (0, 177, 64)}
@@ -341,13 +341,11 @@ class BackgroundFrame:
 def fit_cover_i420(yuv: np.ndarray, width: int, height: int) -> np.ndarray:
     """fit_cover(..., even=True) for yuv420p planes ((H * 3 / 2) x W, FFmpeg's layout): the same
     source rectangle cut from each plane and scaled to the target's planes."""
-    h, w = i420_planes(yuv)[0].shape
+    h, w = frame_size(yuv)
     x0, y0, cw, ch = cover_rect(w, h, width, height, even=True)
     out = np.empty((height * 3 // 2, width), np.uint8)
-    for k, (src, dst) in enumerate(zip(i420_planes(yuv), i420_planes(out))):
-        d = 1 if k == 0 else 2
-        part = src[y0 // d:(y0 + ch) // d, x0 // d:(x0 + cw) // d]
-        interp = cv2.INTER_AREA if cw > width else cv2.INTER_LINEAR
+    interp = cv2.INTER_AREA if cw > width else cv2.INTER_LINEAR
+    for part, dst in zip(crop_planes(yuv, (x0, y0, x0 + cw, y0 + ch)), i420_planes(out)):
         cv2.resize(part, (dst.shape[1], dst.shape[0]), dst=dst, interpolation=interp)
     return out
 

@@ -40,6 +40,11 @@ class Rewrites:
                 + (", uint8 input" if self.uint8_input else ""))
 
 
+def dims(value_info) -> list[int | None]:
+    """A value's static dims (None where a dim is symbolic or unknown)."""
+    return [d.dim_value if d.HasField("dim_value") else None for d in value_info.type.tensor_type.shape.dim]
+
+
 class _Graph:
     """Look-ups over one graph: constants, producers, consumers, static shapes."""
 
@@ -78,8 +83,7 @@ class _Graph:
         inferred = shape_inference.infer_shapes(self.model)
         shapes = {}
         for info in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
-            dims = info.type.tensor_type.shape.dim
-            shapes[info.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+            shapes[info.name] = dims(info)
         return shapes
 
     def add_const(self, name: str, value: np.ndarray) -> str:

@@ -10,13 +10,25 @@ import av
 import numpy as np
 
 
+def frame_size(yuv: np.ndarray) -> tuple[int, int]:
+    """(H, W) of the frame an FFmpeg-layout yuv420p array ((H * 3 / 2) x W) holds."""
+    return yuv.shape[0] * 2 // 3, yuv.shape[1]
+
+
 def i420_planes(yuv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Y, U, V views of an FFmpeg-layout yuv420p array ((H * 3 / 2) x W)."""
-    h = yuv.shape[0] * 2 // 3
-    w = yuv.shape[1]
+    h, w = frame_size(yuv)
     flat = yuv.reshape(-1)  # U and V are packed one after the other, not row-aligned
     n, q = h * w, (h // 2) * (w // 2)
     return yuv[:h], flat[n:n + q].reshape(h // 2, w // 2), flat[n + q:n + 2 * q].reshape(h // 2, w // 2)
+
+
+def crop_planes(yuv: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of the Y, U and V samples covering ``box`` (x0, y0, x1, y1) in frame pixels: the
+    same rectangle for even corners, up to one luma pixel more on a side with an odd edge."""
+    x0, y0, x1, y1 = box
+    return tuple(plane[y0 // d:max(y0 // d + 1, -(-y1 // d)), x0 // d:max(x0 // d + 1, -(-x1 // d))]
+                 for plane, d in zip(i420_planes(yuv), (1, 2, 2)))
 
 
 def _rows(plane) -> np.ndarray:

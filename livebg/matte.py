@@ -12,7 +12,7 @@ import numpy as np
 
 from .compositing import Background, composite
 from .config import Config
-from .i420 import i420_planes
+from .i420 import frame_size, i420_planes
 from .refine import Refiner, guide_small, luma_and_guide
 from .smoothing import TemporalSmoother
 
@@ -135,7 +135,7 @@ class I420Compositor:
         """RGB frame (for backgrounds made from it; None: made from ``yuv`` when one needs it) +
         its planes + (A, B) -> output planes."""
         if frame is None:
-            h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
+            h, w = frame_size(yuv)
             if getattr(self.background, "uses_frame", True):
                 frame = cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
             else:  # colours, images, videos and ``none`` only look at the frame's shape

@@ -19,7 +19,7 @@ import numpy as np
 from .config import ModelConfig
 from .errors import ConfigError, DeviceError, ModelError
 from . import resize
-from .i420 import i420_planes
+from .i420 import crop_planes, frame_size, i420_planes
 from .weights import CPU_DEFAULT_MODEL, CUDA_DEFAULT_MODEL, ModelSpec, load_torchvision_model, resolve_model
 
 # PASCAL VOC labels in training order; torchvision's DeepLabV3 weights use the same list.
@@ -78,7 +78,8 @@ class I420Image:
 
     def __init__(self, yuv: np.ndarray, box: tuple[int, int, int, int] | None = None):
         self.yuv = yuv
-        self.box = box or (0, 0, yuv.shape[1], yuv.shape[0] * 2 // 3)
+        h, w = frame_size(yuv)
+        self.box = box or (0, 0, w, h)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -98,12 +99,8 @@ class I420Image:
         more on a side with an odd edge)."""
         w, h = size
         even = (w + w % 2, h + h % 2)  # the I420 layout needs even sizes
-        x0, y0, x1, y1 = self.box
-        planes = i420_planes(self.yuv)
         out = np.empty((even[1] * 3 // 2, even[0]), np.uint8)
-        for k, (src, dst) in enumerate(zip(planes, i420_planes(out))):
-            d = 1 if k == 0 else 2
-            part = src[y0 // d:max(y0 // d + 1, -(-y1 // d)), x0 // d:max(x0 // d + 1, -(-x1 // d))]
+        for part, dst in zip(crop_planes(self.yuv, self.box), i420_planes(out)):
             dst[:] = downscale(part, (dst.shape[1], dst.shape[0]))
         rgb = cv2.cvtColor(out, cv2.COLOR_YUV2RGB_I420)
         return rgb if even == size else cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
@@ -214,19 +211,17 @@ def model_input(model):
     return next((i for i in model.graph.input if i.name not in stored), None)
 
 
-def _dims(value_info) -> list[int | None]:
-    return [d.dim_value if d.HasField("dim_value") else None for d in value_info.type.tensor_type.shape.dim]
-
-
 def _inferred_dims(model, name: str) -> list[int | None]:
     """An output's dims by ONNX shape inference, for files that do not state them."""
     from onnx import shape_inference
+
+    from .graph import dims
 
     try:
         inferred = shape_inference.infer_shapes(model)
     except Exception:  # inference gives up on some graphs; the layout check then says so
         return []
-    return next((_dims(o) for o in inferred.graph.output if o.name == name), [])
+    return next((dims(o) for o in inferred.graph.output if o.name == name), [])
 
 
 def _note_unrewritten(path, exc: Exception) -> None:
@@ -235,15 +230,14 @@ def _note_unrewritten(path, exc: Exception) -> None:
 
 
 def _rewrite(model, path, input_name: str, scale: float, offset: float):
-    """livebg.graph.optimize on ``model`` in place; a model it cannot handle runs as it is."""
+    """livebg.graph.optimize on ``model`` in place; None when it fails (the caller then runs the
+    model as exported, from its own copy)."""
     from . import graph
 
-    backup = model.SerializeToString()
     try:
         return graph.optimize(model, input_name=input_name, scale=scale, offset=offset)
-    except Exception as exc:  # a model shape these rewrites did not foresee: run it unchanged
+    except Exception as exc:  # a model shape these rewrites did not foresee
         _note_unrewritten(path, exc)
-        model.ParseFromString(backup)
         return None
 
 
@@ -269,8 +263,10 @@ class OnnxSegmenter:
         if graph_input is None:
             raise ModelError(f"{path} has no image input (every input has a stored value): export the model with one")
         output = model.graph.output[0]
-        out_dims = _dims(output) or _inferred_dims(model, output.name)
-        self._read_layout(path, _dims(graph_input), out_dims)
+        from .graph import dims
+
+        out_dims = dims(output) or _inferred_dims(model, output.name)
+        self._read_layout(path, dims(graph_input), out_dims)
         self.input_name, self.output_name = graph_input.name, output.name
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2) - 1)

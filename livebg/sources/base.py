@@ -8,6 +8,8 @@ from typing import Iterator, Protocol
 import cv2
 import numpy as np
 
+from ..i420 import frame_size
+
 
 @dataclass
 class Frame:
@@ -24,7 +26,7 @@ class Frame:
 
     @property
     def height(self) -> int:
-        return self.image.shape[0] if self.image is not None else self.yuv.shape[0] * 2 // 3
+        return self.image.shape[0] if self.image is not None else frame_size(self.yuv)[0]
 
     def rgb(self) -> np.ndarray:
         """The RGB frame, converted from ``yuv`` on first use (OpenCV's BT.601 conversion)."""
