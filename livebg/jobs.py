@@ -36,9 +36,9 @@ class VideoResult:
     output: Path | None
     alpha_output: Path | None
     frames: int
-    seconds: float
+    seconds: float  # from the first frame to the closed file (the encoder's flush included)
     interrupted: bool = False
-    cpu_seconds: float = 0.0  # CPU time of the whole process (all threads) while frames flowed
+    cpu_seconds: float = 0.0  # CPU time of the whole process (all threads) from the first frame to the closed file
     stage_cpu: dict[str, float] | None = None  # CPU seconds of each pipeline thread, by name
 
     @property
@@ -190,11 +190,12 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
             bar.close()
         if pipeline.stop_event.is_set():  # abandoned by a second Ctrl-C
             raise KeyboardInterrupt
-        elapsed = time.perf_counter() - started
-        cpu = time.process_time() - cpu_started
         if sink.frames == 0:
             raise InputError(f"{source.name}: no frames were processed; nothing was written")
         out_path = sink.close()
+        # the encoder's flush counts: x264 holds the last dozen or so frames until close
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         try:
             alpha_path = alpha_sink.close() if alpha_sink else None
         except BaseException:

@@ -295,6 +295,8 @@ class OnnxSegmenter:
         self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
         self.indices = class_indices(self.categories, classes, name)
         self.classes = tuple(classes)
+        # ONNX Runtime sets up its buffers on the first run (4x a call's time): at load, not on the first frame
+        self.predict([np.zeros((self.height, self.width, 3), np.uint8)])
 
     def _read_layout(self, path, shape: list[int | None], out_shape: list[int | None]) -> None:
         if len(shape) != 4 or len(out_shape) != 4:

@@ -23,6 +23,10 @@ class TemporalSmoother:
         self.state: np.ndarray | None = None
         self._thumb: np.ndarray | None = None
         self.cuts = 0
+        if self.config.method == "adaptive":
+            # load the compiled kernel now (a third of a second the first time in a process),
+            # at startup, not in the middle of the second frame
+            self._adaptive(np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32))
 
     def reset(self) -> None:
         """Forget the past: call at the start of a job, on scene cuts and on effect toggles."""
@@ -55,12 +59,14 @@ class TemporalSmoother:
         if cfg.method == "ema":
             self.state = cv2.addWeighted(self.state, cfg.strength, prob, 1 - cfg.strength, 0)
             return self.state
-        # adaptive: keep = strength * (1 - |change| / threshold), clipped at 0, in one compiled
-        # pass (the result is a new array: the caller may hold the last one)
+        self.state = self._adaptive(np.ascontiguousarray(prob, dtype=np.float32), self.state)
+        return self.state
+
+    def _adaptive(self, prob: np.ndarray, state: np.ndarray) -> np.ndarray:
+        """keep = strength * (1 - |change| / threshold), clipped at 0, in one compiled pass (the
+        result is a new array: the caller may hold the last one)."""
         from .kernels import adaptive_smooth
 
-        out = np.empty_like(self.state)
-        adaptive_smooth(np.ascontiguousarray(prob, dtype=np.float32), self.state, cfg.strength,
-                        cfg.motion_threshold, out)
-        self.state = out
-        return self.state
+        out = np.empty_like(state)
+        adaptive_smooth(prob, state, float(self.config.strength), float(self.config.motion_threshold), out)
+        return out

@@ -53,15 +53,16 @@ def make_clip(input_path: str, frames: int, directory: Path) -> str:
 
 
 def floor_run(input_path: str, output: str) -> tuple[int, float, float, None]:
-    """Decode and re-encode with livebg's encoder settings, nothing else (frames stay YUV)."""
-    started = time.perf_counter()
-    cpu_started = time.process_time()
+    """Decode and re-encode with livebg's encoder settings, nothing else (frames stay YUV).
+    Timed as livebg's jobs are: from the first frame (files already open) to the closed file."""
     with av.open(input_path) as src, av.open(output, "w") as dst:
         stream = src.streams.video[0]
         stream.thread_type = "AUTO"
         out = dst.add_stream("libx264", rate=stream.average_rate, options={"crf": str(CRF), "preset": PRESET})
         out.width, out.height, out.pix_fmt = stream.codec_context.width, stream.codec_context.height, "yuv420p"
         out.time_base = stream.time_base
+        started = time.perf_counter()
+        cpu_started = time.process_time()
         frames = 0
         for frame in src.decode(stream):
             for packet in out.encode(frame):

@@ -2,6 +2,7 @@
 input; transparency survives in the formats that can hold it; odd sizes work."""
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 
 import av
@@ -199,3 +200,20 @@ def test_one_photo_plays_at_fps_and_fps_on_a_video_is_said_to_be_ignored(tmp_pat
                  "--bg", "gray"]) == 0
     assert "keeps its own" not in capsys.readouterr().err
     assert video_facts(video)["rate"] == NTSC
+
+
+def test_the_reported_time_includes_closing_the_file(talking, tmp_path, monkeypatch):
+    """x264 holds the last frames until the file is closed: fps counts that flush (and the
+    floor in scripts/benchmark.py is timed over the same span)."""
+    from livebg.sinks.files import VideoFileSink
+
+    close = VideoFileSink.close
+
+    def slow_close(self):
+        time.sleep(1.0)  # far longer than the 40 frames take
+        return close(self)
+
+    monkeypatch.setattr(VideoFileSink, "close", slow_close)
+    result = run_video(str(talking), tmp_path / "out.mp4", Config().override("background", bg="white"),
+                       segmenter=ConstantSegmenter(1.0), progress=False)
+    assert result.frames == 40 and result.seconds >= 1.0

@@ -141,3 +141,18 @@ def test_warm_up_leaves_no_state():
     assert matter.smoother.state is None  # the throwaway frame does not smooth the first real one
     alpha = matter(np.zeros((36, 64), np.float32), frame)
     assert alpha.shape == (72, 128) and alpha.max() == 0
+
+
+def test_adaptive_kernel_is_loaded_at_construction_with_the_signature_frames_use():
+    """The compiled update is loaded when the smoother is made (startup), for the very argument
+    types the frames then pass: no second compile in the middle of a job."""
+    from livebg.kernels import adaptive_smooth
+
+    smoother = TemporalSmoother(SmoothingConfig(method="adaptive", strength=0.8, motion_threshold=0.5))
+    loaded = list(adaptive_smooth.signatures)
+    assert loaded
+    for value in (0.2, 0.3, 0.9):
+        smoother(np.full((9, 16), value, np.float32))
+    # integer-valued settings from a TOML file ("motion_threshold = 1") must not add a signature
+    TemporalSmoother(SmoothingConfig(method="adaptive", strength=0, motion_threshold=1))(np.zeros((4, 4), np.float32))
+    assert list(adaptive_smooth.signatures) == loaded
