@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import av  # noqa: E402
+from av.video.frame import PictureType  # noqa: E402
 
 TORCH_MODEL = "deeplabv3_mobilenet_v3_large"
 CUDA_MODEL = "deeplabv3_resnet101"
@@ -65,6 +66,11 @@ def floor_run(input_path: str, output: str) -> tuple[int, float, float, None]:
         cpu_started = time.process_time()
         frames = 0
         for frame in src.decode(stream):
+            # A decoded frame carries its type in the input (I/P/B), and FFmpeg's libx264 wrapper
+            # forces it on x264: the floor would copy the input's GOP (all P for a B-frame-less
+            # input) instead of encoding with veryfast's own B-frame decisions, as livebg's new
+            # frames are. ffmpeg's command line clears it too.
+            frame.pict_type = PictureType.NONE
             for packet in out.encode(frame):
                 dst.mux(packet)
             frames += 1
