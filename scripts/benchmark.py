@@ -8,9 +8,10 @@
 Every row runs in this one process, side by side, on the same input clip, and writes H.264
 (crf 20, preset veryfast) like livebg does. The floor clears each decoded frame's picture type
 before encoding, so that x264 chooses frame types itself, as it does for livebg's new frames
-(and as ffmpeg's command line does); every row is timed from the first frame to the closed file. torchvision checkpoints are not downloaded: unless
-``--weights`` names a real one, a randomly initialised model is saved under torchvision's file
-name in a temporary TORCH_HOME (random weights run exactly as fast as trained ones). With
+(and as ffmpeg's command line does); every row is timed from the first frame to the closed
+file. torchvision checkpoints are not downloaded: unless ``--weights`` names a real one, a
+randomly initialised model is saved under torchvision's file name in a temporary TORCH_HOME
+(random weights run exactly as fast as trained ones). With
 ``--repeat N`` each row runs N times, interleaved, and the best run is shown (other work on
 the machine only ever slows a run down).
 """
