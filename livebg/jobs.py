@@ -36,9 +36,9 @@ class VideoResult:
     output: Path | None
     alpha_output: Path | None
     frames: int
-    seconds: float  # from the first frame to the closed file (the encoder's flush included)
+    seconds: float  # from the first frame to the closed files (the encoders' flush included)
     interrupted: bool = False
-    cpu_seconds: float = 0.0  # CPU time of the whole process (all threads) from the first frame to the closed file
+    cpu_seconds: float = 0.0  # CPU time of the whole process (all threads) over ``seconds``
     stage_cpu: dict[str, float] | None = None  # CPU seconds of each pipeline thread, by name
 
     @property
@@ -193,14 +193,14 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         if sink.frames == 0:
             raise InputError(f"{source.name}: no frames were processed; nothing was written")
         out_path = sink.close()
-        # the encoder's flush counts: x264 holds the last dozen or so frames until close
-        elapsed = time.perf_counter() - started
-        cpu = time.process_time() - cpu_started
         try:
             alpha_path = alpha_sink.close() if alpha_sink else None
         except BaseException:
             remove_output(out_path)  # one job, one result: not the video without its matte
             raise
+        # the encoders' flush counts: x264 holds the last dozen or so frames until close
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         result = VideoResult(out_path, alpha_path, sink.frames, elapsed, pipeline.interrupted, cpu,
                              dict(pipeline.cpu_seconds))
         note = " (interrupted: the file holds the frames done so far and plays)" if result.interrupted else ""

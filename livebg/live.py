@@ -556,14 +556,15 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
         segmenter, reason = load_segmenter(config.model)
         _limit_torch_threads(segmenter, config.model.threads)
         warm = np.zeros((capture.height, capture.width, 3), np.uint8)
-        segmenter.predict([warm])  # the first call allocates and is slow; keep it out of the live numbers
+        segmenter.predict([warm])  # a first call at the camera's size (resizes, crop pass); keep it out of the live numbers
         started = time.perf_counter()
         warm_prob = segmenter.predict([warm])[0]
         seconds = time.perf_counter() - started
         matter = Matter(config)
-        # the smoother's compiled kernel loads on its first real use (~0.4 s): not on the first
-        # camera frames, which would queue up and be dropped. Before the window opens, so that
-        # the window only appears once frames are about to flow (closing it earlier went unseen)
+        # one pass of the whole chain (the smoother's kernel is loaded when Matter is made; this
+        # allocates the rest) so the first camera frames take their usual time and are not
+        # queued up and dropped. Before the window opens, so that the window only appears once
+        # frames are about to flow (closing it earlier went unseen)
         matter.warm_up(warm, warm_prob)
         if options.preview:
             preview = PreviewWindow(title="livebg")

@@ -280,23 +280,30 @@ class OnnxSegmenter:
         # uint8 pixels in, the scaling and ONNX Runtime's slow spots rewritten (livebg/graph.py);
         # a model the rewrites fail on, or break, runs as exported
         self.rewrites = _rewrite(model, path, self.input_name, self.scale, self.offset) if rewrite else None
+        self.indices = class_indices(self.categories, classes, name)
+        self.classes = tuple(classes)
+        # Each session runs once on a blank input here: ONNX Runtime sets up its buffers on the
+        # first run (2-3x a call's time), which belongs to startup, not to the first frame; and
+        # a rewritten graph that loads but cannot run falls back to the file as exported.
+        blank = np.zeros((self.height, self.width, 3), np.uint8)
         self.session = None
         if self.rewrites is not None:
             try:
                 self.session = ort.InferenceSession(model.SerializeToString(), sess_options=options, providers=providers)
+                self.predict([blank])
             except Exception as exc:
                 _note_unrewritten(path, exc)
-                self.rewrites = None
+                self.session, self.rewrites = None, None
         if self.session is None:
             try:
                 self.session = ort.InferenceSession(exported, sess_options=options, providers=providers)
             except Exception as exc:  # ORT raises its own exception types for unreadable files
                 raise ModelError(f"ONNX Runtime cannot load {path} ({' '.join(str(exc).split())[:160]}): check the file, or export the model again") from None
+            try:
+                self.predict([blank])
+            except Exception as exc:
+                raise ModelError(f"ONNX Runtime cannot run {path} ({' '.join(str(exc).split())[:160]}): check the file, or export the model again") from None
         self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
-        self.indices = class_indices(self.categories, classes, name)
-        self.classes = tuple(classes)
-        # ONNX Runtime sets up its buffers on the first run (4x a call's time): at load, not on the first frame
-        self.predict([np.zeros((self.height, self.width, 3), np.uint8)])
 
     def _read_layout(self, path, shape: list[int | None], out_shape: list[int | None]) -> None:
         if len(shape) != 4 or len(out_shape) != 4:

@@ -31,6 +31,7 @@ DEEPLAB_ONNX = SHARED / "models" / "deeplabv3_mobilenetv2_voc_257x257.onnx"
 def make_camera_video(source: Path, out: Path, *, width: int, height: int, fps: int, seconds: float) -> Path:
     """Re-encode ``source`` as width x height at exactly ``fps`` (frames re-timed, not resampled)."""
     import av
+    from av.video.frame import PictureType
 
     frames = int(seconds * fps) + fps
     with av.open(str(source)) as src, av.open(str(out), "w") as dst:
@@ -42,6 +43,7 @@ def make_camera_video(source: Path, out: Path, *, width: int, height: int, fps: 
             for frame in src.decode(video=0):
                 image = frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC")
                 image.pts, image.time_base = written, Fraction(1, fps)
+                image.pict_type = PictureType.NONE  # x264 chooses the types, not the source's GOP
                 for packet in stream.encode(image):
                     dst.mux(packet)
                 written += 1

@@ -8,8 +8,8 @@
 Every row runs in this one process, side by side, on the same input clip, and writes H.264
 (crf 20, preset veryfast) like livebg does. The floor clears each decoded frame's picture type
 before encoding, so that x264 chooses frame types itself, as it does for livebg's new frames
-(and as ffmpeg's command line does); every row is timed from the first frame to the closed
-file. torchvision checkpoints are not downloaded: unless ``--weights`` names a real one, a
+(and as ffmpeg's command line does); the floor and livebg rows are timed from the first frame
+to the closed file. torchvision checkpoints are not downloaded: unless ``--weights`` names a real one, a
 randomly initialised model is saved under torchvision's file name in a temporary TORCH_HOME
 (random weights run exactly as fast as trained ones). With
 ``--repeat N`` each row runs N times, interleaved, and the best run is shown (other work on
@@ -38,7 +38,9 @@ OUTPUT_FLOOR = "decode + encode of livebg's output"
 
 
 def make_clip(input_path: str, frames: int, directory: Path) -> str:
-    """The first ``frames`` frames of the input as a near-lossless H.264 clip (every row reads it)."""
+    """The first ``frames`` frames of the input as a near-lossless H.264 clip (every row reads it).
+    Its frames keep the input's picture types (I where the input has them, no B-frames at
+    ultrafast); the floor clears them before re-encoding."""
     out_path = directory / "clip.mp4"
     with av.open(input_path) as src, av.open(str(out_path), "w") as dst:
         stream = src.streams.video[0]

@@ -12,6 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from livebg import graph
+from livebg.errors import ModelError
 from livebg.segmentation import OnnxSegmenter
 
 MODELS = {  # file: (counts of hard-swish, resize, gate rewrites), input layout, scale, offset
@@ -251,6 +252,52 @@ def test_a_model_the_rewrites_break_runs_as_exported(shared, monkeypatch, capsys
     assert "runs without graph rewrites" in capsys.readouterr().err
     frame = np.full((270, 480, 3), 128, np.uint8)
     assert segmenter.predict([frame])[0].shape == (256, 256)
+
+
+_REAL_SESSION = ort.InferenceSession
+
+
+class _FailingRuns:
+    """Stands in for onnxruntime.InferenceSession: loads as the real one does, but ``run`` raises
+    on the sessions ``fails`` picks (by creation order)."""
+
+    made: list = []
+    fails = staticmethod(lambda index: False)
+
+    def __init__(self, *args, **kwargs):
+        self._session = _REAL_SESSION(*args, **kwargs)
+        self._fails = self.fails(len(self.made))
+        self.made.append(self)
+
+    def run(self, *args, **kwargs):
+        if self._fails:
+            raise RuntimeError("a kernel failed at run time")
+        return self._session.run(*args, **kwargs)
+
+    def get_providers(self):
+        return self._session.get_providers()
+
+
+def _failing_runs(monkeypatch, fails):
+    monkeypatch.setattr(_FailingRuns, "made", [])
+    monkeypatch.setattr(_FailingRuns, "fails", staticmethod(fails))
+    monkeypatch.setattr(ort, "InferenceSession", _FailingRuns)
+
+
+def test_a_rewritten_graph_that_loads_but_cannot_run_falls_back_at_load(shared, monkeypatch, capsys):
+    """The blank run at load catches a rewritten graph ONNX Runtime accepts but fails to run: the
+    model then runs as exported, instead of failing on the first frame."""
+    _failing_runs(monkeypatch, fails=lambda index: index == 0)  # the first session is the rewritten one
+    segmenter = OnnxSegmenter(shared / "models/mediapipe_selfie_256x256.onnx", name="selfie")
+    assert segmenter.rewrites is None and len(_FailingRuns.made) == 2
+    assert "runs without graph rewrites (RuntimeError: a kernel failed at run time)" in capsys.readouterr().err
+    assert segmenter.predict([np.full((270, 480, 3), 128, np.uint8)])[0].shape == (256, 256)
+
+
+def test_a_model_that_cannot_run_is_a_model_error_at_load(shared, monkeypatch):
+    _failing_runs(monkeypatch, fails=lambda index: True)
+    with pytest.raises(ModelError, match=r"ONNX Runtime cannot run .*mediapipe_selfie_256x256.onnx .*a kernel failed"):
+        OnnxSegmenter(shared / "models/mediapipe_selfie_256x256.onnx", name="selfie")
 
 
 def test_output_shape_is_inferred_when_the_file_leaves_it_out(shared, tmp_path):

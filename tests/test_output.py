@@ -207,13 +207,23 @@ def test_the_reported_time_includes_closing_the_file(talking, tmp_path, monkeypa
     floor in scripts/benchmark.py is timed over the same span)."""
     from livebg.sinks.files import VideoFileSink
 
-    close = VideoFileSink.close
+    close, write = VideoFileSink.close, VideoFileSink.write_i420
+    first_write, closed = [], []
+
+    def timed_write(self, *args):
+        first_write.append(first_write[0] if first_write else time.perf_counter())
+        return write(self, *args)
 
     def slow_close(self):
-        time.sleep(1.0)  # far longer than the 40 frames take
-        return close(self)
+        time.sleep(0.5)
+        path = close(self)
+        closed.append(time.perf_counter())
+        return path
 
+    monkeypatch.setattr(VideoFileSink, "write_i420", timed_write)
     monkeypatch.setattr(VideoFileSink, "close", slow_close)
     result = run_video(str(talking), tmp_path / "out.mp4", Config().override("background", bg="white"),
                        segmenter=ConstantSegmenter(1.0), progress=False)
-    assert result.frames == 40 and result.seconds >= 1.0
+    assert result.frames == 40 == len(first_write)
+    # the job's clock started before the first frame was written and stopped after the close
+    assert result.seconds >= closed[0] - first_write[0] >= 0.5
