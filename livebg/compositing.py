@@ -80,7 +80,9 @@ class ImageBackground:
 
 
 class BlurBackground:
-    """The frame itself, blurred; blurred at quarter size for speed (the result is smooth anyway)."""
+    """The frame itself, blurred: at an eighth of its size for the default strength (the result
+    is smooth anyway; see ``blur_factor``). File jobs whose frames stay YUV blur the planes
+    themselves (``i420_at``): the same picture, without converting the frame to RGB and back."""
 
     uses_frame = True  # made from the frame's pixels
     transparent = False
@@ -90,15 +92,64 @@ class BlurBackground:
         self.strength = strength
 
     def frame_at(self, t, frame):
-        h, w = frame.shape[:2]
-        factor = 4 if self.strength >= 8 and min(h, w) >= 64 else 1
-        small = cv2.resize(frame, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA) if factor > 1 else frame
-        sigma = max(0.5, self.strength / factor)
-        blurred = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
-        return cv2.resize(blurred, (w, h), interpolation=cv2.INTER_LINEAR) if factor > 1 else blurred
+        factor = blur_factor(self.strength, frame.shape[:2])
+        return np.ascontiguousarray(blur_at(frame, factor, self.strength / factor))
+
+    def i420_at(self, t, yuv):
+        """The blurred frame as yuv420p planes, made from the frame's planes: chroma, at half
+        size already, is shrunk half as much, onto the same grid as luma, and blurred alike."""
+        h, w = frame_size(yuv)
+        factor = blur_factor(self.strength, (h, w))
+        sigma = self.strength / factor
+        out = np.empty_like(yuv)
+        y, u, v = i420_planes(out)
+        src_y, src_u, src_v = i420_planes(yuv)
+        y[:] = blur_at(src_y, factor, sigma)
+        if factor == 1:  # chroma at its own size, sigma in its (twice as large) pixels
+            factor, sigma = 1, sigma / 2
+        else:
+            factor //= 2
+        u[:] = blur_at(src_u, factor, sigma)
+        v[:] = blur_at(src_v, factor, sigma)
+        return out
 
     def close(self) -> None:
         pass
+
+
+def blur_factor(strength: float, shape: tuple[int, int]) -> int:
+    """How much smaller than the frame a blur of ``strength`` pixels is done: the largest of 8, 4,
+    2 that leaves a sigma of 2 pixels or more and 16 pixels or more on the short side (1: none).
+    Blurring an eighth-size copy costs a twentieth of the full-size blur."""
+    for factor in (8, 4, 2):
+        if strength / factor >= 2 and min(shape) / factor >= 16:
+            return factor
+    return 1
+
+
+def blur_at(image: np.ndarray, factor: int, sigma: float) -> np.ndarray:
+    """``image`` Gaussian-blurred by ``sigma`` pixels of a copy ``factor`` times smaller: shrunk by
+    averaging ``factor`` x ``factor`` blocks (OpenCV's fast path for whole factors; the blocks
+    cut by the right and bottom edges average what they hold), blurred, scaled back and cut to
+    size. Each small pixel is centred on its block, where the bilinear scaling back puts it:
+    nothing shifts. May return a view (not contiguous) of a larger array."""
+    sigma = max(0.5, sigma)
+    if factor == 1:
+        return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
+    h, w = image.shape[:2]
+    full_h, full_w = h - h % factor, w - w % factor  # rows and columns of whole blocks
+    sh, sw = -(-h // factor), -(-w // factor)
+    small = np.empty((sh, sw) + image.shape[2:], image.dtype)
+    rows, cols = full_h // factor, full_w // factor
+    cv2.resize(image[:full_h, :full_w], (cols, rows), dst=small[:rows, :cols], interpolation=cv2.INTER_AREA)
+    if full_h < h:
+        small[rows:, :cols] = cv2.resize(image[full_h:, :full_w], (cols, 1), interpolation=cv2.INTER_AREA).reshape(small[rows:, :cols].shape)
+    if full_w < w:
+        small[:rows, cols:] = cv2.resize(image[:full_h, full_w:], (1, rows), interpolation=cv2.INTER_AREA).reshape(small[:rows, cols:].shape)
+    if full_h < h and full_w < w:
+        small[rows:, cols:] = image[full_h:, full_w:].mean(axis=(0, 1))
+    small = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
+    return cv2.resize(small, (sw * factor, sh * factor), interpolation=cv2.INTER_LINEAR)[:h, :w]
 
 
 class GrayBackground:
@@ -108,6 +159,14 @@ class GrayBackground:
 
     def frame_at(self, t, frame):
         return cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+
+    def i420_at(self, t, yuv):
+        """The grey frame as yuv420p planes: the frame's own luma, neutral chroma."""
+        h, _ = frame_size(yuv)
+        out = np.empty_like(yuv)
+        out[:h] = yuv[:h]
+        out[h:] = 128
+        return out
 
     def close(self) -> None:
         pass
@@ -252,9 +311,10 @@ class VideoBackground:
             image = fit_cover(image, frame.shape[1], frame.shape[0])
         return image
 
-    def i420_at(self, t, frame) -> np.ndarray | None:
-        """The background as yuv420p planes at the frame's size (None if it cannot be had so)."""
-        if frame.shape[:2] != (self.height, self.width):
+    def i420_at(self, t, yuv) -> np.ndarray | None:
+        """The background as yuv420p planes at the size of the frame's planes ``yuv`` (None if
+        it cannot be had so)."""
+        if frame_size(yuv) != (self.height, self.width):
             return None
         return self._frame_at(t).i420()
 

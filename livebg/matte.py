@@ -134,23 +134,22 @@ class I420Compositor:
                  t: Fraction) -> np.ndarray:
         """RGB frame (for backgrounds made from it; None: made from ``yuv`` when one needs it) +
         its planes + (A, B) -> output planes."""
-        if frame is None:
-            h, w = frame_size(yuv)
-            if getattr(self.background, "uses_frame", True):
-                frame = cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
-            else:  # colours, images, videos and ``none`` only look at the frame's shape
-                frame = np.broadcast_to(np.zeros((), np.uint8), (h, w, 3))
+        h, w = frame_size(yuv)
         bg_yuv = None
         i420_at = getattr(self.background, "i420_at", None)
-        if i420_at is not None:  # a video background gives its planes without passing through RGB
-            bg_yuv = i420_at(t, frame)
+        if i420_at is not None:  # video, blur, gray: planes made without passing through RGB
+            bg_yuv = i420_at(t, yuv)
         if bg_yuv is None:
+            if frame is None:
+                if getattr(self.background, "uses_frame", True):
+                    frame = cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
+                else:  # colours, images, videos and ``none`` only look at the frame's shape
+                    frame = np.broadcast_to(np.zeros((), np.uint8), (h, w, 3))
             bg = self.background.frame_at(t, frame)
             if bg is None:
                 raise ValueError("I420Compositor cannot make transparent output: use Compositor")
             bg_yuv = yuv if bg is frame else self._background_planes(bg)
         a, b = coefficients
-        h, w = frame.shape[:2]
         key = (h, w, a.shape)
         if key not in self._axes:
             self._axes[key] = (*self._axis(w, a.shape[1]), *self._axis(h, a.shape[0]))

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import av  # noqa: E402
 from av.video.frame import PictureType  # noqa: E402
+from seeds_method import supported_background  # noqa: E402
 
 TORCH_MODEL = "deeplabv3_mobilenet_v3_large"
 CUDA_MODEL = "deeplabv3_resnet101"
@@ -296,7 +297,8 @@ def sync() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="livebg speed benchmark (see the module docstring).")
     parser.add_argument("input", help="input video")
-    parser.add_argument("--bg", default="white", help="background for the livebg and seeds' rows (default: white)")
+    parser.add_argument("--bg", default="blur", help="background for the livebg and seeds' rows: a colour, blur[:N], "
+                                                     "an image or a video (default: blur, livebg's own default)")
     parser.add_argument("--frames", type=int, default=0, help="only the first N frames (default: all)")
     parser.add_argument("--seeds-frames", type=int, default=60,
                         help="frames for the seeds' method, which is slow (default: 60; 0 = all)")
@@ -310,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be 1 or more")
+    if not args.device and not supported_background(args.bg):
+        parser.error(f"--bg {args.bg}: the seeds' method takes a colour, blur[:N], or an image or video file that exists")
     with tempfile.TemporaryDirectory(prefix="livebg-bench-") as tmp:
         workdir = Path(tmp)
         if args.device:

@@ -72,6 +72,25 @@ def load_seeds_model(name: str, weights_file: str = "") -> SeedsMethod:
     return SeedsMethod(model, weights.meta["categories"].index("person"))
 
 
+def blur_sigma(spec: str) -> int:
+    """The sigma of a ``blur`` / ``blur:N`` background (as livebg reads it), else 0."""
+    from livebg.compositing import DEFAULT_BLUR
+
+    key = spec.strip().lower()
+    if key == "blur":
+        return DEFAULT_BLUR
+    if key.startswith("blur:") and key[5:].isdigit():
+        return int(key[5:])
+    return 0
+
+
+def supported_background(spec: str) -> bool:
+    """True for the backgrounds the seeds' scripts offer: a colour, blur, an image or a video file."""
+    from livebg.compositing import solid_color
+
+    return solid_color(spec) is not None or blur_sigma(spec) > 0 or Path(spec).is_file()
+
+
 def run_seeds_video(method: SeedsMethod, input_path: str, background_path: str, output: str,
                     *, max_frames: int = 0, crf: int = 20, preset: str = "veryfast") -> tuple[int, float]:
     """Decode -> segment -> blend -> encode, frame by frame on one thread. Returns (frames, seconds)."""
@@ -82,6 +101,7 @@ def run_seeds_video(method: SeedsMethod, input_path: str, background_path: str, 
     stream = src.streams.video[0]
     stream.thread_type = "AUTO"
     color = solid_color(background_path)
+    blur = blur_sigma(background_path)
     if color is not None:
         bg = np.empty((stream.codec_context.height, stream.codec_context.width, 3), np.uint8)
         bg[:] = color
@@ -89,7 +109,7 @@ def run_seeds_video(method: SeedsMethod, input_path: str, background_path: str, 
         bg = cv2.cvtColor(cv2.imread(background_path), cv2.COLOR_BGR2RGB)
     else:
         bg = None
-    bg_video = None if bg is not None else av.open(background_path)
+    bg_video = None if bg is not None or blur else av.open(background_path)
     bg_frames = bg_video.decode(video=0) if bg_video else None
     dst = av.open(output, mode="w")
     out = dst.add_stream("libx264", rate=stream.average_rate, options={"crf": str(crf), "preset": preset})
@@ -97,7 +117,9 @@ def run_seeds_video(method: SeedsMethod, input_path: str, background_path: str, 
     frames = 0
     for frame in src.decode(stream):
         image = frame.to_ndarray(format="rgb24")
-        if bg_frames is not None:
+        if blur:  # the seeds blur the whole frame at full size
+            bg_image = cv2.GaussianBlur(image, (0, 0), blur)
+        elif bg_frames is not None:
             try:
                 bg_image = next(bg_frames).to_ndarray(format="rgb24")
             except StopIteration:  # the seeds loop the background by reopening it
@@ -126,12 +148,14 @@ def run_seeds_video(method: SeedsMethod, input_path: str, background_path: str, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input")
-    parser.add_argument("--bg", required=True, help="background image, video or colour (white, #RRGGBB)")
+    parser.add_argument("--bg", required=True, help="background image, video, colour (white, #RRGGBB) or blur[:N]")
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--model", default="deeplabv3_mobilenet_v3_large")
     parser.add_argument("--weights", default="", help="checkpoint file instead of torchvision's cache")
     parser.add_argument("--max-frames", type=int, default=0)
     args = parser.parse_args(argv)
+    if not supported_background(args.bg):
+        parser.error(f"--bg {args.bg}: give a colour, blur[:N], or an image or video file that exists")
     method = load_seeds_model(args.model, args.weights)
     frames, seconds = run_seeds_video(method, args.input, args.bg, args.output, max_frames=args.max_frames)
     print(f"seeds' method: {frames} frames in {seconds:.1f} s ({frames / seconds:.2f} fps)", file=sys.stderr)

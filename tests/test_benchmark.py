@@ -32,8 +32,8 @@ def test_batch_mode_runs_on_cpu(shared, tmp_path):
     assert "deeplabv3_resnet101, float32 on cpu" in out
 
 
-def test_seeds_method_takes_the_benchmarks_default_colour_background(shared, tmp_path, monkeypatch):
-    """--bg white (benchmark.py's default) reached the seeds' loop as a file name and crashed it."""
+def test_seeds_method_takes_a_colour_background(shared, tmp_path, monkeypatch):
+    """--bg white (once benchmark.py's default) reached the seeds' loop as a file name and crashed it."""
     import av
     import numpy as np
 
@@ -79,3 +79,38 @@ def test_the_floor_leaves_frame_types_to_x264_as_livebg_does(shared, tmp_path, m
     run_video(clip, tmp_path / "livebg.mp4", Config().override("background", bg="white"), progress=False)
     assert "B" in types(tmp_path / "floor.mp4")
     assert "B" in types(tmp_path / "livebg.mp4")
+
+
+def test_seeds_method_blurs_the_whole_frame_for_blur(shared, tmp_path, monkeypatch):
+    """--bg blur (benchmark.py's default, as livebg's) crashed the seeds' loop ("No such file:
+    'blur'"). The seeds blur each whole frame at full size, with livebg's strength as sigma."""
+    import cv2
+    import numpy as np
+
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    from seeds_method import run_seeds_video
+
+    pairs = []
+
+    def method(frame, background):
+        pairs.append((frame, background))
+        return background
+
+    video = str(shared / "media/videos/thoughtful.mp4")
+    for spec, sigma in (("blur", 25), ("blur:5", 5)):
+        pairs.clear()
+        n, _ = run_seeds_video(method, video, spec, str(tmp_path / "blur.mp4"), max_frames=2)
+        assert n == 2 and len(pairs) == 2
+        for frame, background in pairs:
+            assert np.array_equal(background, cv2.GaussianBlur(frame, (0, 0), sigma))
+            assert np.abs(background.astype(int) - frame).mean() > 2  # blurred, not the frame
+
+
+def test_benchmark_rejects_a_background_the_seeds_method_cannot_make(shared, tmp_path):
+    for bg in ("gray", "transparent", str(tmp_path / "missing.jpg")):
+        result = subprocess.run([sys.executable, str(REPO / "scripts/benchmark.py"),
+                                 str(shared / "media/videos/thoughtful.mp4"), "--bg", bg, "--frames", "2"],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert f"--bg {bg}: the seeds' method takes a colour, blur[:N], or an image or video file" in result.stderr
