@@ -8,6 +8,7 @@ tensors on the GPU in half precision.
 """
 from __future__ import annotations
 
+import math
 import queue
 import re
 import threading
@@ -28,6 +29,11 @@ DEFAULT_BLUR = 25
 
 
 class Background(Protocol):
+    """What the compositors ask of a background. Besides these, a background may have
+    ``uses_frame`` (False: ``frame_at`` only looks at the frame's shape) and
+    ``i420_at(t, yuv)``: the background as yuv420p planes at the size of the frame's planes
+    ``yuv``, or None when it cannot make them (``I420Compositor`` then takes ``frame_at``)."""
+
     kind: str
     transparent: bool
 
@@ -106,7 +112,7 @@ class BlurBackground:
         src_y, src_u, src_v = i420_planes(yuv)
         y[:] = blur_at(src_y, factor, sigma)
         if factor == 1:  # chroma at its own size, sigma in its (twice as large) pixels
-            factor, sigma = 1, sigma / 2
+            sigma /= 2
         else:
             factor //= 2
         u[:] = blur_at(src_u, factor, sigma)
@@ -129,27 +135,29 @@ def blur_factor(strength: float, shape: tuple[int, int]) -> int:
 
 def blur_at(image: np.ndarray, factor: int, sigma: float) -> np.ndarray:
     """``image`` Gaussian-blurred by ``sigma`` pixels of a copy ``factor`` times smaller: shrunk by
-    averaging ``factor`` x ``factor`` blocks (OpenCV's fast path for whole factors; the blocks
-    cut by the right and bottom edges average what they hold), blurred, scaled back and cut to
-    size. Each small pixel is centred on its block, where the bilinear scaling back puts it:
-    nothing shifts. May return a view (not contiguous) of a larger array."""
+    averaging ``factor`` x ``factor`` blocks (OpenCV's fast path for whole factors), blurred,
+    scaled back and cut to size. Each small pixel is centred on its block, where the bilinear
+    scaling back puts it: nothing shifts. May return a view (not contiguous) of a larger array.
+
+    A side that ends inside a block is first mirrored out beyond the blur's reach (3 sigma, in
+    whole blocks): mirroring the small copy at its own edge would mirror about the block's edge,
+    past the frame's, and weigh the last rows several times over."""
     sigma = max(0.5, sigma)
     if factor == 1:
         return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
     h, w = image.shape[:2]
-    full_h, full_w = h - h % factor, w - w % factor  # rows and columns of whole blocks
-    sh, sw = -(-h // factor), -(-w // factor)
-    small = np.empty((sh, sw) + image.shape[2:], image.dtype)
-    rows, cols = full_h // factor, full_w // factor
-    cv2.resize(image[:full_h, :full_w], (cols, rows), dst=small[:rows, :cols], interpolation=cv2.INTER_AREA)
-    if full_h < h:
-        small[rows:, :cols] = cv2.resize(image[full_h:, :full_w], (cols, 1), interpolation=cv2.INTER_AREA).reshape(small[rows:, :cols].shape)
-    if full_w < w:
-        small[:rows, cols:] = cv2.resize(image[:full_h, full_w:], (1, rows), interpolation=cv2.INTER_AREA).reshape(small[:rows, cols:].shape)
-    if full_h < h and full_w < w:
-        small[rows:, cols:] = image[full_h:, full_w:].mean(axis=(0, 1))
+    reach = factor * math.ceil(3 * sigma)
+    pad_h = -h % factor + reach if h % factor else 0
+    pad_w = -w % factor + reach if w % factor else 0
+    if pad_h or pad_w:
+        image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REFLECT)
+    ph, pw = image.shape[:2]
+    small = cv2.resize(image, (pw // factor, ph // factor), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
-    return cv2.resize(small, (sw * factor, sh * factor), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    # scale back only the small pixels the frame's own pixels interpolate between
+    small = small[:-(-h // factor) + 1, :-(-w // factor) + 1]
+    return cv2.resize(small, (small.shape[1] * factor, small.shape[0] * factor),
+                      interpolation=cv2.INTER_LINEAR)[:h, :w]
 
 
 class GrayBackground:

@@ -73,15 +73,17 @@ def load_seeds_model(name: str, weights_file: str = "") -> SeedsMethod:
 
 
 def blur_sigma(spec: str) -> int:
-    """The sigma of a ``blur`` / ``blur:N`` background (as livebg reads it), else 0."""
-    from livebg.compositing import DEFAULT_BLUR
+    """The strength of a ``blur`` / ``blur:N`` background, read as livebg reads it, else 0."""
+    from livebg.compositing import BlurBackground, is_bg_keyword, open_background
+    from livebg.errors import BackgroundError
 
-    key = spec.strip().lower()
-    if key == "blur":
-        return DEFAULT_BLUR
-    if key.startswith("blur:") and key[5:].isdigit():
-        return int(key[5:])
-    return 0
+    if not is_bg_keyword(spec):
+        return 0
+    try:
+        background = open_background(spec, (16, 16))
+    except BackgroundError:
+        return 0
+    return background.strength if isinstance(background, BlurBackground) else 0
 
 
 def supported_background(spec: str) -> bool:

@@ -106,8 +106,19 @@ def test_seeds_method_blurs_the_whole_frame_for_blur(shared, tmp_path, monkeypat
             assert np.abs(background.astype(int) - frame).mean() > 2  # blurred, not the frame
 
 
+def test_seeds_method_reads_blur_strengths_as_livebg_does(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    from seeds_method import blur_sigma, supported_background
+
+    assert [blur_sigma(s) for s in ("blur", "BLUR:5", "blur: 7", "blur:200")] == [25, 5, 7, 200]
+    for spec in ("blur:0", "blur:500", "blur:x", "white", "blurry"):
+        assert blur_sigma(spec) == 0, spec
+    assert supported_background("blur:5") and supported_background("#fa0")
+    assert not supported_background("blur:500") and not supported_background("gray")
+
+
 def test_benchmark_rejects_a_background_the_seeds_method_cannot_make(shared, tmp_path):
-    for bg in ("gray", "transparent", str(tmp_path / "missing.jpg")):
+    for bg in ("gray", "transparent", "blur:500", str(tmp_path / "missing.jpg")):
         result = subprocess.run([sys.executable, str(REPO / "scripts/benchmark.py"),
                                  str(shared / "media/videos/thoughtful.mp4"), "--bg", bg, "--frames", "2"],
                                 capture_output=True, text=True, timeout=120)
