@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import BackgroundError
 from .i420 import crop_planes, frame_size, from_frame as i420_from_frame, i420_planes
+from .resize import shrink
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 COLORS = {"white": (255, 255, 255), "black": (0, 0, 0), "green": (0, 177, 64)}
@@ -135,7 +136,7 @@ def blur_factor(strength: float, shape: tuple[int, int]) -> int:
 
 def blur_at(image: np.ndarray, factor: int, sigma: float) -> np.ndarray:
     """``image`` Gaussian-blurred by ``sigma`` pixels of a copy ``factor`` times smaller: shrunk by
-    averaging ``factor`` x ``factor`` blocks (OpenCV's fast path for whole factors), blurred,
+    averaging ``factor`` x ``factor`` blocks (``resize.shrink``, OpenCV's fast 2x steps), blurred,
     scaled back and cut to size. Each small pixel is centred on its block, where the bilinear
     scaling back puts it: nothing shifts. May return a view (not contiguous) of a larger array.
 
@@ -151,9 +152,7 @@ def blur_at(image: np.ndarray, factor: int, sigma: float) -> np.ndarray:
     pad_w = -w % factor + reach if w % factor else 0
     if pad_h or pad_w:
         image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REFLECT)
-    ph, pw = image.shape[:2]
-    small = cv2.resize(image, (pw // factor, ph // factor), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
+    small = cv2.GaussianBlur(shrink(image, factor), (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
     # scale back only the small pixels the frame's own pixels interpolate between
     small = small[:-(-h // factor) + 1, :-(-w // factor) + 1]
     return cv2.resize(small, (small.shape[1] * factor, small.shape[0] * factor),

@@ -20,7 +20,7 @@ from .config import ModelConfig
 from .errors import ConfigError, DeviceError, ModelError
 from . import resize
 from .i420 import crop_planes, frame_size, i420_planes
-from .weights import CPU_DEFAULT_MODEL, CUDA_DEFAULT_MODEL, ModelSpec, load_torchvision_model, resolve_model
+from .weights import CPU_DEFAULT_MODEL, CUDA_DEFAULT_MODEL, ModelSpec, first_line, load_torchvision_model, resolve_model
 
 # PASCAL VOC labels in training order; torchvision's DeepLabV3 weights use the same list.
 VOC_CATEGORIES = (
@@ -197,7 +197,7 @@ def _read_onnx(path: str | Path):
     try:
         model = onnx.load_model(str(path))
     except Exception as exc:  # protobuf's DecodeError, or a missing external-data file
-        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        reason = first_line(exc, 160) or type(exc).__name__
         raise ModelError(f"{path} is not a readable ONNX model ({reason}): check the file, or download it again") from None
     if not model.graph.input or not model.graph.output:
         raise ModelError(f"{path} is not a readable ONNX model (no graph inputs or outputs): check the file, or download it again")
@@ -226,7 +226,7 @@ def _inferred_dims(model, name: str) -> list[int | None]:
 
 def _note_unrewritten(path, exc: Exception) -> None:
     print(f"livebg: {Path(path).name} runs without graph rewrites ({type(exc).__name__}: "
-          f"{' '.join(str(exc).split())[:120]})", file=sys.stderr)
+          f"{first_line(exc, 120)})", file=sys.stderr)
 
 
 def _rewrite(model, path, input_name: str, scale: float, offset: float):
@@ -298,11 +298,11 @@ class OnnxSegmenter:
             try:
                 self.session = ort.InferenceSession(exported, sess_options=options, providers=providers)
             except Exception as exc:  # ORT raises its own exception types for unreadable files
-                raise ModelError(f"ONNX Runtime cannot load {path} ({' '.join(str(exc).split())[:160]}): check the file, or export the model again") from None
+                raise ModelError(f"ONNX Runtime cannot load {path} ({first_line(exc, 160)}): check the file, or export the model again") from None
             try:
                 self.predict([blank])
             except Exception as exc:
-                raise ModelError(f"ONNX Runtime cannot run {path} ({' '.join(str(exc).split())[:160]}): check the file, or export the model again") from None
+                raise ModelError(f"ONNX Runtime cannot run {path} ({first_line(exc, 160)}): check the file, or export the model again") from None
         self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
 
     def _read_layout(self, path, shape: list[int | None], out_shape: list[int | None]) -> None:

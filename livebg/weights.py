@@ -110,7 +110,7 @@ def load_torchvision_model(name: str, weights_file: str = "", download: bool = T
         reason = getattr(exc, "reason", exc)
         raise ModelError(f"{missing} and could not be downloaded ({reason}): {fix}") from None
     except RuntimeError as exc:  # a corrupt or foreign file in the cache
-        raise ModelError(f"cached weights {cached} do not load ({_first_line(exc)}): delete the file and retry, or use {OFFLINE_HINT}") from None
+        raise ModelError(f"cached weights {cached} do not load ({first_line(exc)}): delete the file and retry, or use {OFFLINE_HINT}") from None
     return model, weights
 
 
@@ -122,7 +122,7 @@ def _load_from_file(name: str, builder, weights, path: Path):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and format errors all mean "not a checkpoint"
-        raise ModelError(f"weights file {path} is not a PyTorch checkpoint ({_first_line(exc)}): pass a state_dict saved with torch.save") from None
+        raise ModelError(f"weights file {path} is not a PyTorch checkpoint ({first_line(exc)}): pass a state_dict saved with torch.save") from None
     for key in ("model", "state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -135,11 +135,12 @@ def _load_from_file(name: str, builder, weights, path: Path):
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise ModelError(f"weights file {path} does not match model {name} ({_first_line(exc, 160)}): pass the checkpoint of {name}") from None
+        raise ModelError(f"weights file {path} does not match model {name} ({first_line(exc, 160)}): pass the checkpoint of {name}") from None
     return model
 
 
-def _first_line(exc: BaseException, limit: int = 200) -> str:
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line, cut to ``limit`` characters (for error messages)."""
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
