@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import signal
@@ -29,6 +30,7 @@ from .compositing import IMAGE_EXTENSIONS, Background, composite, open_backgroun
 from .config import Config
 from .errors import BackgroundError, ConfigError, DeviceError
 from .matte import Matter
+from .pipeline import second_stop
 from .sinks.files import check_writable
 from .sources.base import Frame
 from .sources.camera import LiveCapture, open_capture_device
@@ -496,17 +498,21 @@ def help_lines() -> list[str]:
 
 
 class _SignalStop:
-    """SIGINT/SIGTERM set the stop event, so the loop ends and every device is released; a second one interrupts."""
+    """SIGINT/SIGTERM set the stop event, so the loop ends and every device is released; a second one
+    (not the first repeated within SAME_STOP_SECONDS) interrupts."""
 
     def __init__(self, stop: threading.Event):
         self.stop = stop
         self.received: int | None = None
+        self._times: list[float] = []  # when each signal came
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum, frame) -> None:
-        if self.received is not None:
+        self._times.append(time.monotonic())
+        if second_stop(self._times):
             raise KeyboardInterrupt
-        self.received = signum
+        if self.received is None:
+            self.received = signum
         self.stop.set()
 
     def __enter__(self) -> "_SignalStop":
@@ -544,57 +550,60 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
     stop = threading.Event()
     capture = vcam = preview = chooser = worker = None
     loop: LiveLoop | None = None
-    try:
-        capture = LiveCapture(lambda: open_capture_device(options.source, width=options.width, height=options.height,
-                                                          fps=options.fps),
-                              max_pending=options.max_pending, log=log)
-        size = (capture.width, capture.height)
-        chooser = BackgroundChooser(config.background.bg, size, fit=config.background.fit)
-        if options.vcam:
-            vcam = VirtualCamera(width=capture.width, height=capture.height, fps=capture.fps,
-                                 device=options.vcam_device, backend=options.vcam_backend)
-        segmenter, reason = load_segmenter(config.model)
-        _limit_torch_threads(segmenter, config.model.threads)
-        warm = np.zeros((capture.height, capture.width, 3), np.uint8)
-        segmenter.predict([warm])  # a first call at the camera's size (resizes, crop pass); keep it out of the live numbers
-        started = time.perf_counter()
-        warm_prob = segmenter.predict([warm])[0]
-        seconds = time.perf_counter() - started
-        matter = Matter(config)
-        # one pass of the whole chain (the smoother's kernel is loaded when Matter is made; this
-        # allocates the rest) so the first camera frames take their usual time and are not
-        # queued up and dropped. Before the window opens, so that the window only appears once
-        # frames are about to flow (closing it earlier went unseen)
-        matter.warm_up(warm, warm_prob)
-        if options.preview:
-            preview = PreviewWindow(title="livebg")
-        log(f"cam: {segmenter.describe()}{stream_note(segmenter)} ({reason}); about {seconds * 1000:.0f} ms a frame")
-        outputs = [vcam.describe()] if vcam is not None else []
-        if preview is not None:
-            outputs.append("preview window (h: help, q: quit)")
-        log(f"cam: {capture.name} {capture.width}x{capture.height} at {capture.fps:.2f} fps -> "
-            f"{' + '.join(outputs) or 'nowhere'}; background {chooser.label()}; Ctrl-C stops")
-        worker = MaskWorker(segmenter=segmenter, capture=capture, seconds=seconds)
-        state = ViewState(mirror=options.mirror)
-        loop = LiveLoop(capture=capture, worker=worker, matter=matter, chooser=chooser,
-                        light_wrap=config.refine.light_wrap, vcam=vcam, preview=preview, state=state, stop=stop,
-                        duration=options.duration, log=log)
-        if chooser.effect == "original":
-            worker.paused.set()
-        with _SignalStop(stop) as signals:
+    with contextlib.ExitStack() as signal_scope:
+        try:
+            capture = LiveCapture(lambda: open_capture_device(options.source, width=options.width, height=options.height,
+                                                              fps=options.fps),
+                                  max_pending=options.max_pending, log=log)
+            size = (capture.width, capture.height)
+            chooser = BackgroundChooser(config.background.bg, size, fit=config.background.fit)
+            if options.vcam:
+                vcam = VirtualCamera(width=capture.width, height=capture.height, fps=capture.fps,
+                                     device=options.vcam_device, backend=options.vcam_backend)
+            segmenter, reason = load_segmenter(config.model)
+            _limit_torch_threads(segmenter, config.model.threads)
+            warm = np.zeros((capture.height, capture.width, 3), np.uint8)
+            segmenter.predict([warm])  # a first call at the camera's size (resizes, crop pass); keep it out of the live numbers
+            started = time.perf_counter()
+            warm_prob = segmenter.predict([warm])[0]
+            seconds = time.perf_counter() - started
+            matter = Matter(config)
+            # one pass of the whole chain (the smoother's kernel is loaded when Matter is made; this
+            # allocates the rest) so the first camera frames take their usual time and are not
+            # queued up and dropped. Before the window opens, so that the window only appears once
+            # frames are about to flow (closing it earlier went unseen)
+            matter.warm_up(warm, warm_prob)
+            if options.preview:
+                preview = PreviewWindow(title="livebg")
+            log(f"cam: {segmenter.describe()}{stream_note(segmenter)} ({reason}); about {seconds * 1000:.0f} ms a frame")
+            outputs = [vcam.describe()] if vcam is not None else []
+            if preview is not None:
+                outputs.append("preview window (h: help, q: quit)")
+            log(f"cam: {capture.name} {capture.width}x{capture.height} at {capture.fps:.2f} fps -> "
+                f"{' + '.join(outputs) or 'nowhere'}; background {chooser.label()}; Ctrl-C stops")
+            worker = MaskWorker(segmenter=segmenter, capture=capture, seconds=seconds)
+            state = ViewState(mirror=options.mirror)
+            loop = LiveLoop(capture=capture, worker=worker, matter=matter, chooser=chooser,
+                            light_wrap=config.refine.light_wrap, vcam=vcam, preview=preview, state=state, stop=stop,
+                            duration=options.duration, log=log)
+            if chooser.effect == "original":
+                worker.paused.set()
+            # the handlers stay until every device is released: a copy of the stop signal (`timeout`
+            # sends two) landing in the cleanup must not cut it short
+            signals = signal_scope.enter_context(_SignalStop(stop))
             worker.start()
             capture.start()
             loop.run()
             if signals.received is not None:
                 loop.stop_reason = signal.Signals(signals.received).name
-    finally:
-        # Release in reverse order of dependence; each close() is safe to call twice.
-        for resource in (capture, worker, vcam, preview, chooser):
-            if resource is not None:
-                try:
-                    resource.close()
-                except Exception as exc:  # keep releasing the others
-                    log(f"closing {type(resource).__name__} failed: {exc}")
+        finally:
+            # Release in reverse order of dependence; each close() is safe to call twice.
+            for resource in (capture, worker, vcam, preview, chooser):
+                if resource is not None:
+                    try:
+                        resource.close()
+                    except Exception as exc:  # keep releasing the others
+                        log(f"closing {type(resource).__name__} failed: {exc}")
     summary = loop.stats.summary(frames_in=capture.frames_in, dropped=capture.dropped)
     summary.update({
         "masks": worker.masks,

@@ -9,7 +9,9 @@ job. ``drain()`` is the gentle stop (Ctrl-C): the source stops, queued frames fi
 """
 from __future__ import annotations
 
+import contextlib
 import queue
+import signal
 import threading
 import time
 from typing import Callable, Iterable, Iterator, Sequence
@@ -18,6 +20,47 @@ Stage = Callable[[Iterator], Iterator]
 
 _END = object()
 POLL_SECONDS = 0.1
+# A second stop signal this soon after the first is the same stop, delivered twice: coreutils'
+# `timeout` (without --foreground) signals the process and then its whole process group. A
+# person pressing Ctrl-C again to abandon the job does it after reading the message.
+SAME_STOP_SECONDS = 0.5
+
+
+@contextlib.contextmanager
+def _signals_noted(caught: list[float]) -> Iterator[None]:
+    """While the pipeline runs, SIGINT and SIGTERM only note their time in ``caught``, for the
+    loop in ``run_stages`` to act on; nothing is raised on the main thread. (Raised as
+    KeyboardInterrupt, a second signal right after the first could land in the code that
+    handles the first, outside any ``try``, and abandon the job.) The handlers that were set
+    are still told, their KeyboardInterrupt swallowed: the CLI notes a SIGTERM so as to end by
+    it once the file is closed. A signal left at its default action or ignored keeps it; only
+    the main thread can set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+
+    def note(signum, frame):
+        caught.append(time.monotonic())
+        try:
+            previous[signum](signum, frame)
+        except KeyboardInterrupt:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if callable(signal.getsignal(sig)):  # Python's Ctrl-C handler, the CLI's SIGTERM one
+            previous[sig] = signal.signal(sig, note)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def second_stop(times: Sequence[float]) -> bool:
+    """True when the stop signals caught at these ``time.monotonic()`` times hold a second stop:
+    one SAME_STOP_SECONDS or more after the first (sooner, it is the first one repeated)."""
+    return any(t - times[0] >= SAME_STOP_SECONDS for t in times[1:])
 
 
 class Pipeline:
@@ -145,28 +188,25 @@ class Pipeline:
 def run_stages(source: Iterable, stages: Sequence[Stage], *, queue_size: int = 4,
                on_interrupt: Callable[[Pipeline], None] | None = None) -> Pipeline:
     """Run a pipeline to the end. The first Ctrl-C drains (frames in flight finish), a second
-    stops at once. Raises the first error of any thread after every thread has ended."""
+    (not the first one repeated, see SAME_STOP_SECONDS) stops at once. Raises the first error
+    of any thread after every thread has ended."""
     pipeline = Pipeline(queue_size=queue_size)
-    pipeline.start(source, stages)
-    interrupts = 0
-    handled = 0
-    while True:
-        # Everything happens inside the try: a Ctrl-C that lands while the previous one is
-        # being handled (say, during on_interrupt's message) is counted, never let out while
-        # threads still run native code (that aborted the process at exit).
-        try:
-            if interrupts > handled:
-                handled = interrupts
-                if interrupts == 1:
-                    pipeline.drain()
-                    if on_interrupt:
-                        on_interrupt(pipeline)
-                else:
-                    pipeline.stop()
+    caught: list[float] = []  # when each stop signal came
+    announced = False
+    with _signals_noted(caught):
+        pipeline.start(source, stages)
+        while True:
+            if second_stop(caught):
+                pipeline.stop()
+            elif caught and not announced:
+                pipeline.drain()
+                if on_interrupt:
+                    on_interrupt(pipeline)
+                announced = True
             if pipeline.join(POLL_SECONDS):
                 break
-        except KeyboardInterrupt:
-            interrupts += 1
-    pipeline.interrupted = interrupts > 0
+    if second_stop(caught):  # came as the drain ended: abandoned all the same
+        pipeline.stop()
+    pipeline.interrupted = bool(caught)
     pipeline.raise_first_error()
     return pipeline

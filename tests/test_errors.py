@@ -20,6 +20,7 @@ from conftest import ConstantSegmenter, make_index_video, write_tone
 from livebg.cli import main
 from livebg.config import Config
 from livebg.jobs import run_video
+from livebg.pipeline import SAME_STOP_SECONDS
 
 SIZE = (160, 120)
 FRAMES = 60
@@ -471,12 +472,29 @@ def test_failing_stage_into_png_directory_leaves_nothing(tmp_path):
 
 # -- Ctrl-C during `livebg video` ------------------------------------------------------------------
 
+SLOW_ENCODER = """
+import sys, time
+from livebg.cli import main
+from livebg.sinks.files import VideoFileSink
+write = VideoFileSink.write_i420
+def slow_write(self, *args, **kwargs):
+    time.sleep({seconds})
+    return write(self, *args, **kwargs)
+VideoFileSink.write_i420 = slow_write
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 class LivebgProcess:
     """`python -m livebg video …` in a subprocess, its stderr collected by a reader thread."""
 
-    def __init__(self, args: list[str], cwd: Path):
-        self.proc = subprocess.Popen([sys.executable, "-m", "livebg", *args], cwd=cwd, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+    def __init__(self, args: list[str], cwd: Path, *, frame_seconds: float = 0.0):
+        """``frame_seconds``: the encoder takes at least this long a frame (a slow job, whose
+        drain after a Ctrl-C lasts long enough for a second one)."""
+        command = [sys.executable, "-m", "livebg", *args]
+        if frame_seconds:
+            command[1:3] = ["-c", SLOW_ENCODER.format(seconds=frame_seconds)]
+        self.proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._chunks: list[bytes] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -541,11 +559,36 @@ def test_ctrl_c_keeps_the_frames_done_so_far(tmp_path, shared, sig):
     assert written == decoded
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_timeout_keeps_the_frames_done_so_far(tmp_path, shared, sig):
+    """coreutils' `timeout` signals livebg and then its whole process group, so livebg gets the
+    signal twice at once: that is one stop, not "Ctrl-C again". (It abandoned the file in 3 of 5
+    runs with stderr going to a file.)"""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    command = ["timeout", "--preserve-status", "-s", sig.name[3:], "8",  # 8 s: the model is loaded by then
+               sys.executable, "-c", SLOW_ENCODER.format(seconds=0.04),  # 25 fps at most: 30 s for the whole video
+               "video", str(shared / "media" / "videos" / "doctor_960x540.mp4"), "-o", "OUT.mp4"]
+    with open(tmp_path / "stderr.txt", "wb") as stderr:
+        status = subprocess.run(command, cwd=out_dir, stdout=subprocess.DEVNULL, stderr=stderr, timeout=120).returncode
+    err = (tmp_path / "stderr.txt").read_text(errors="replace")
+    assert status == 128 + sig, err  # livebg's own status (130 for Ctrl-C; ended by SIGTERM, as asked)
+    assert "Traceback" not in err and "nothing was written" not in err, err
+    assert os.listdir(out_dir) == ["OUT.mp4"]
+    with av.open(str(out_dir / "OUT.mp4")) as c:
+        decoded = sum(1 for _ in c.decode(video=0))
+    assert 0 < decoded < 760
+    assert f"wrote OUT.mp4: {decoded} frames" in err, err
+
+
 def test_ctrl_c_twice_abandons_the_file(tmp_path, shared):
-    proc = LivebgProcess(["video", str(shared / "media" / "videos" / "doctor_960x540.mp4"), "-o", "OUT.mp4"], tmp_path)
+    # 0.1 s a frame: the frames in flight (a dozen or more) take over a second to drain
+    proc = LivebgProcess(["video", str(shared / "media" / "videos" / "doctor_960x540.mp4"), "-o", "OUT.mp4"], tmp_path,
+                         frame_seconds=0.1)
     frames_flowing(proc, 1.0)
     proc.proc.send_signal(signal.SIGINT)
     proc.wait_for("Ctrl-C again", timeout=10)  # the first one was taken: now abandon
+    time.sleep(SAME_STOP_SECONDS)  # as a person does: sooner is the first signal repeated
     proc.proc.send_signal(signal.SIGINT)
     status = proc.finish()
     err = proc.stderr

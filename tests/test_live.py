@@ -188,11 +188,14 @@ def test_unwritable_stats_file_is_refused_before_the_camera_starts(tmp_path, cap
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signals_release_the_camera_and_the_virtual_camera(tmp_path, sig):
+@pytest.mark.parametrize("by_timeout", [False, True])  # `timeout` signals the process, then its process group
+def test_signals_release_the_camera_and_the_virtual_camera(tmp_path, sig, by_timeout):
     record = tmp_path / "record.json"
+    # `timeout` is given longer than the wait below: the test sends the signal through it
+    prefix = ["timeout", "--preserve-status", "-s", sig.name[3:], "600"] if by_timeout else []
     child = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "live_fakes.py"), str(record), "--", "cam", "--source", str(DOCTOR),
-         "--vcam-backend", "recorder", "--duration", "60", "--bg", "white"],
+        prefix + [sys.executable, str(REPO / "tests" / "live_fakes.py"), str(record), "--", "cam", "--source",
+                  str(DOCTOR), "--vcam-backend", "recorder", "--duration", "60", "--bg", "white"],
         cwd=REPO, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60

@@ -5,7 +5,7 @@ import _thread
 import threading
 import time
 
-from livebg.pipeline import run_stages
+from livebg.pipeline import SAME_STOP_SECONDS, run_stages
 
 
 RETURNED = threading.Event()  # set once run_stages has returned to the caller
@@ -45,7 +45,11 @@ def test_second_ctrl_c_during_the_first_ones_handler_still_joins_every_thread():
         yield
 
     def on_interrupt(_pipeline):
-        raise KeyboardInterrupt  # the second Ctrl-C, arriving inside the handler of the first
+        # the second Ctrl-C, arriving inside the handler of the first (late enough not to be
+        # taken for the first one repeated)
+        time.sleep(SAME_STOP_SECONDS + 0.05)
+        _thread.interrupt_main()
+        time.sleep(0.01)
 
     timer = threading.Timer(0.2, _thread.interrupt_main)  # the first Ctrl-C
     timer.start()
@@ -86,6 +90,43 @@ def test_one_ctrl_c_drains_and_keeps_every_frame_taken():
     assert out == taken[:len(out)] and len(out) >= len(taken) - 1  # nothing taken is lost (the source
     # may have read one item it never queued)
     finished(pipeline)
+
+
+def test_a_signal_repeated_at_once_is_the_same_stop():
+    """`timeout` signals the process and then its process group: two SIGINTs microseconds
+    apart. They must drain the job as one Ctrl-C does, not abandon it; a second Ctrl-C after
+    SAME_STOP_SECONDS does abandon it."""
+    def slower_stage(items):  # draining the queued items outlasts the second signal
+        for item in items:
+            time.sleep(0.25)
+            yield item
+
+    for gap, abandoned in ((0.0, False), (0.03, False), (SAME_STOP_SECONDS + 0.1, True)):
+        out = []
+        both_sent = threading.Event()
+
+        def sink(items):
+            for item in items:
+                out.append(item)
+            return
+            yield
+
+        def twice():
+            _thread.interrupt_main()
+            time.sleep(gap)
+            _thread.interrupt_main()
+            both_sent.set()
+
+        timer = threading.Timer(0.3, twice)
+        timer.start()
+        try:
+            pipeline = run_stages(iter(range(100_000)), [slower_stage, sink])
+        finally:
+            timer.cancel()
+        assert both_sent.is_set(), gap
+        assert pipeline.interrupted, gap
+        assert pipeline.stop_event.is_set() == abandoned, gap
+        assert len(out) < 100_000 and (abandoned or len(out) > 1), (gap, len(out))
 
 
 def test_hex_colours_long_and_short():
