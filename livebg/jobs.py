@@ -133,7 +133,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         if alpha_sink:
             sinks.append(alpha_sink)
         log(f"{source.name}: {source.width}x{source.height} at {float(source.rate):.3f} fps, "
-            f"{frames_text(source.frame_count) if source.frame_count else 'an unknown number of frames'} -> {out_plan.path}"
+            f"{frames_text(source.frame_count) if source.frame_count else 'an unknown number of frames'} -> {out_plan.label}"
             + (f" (audio {'copied' if sink.audio.copy else 're-encoded'})" if getattr(sink, "audio", None) else ""))
 
         matter = Matter(config)
@@ -203,8 +203,9 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         cpu = time.process_time() - cpu_started
         result = VideoResult(out_path, alpha_path, sink.frames, elapsed, pipeline.interrupted, cpu,
                              dict(pipeline.cpu_seconds))
-        note = " (interrupted: the file holds the frames done so far and plays)" if result.interrupted else ""
-        log(f"wrote {out_path}{f' and {alpha_path}' if alpha_path else ''}: {frames_text(result.frames)} in "
+        held = "the file holds the frames done so far and plays" if out_plan.kind == "video" else "the frames done so far"
+        note = f" (interrupted: {held})" if result.interrupted else ""
+        log(f"wrote {out_plan.label}{f' and {alpha_plan.label}' if alpha_path else ''}: {frames_text(result.frames)} in "
             f"{elapsed:.1f} s ({result.fps:.1f} fps){note}")
         return result
     except BaseException:
@@ -299,6 +300,11 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
     if segmenter is None:
         segmenter, reason = load_segmenter(config.model)
         log(f"{segmenter.describe()} — {reason}")
+    if matting:
+        from .refine import matting_compiled
+
+        if not matting_compiled():
+            log("--matting: pymatting compiles its code on its first run here (about 40 s on 2 cores); later runs reuse it")
     written = []
     # photos are independent: no temporal smoothing between them
     matter = Matter(config.override("smoothing", method="none"))

@@ -13,7 +13,6 @@ import argparse
 import collections
 import contextlib
 import json
-import os
 import signal
 import sys
 import threading
@@ -528,12 +527,12 @@ class _SignalStop:
 
 def _limit_torch_threads(segmenter, threads: int) -> None:
     # A torchvision model takes every core by default and starves the compositing thread; leave one free.
-    from .segmentation import TorchSegmenter
+    from .segmentation import TorchSegmenter, inference_threads
 
     if isinstance(segmenter, TorchSegmenter) and segmenter.device == "cpu":
         import torch
 
-        torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))
+        torch.set_num_threads(inference_threads(threads))
 
 
 def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None] = _log) -> LiveResult:

@@ -241,6 +241,16 @@ def _rewrite(model, path, input_name: str, scale: float, offset: float):
         return None
 
 
+def inference_threads(requested: int) -> int:
+    """CPU threads for the model: ``requested`` up to the machine's cores (more only slows it:
+    1000 ran at 0.4 fps here), or 0 for one per core less one, left to the pipeline."""
+    cores = os.cpu_count() or 2
+    if requested > cores:
+        print(f"livebg: --threads {requested} is more than the {cores} cores here: using {cores}", file=sys.stderr)
+        return cores
+    return requested or max(1, cores - 1)
+
+
 class OnnxSegmenter:
     """An ONNX model run by ONNX Runtime; its layout, scaling and output kind are read off the file.
 
@@ -269,7 +279,7 @@ class OnnxSegmenter:
         self._read_layout(path, dims(graph_input), out_dims)
         self.input_name, self.output_name = graph_input.name, output.name
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2) - 1)
+        options.intra_op_num_threads = inference_threads(threads)
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -740,12 +750,16 @@ def load_segmenter(config: ModelConfig) -> tuple[Segmenter, str]:
     choice = choose_model(config)
     spec, device = choice.spec, choice.device
     if spec.kind == "onnx":
+        # these may come from a preset made for a torchvision model (gpu-quality), so both places are named
         if config.weights:
-            raise ConfigError(f"--weights applies to torchvision models only; {spec.name} is an ONNX model: drop --weights")
+            raise ConfigError(f"--weights (or [model] weights in the preset) applies to torchvision models only; "
+                              f"{spec.name} is an ONNX model: drop it")
         if config.infer_size:
-            raise ConfigError(f"--infer-size applies to torchvision models only; {spec.name} has a fixed input size: drop --infer-size")
+            raise ConfigError(f"--infer-size (or [model] infer_size in the preset) applies to torchvision models only; "
+                              f"{spec.name} has a fixed input size: drop it, or set it to 0")
         if config.precision not in ("auto", "float32"):
-            raise ConfigError(f"ONNX models run in float32; drop --precision {config.precision}")
+            raise ConfigError(f"ONNX models run in float32: drop --precision {config.precision} "
+                              f"(or [model] precision in the preset)")
         segmenter = OnnxSegmenter(spec.path, name=spec.name, classes=config.classes, device=device,
                                   threads=config.threads, source=spec.source.split(":")[0])
         if config.crop_pass:

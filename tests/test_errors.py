@@ -242,6 +242,47 @@ def test_bad_preset(capsys, tmp_path, media, out_dir, toml, needles):
     assert_empty(out_dir)
 
 
+@pytest.mark.parametrize("toml, needles", [
+    ("[model]\ninfer_size = 520\n", ["--infer-size", "[model] infer_size in the preset", "selfie", "set it to 0"]),
+    ('[model]\nprecision = "float16"\n', ["--precision float16", "[model] precision in the preset"]),
+], ids=["infer_size", "precision"])
+def test_a_torchvision_setting_from_a_preset_is_named_as_such(capsys, tmp_path, media, out_dir, toml, needles):
+    """gpu-quality with --model selfie: the error named --infer-size, which the user never typed."""
+    preset = tmp_path / "preset.toml"
+    preset.write_text(toml)
+    _, line, _ = run_cli(capsys, ["video", str(media["valid"]), "--config", str(preset), "--model", "selfie",
+                                  "--device", "cpu", "-o", str(out_dir / "x.mp4")])
+    assert_says(line, *needles)
+    assert_empty(out_dir)
+
+
+def test_standard_output_is_refused(capsys, media, tmp_path, monkeypatch):
+    """`-o -` made a directory named "-" full of PNGs."""
+    monkeypatch.chdir(tmp_path)
+    status, line, _ = run_cli(capsys, ["video", str(media["valid"]), "--bg", "white", "-o", "-"])
+    assert status == 2
+    assert_says(line, "standard output", "out.mp4")
+    assert_empty(tmp_path)
+
+
+def test_frame_directories_are_readable_and_named_as_frames(capsys, media, tmp_path):
+    """They were made private (0700) by mkdtemp, unlike every other output; the messages
+    did not say that a path without an extension gets PNG frames."""
+    previous = os.umask(0o022)
+    try:
+        capsys.readouterr()
+        assert main(["video", str(media["valid"]), "--bg", "white", "-o", str(tmp_path / "frames"),
+                     "--alpha-out", str(tmp_path / "matte") + "/", "-q"]) == 0
+    finally:
+        os.umask(previous)
+    err = capsys.readouterr().err
+    for name in ("frames", "matte"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == 0o755, name
+    frames, matte = (f"{tmp_path / name}{os.sep} (PNG frames)" for name in ("frames", "matte"))
+    assert f"-> {frames}" in err, err
+    assert f"wrote {frames} and {matte}: {FRAMES} frames" in err, err
+
+
 def test_unknown_flag_value_is_one_line(capsys, media, out_dir):
     status, line, _ = run_cli(capsys, ["video", str(media["valid"]), "--bg-fit", "bounce", "-o", str(out_dir / "x.mp4")])
     assert status == 2

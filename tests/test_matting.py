@@ -52,3 +52,34 @@ def test_image_command_with_matting(tmp_path, portrait, segmenter):
     assert [p.name for p in written] == ["a_livebg.png", "b_livebg.png"]
     out = cv2.imread(str(written[0]))
     assert out.shape == portrait.shape
+
+
+def test_the_first_matting_run_says_it_compiles(tmp_path, portrait, segmenter, monkeypatch, capsys):
+    """The first --matting run took 40 s in silence while numba compiled pymatting's code."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    import livebg.refine as refine
+
+    package = tmp_path / "pymatting"
+    cache = package / "foreground" / "__pycache__"
+    cache.mkdir(parents=True)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: SimpleNamespace(submodule_search_locations=[str(package)]))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    assert not refine.matting_compiled()
+    numba_dir = tmp_path / "numba"
+    (numba_dir / "x").mkdir(parents=True)
+    (numba_dir / "x" / "estimate_foreground_ml._estimate_fb_ml-61.py311.nbi").touch()
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(numba_dir))
+    assert refine.matting_compiled()  # cached elsewhere
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    monkeypatch.undo()  # the real find_spec again, for the job below
+
+    cv2.imwrite(str(tmp_path / "a.png"), cv2.cvtColor(portrait, cv2.COLOR_RGB2BGR))
+    for compiled in (False, True):
+        monkeypatch.setattr(refine, "matting_compiled", lambda: compiled)
+        capsys.readouterr()
+        run_images([str(tmp_path / "a.png")], str(tmp_path / f"out{compiled}.png"), Config(), segmenter=segmenter,
+                   progress=False, matting=True)
+        said = "compiles its code on its first run" in capsys.readouterr().err
+        assert said == (not compiled)

@@ -39,6 +39,11 @@ class OutputPlan:
     kind: str  # "video" or "frames" (a directory of PNGs)
     what: str = "output"  # how messages name it: "output" (-o) or "--alpha-out"
 
+    @property
+    def label(self) -> str:
+        """The path as messages show it: a directory says it gets PNG frames."""
+        return f"{self.path}{os.sep} (PNG frames)" if self.kind == "frames" else str(self.path)
+
 
 def check_writable(directory: Path, what: str = "output") -> None:
     """Fail before any work when ``directory`` exists but files cannot be created in it."""
@@ -63,6 +68,9 @@ def write_failed(path: Path, exc: BaseException) -> OutputError:
 def plan_output(path: str | Path, *, transparent: bool, what: str = "output") -> OutputPlan:
     """Check an output path before any work starts: directory exists and is writable, format can hold the request."""
     text = str(path)
+    if text == "-":
+        raise OutputError(f"{what} -: livebg writes files, not standard output: give a file such as out.mp4, "
+                          f"or a directory for PNG frames")
     out = Path(text).expanduser()
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
@@ -320,6 +328,12 @@ class AudioCarrier:
         self.input.close()
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class ImageDirSink:
     """Frames as numbered PNGs (00000.png, …) in a directory that appears when the job ends."""
 
@@ -328,6 +342,8 @@ class ImageDirSink:
         if self.path.exists() and any(self.path.iterdir()):
             raise OutputError(f"{what} directory {self.path} is not empty: choose a new or empty directory")
         self.partial = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.livebg-partial-", dir=self.path.parent))
+        # mkdtemp makes it private (0700); the frames are a result, as readable as any new directory
+        os.chmod(self.partial, 0o777 & ~_umask())
         self.params = [cv2.IMWRITE_PNG_COMPRESSION, compression]
         self.frames = 0
         self._closed = False
