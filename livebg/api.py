@@ -42,7 +42,8 @@ class BackgroundReplacer:
     """Frames in, frames out, with the same model, smoothing, refinement and backgrounds as the CLI.
 
     Call it on consecutive frames of one stream (temporal smoothing carries over); call
-    ``reset()`` between unrelated streams or after a cut you know of.
+    ``reset()`` between unrelated streams or after a cut you know of. Each frame comes back
+    at once, so the look-ahead of file jobs (``[smoothing] look_ahead``) does not apply here.
     """
 
     def __init__(self, *, config: Config | str | Path | None = None, segmenter: Segmenter | None = None,

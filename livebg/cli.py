@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--crf", type=int, help="quality 0..51, lower is better and bigger (default: 20; .webm: VP9 at crf + 10)")
     v.add_argument("--preset", help="x264 speed preset (default: veryfast)")
     v.add_argument("--no-audio", dest="audio", action="store_const", const=False, help="drop the input's audio")
+    v.add_argument("--look-ahead", action=argparse.BooleanOptionalAction, default=None,
+                   help="average each frame's matte with the frames before and after it where the picture "
+                        "did not change: steadier edges, no trail (default: on; off with --smoothing none)")
     _common(v)
 
     i = sub.add_parser("image", help="replace the background of photos")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -118,17 +118,28 @@ def synthetic_motion(rest_frames: int = 12, move_frames: int = 24, speed: float 
         yield frame, prob, truth > 0.5
 
 
-def lag_frames(smooth: Callable[[np.ndarray, np.ndarray], np.ndarray], *, speed: float = 3.0) -> float:
+def lag_frames(smooth: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None, *,
+               stream: Callable[[Iterable[tuple[np.ndarray, np.ndarray]]], Iterable[np.ndarray]] | None = None,
+               speed: float = 3.0) -> float:
     """How many frames the smoothed matte trails a shape that starts moving suddenly.
 
+    ``smooth(prob, frame) -> alpha`` is called frame by frame (a TemporalSmoother); or
+    ``stream`` takes all the ``(prob, frame)`` pairs and gives the alphas in order, for a
+    matte that looks ahead (``Matter.stream``).
     The shape rests (the smoother settles), then moves at ``speed`` px/frame; the lag is the
     mean distance by which the matte's front edge trails the true one, or its back edge
     leaves a ghost behind it, while moving, in frames of motion. 0 means it keeps up exactly.
     """
+    if (smooth is None) == (stream is None):
+        raise TypeError("give smooth or stream")
     rest = 12
     gaps = []
-    for t, (frame, prob, truth) in enumerate(synthetic_motion(rest_frames=rest, speed=speed)):
-        alpha = smooth(prob, frame)
+    sequence = list(synthetic_motion(rest_frames=rest, speed=speed))
+    if stream is None:
+        alphas = (smooth(prob, frame) for frame, prob, _ in sequence)
+    else:
+        alphas = stream((prob, frame) for frame, prob, _ in sequence)
+    for t, ((frame, prob, truth), alpha) in enumerate(zip(sequence, alphas, strict=True)):
         if t < rest:
             continue
         cols_matte = np.flatnonzero((alpha > 0.5).any(axis=0))

@@ -148,11 +148,9 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         i420 = I420Compositor(background) if fast else None
 
         def matte_stage(items):
-            for frame, prob in items:
-                if i420 is not None and frame.yuv is not None:
-                    yield frame, matter.luma_coefficients(prob, frame.yuv[:frame.height])
-                else:
-                    yield frame, matter(prob, frame.rgb())
+            # the Y plane gives coefficients for the YUV path, the RGB frame an alpha
+            yield from matter.stream((frame, prob, frame.yuv[:frame.height] if i420 is not None and frame.yuv is not None
+                                      else frame.rgb()) for frame, prob in items)
 
         def composite_stage(items):
             for frame, matte in items:

@@ -5,7 +5,10 @@ result for the same settings.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import cv2
 import numpy as np
@@ -14,15 +17,33 @@ from .compositing import Background, composite
 from .config import Config
 from .i420 import frame_size, i420_planes
 from .refine import Refiner, guide_small, luma_and_guide
-from .smoothing import TemporalSmoother
+from .smoothing import TemporalSmoother, neighbour_average, thumbnail
+
+
+@dataclass
+class _Step:
+    """One frame between the model and refinement: its map at the working size and its guide."""
+    tag: Any
+    prob: np.ndarray  # at Refiner.working_map's size
+    guide: np.ndarray  # the small luma refinement is guided by
+    scale: float  # guide pixels per frame pixel
+    gray: np.ndarray | None  # the RGB frame's full-size luma; None when the frame came as its Y plane
+    gate: np.ndarray  # the guide at the map's size, for the look-ahead's picture comparison
+    thumb: np.ndarray  # for the look-ahead's scene-cut check
 
 
 class Matter:
-    """Probability map (inference size) + frame -> full-resolution float32 alpha."""
+    """Probability map (inference size) + frame -> full-resolution float32 alpha, or the
+    low-resolution coefficients of it for a frame that is YUV (``luma_coefficients``).
+
+    Calls on single frames are causal (the live camera, the API). ``stream`` is the file jobs'
+    form: with ``[smoothing] look_ahead`` it holds one frame back, so that each map can be
+    averaged with the next frame's as well as the previous one's (``neighbour_average``)."""
 
     def __init__(self, config: Config):
         self.smoother = TemporalSmoother(config.smoothing)
         self.refiner = Refiner(config.refine)
+        self.look_ahead = config.smoothing.look_ahead and config.smoothing.method != "none"
 
     def reset(self) -> None:
         self.smoother.reset()
@@ -35,9 +56,9 @@ class Matter:
         self.reset()
 
     def __call__(self, prob: np.ndarray, frame: np.ndarray) -> np.ndarray:
-        gray, guide, scale = luma_and_guide(frame)
-        # the small guide serves the scene-cut check too: a fifth of the cost of the frame
-        return self.refiner.apply(self.smoother(prob, guide), gray, guide, scale)
+        """The alpha of an RGB frame, at its full size."""
+        step = self._prepare(None, prob, frame)
+        return self._finish(step, step.prob)
 
     def luma_coefficients(self, prob: np.ndarray, luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The same matte as ``__call__`` left at low resolution, for frames that are YUV:
@@ -47,10 +68,53 @@ class Matter:
         The guided filter fits its model on full-range grey, (Y - 16) * 255 / 219, so the
         coefficients are those of the RGB path, rewritten for Y.
         """
-        guide, scale = guide_small(luma)
-        guide -= 16 / 255
-        guide *= 255 / 219
-        a, b = self.refiner.coefficients(self.smoother(prob, guide), guide, scale)
+        step = self._prepare(None, prob, luma)
+        return self._finish(step, step.prob)
+
+    def stream(self, items: Iterable[tuple[Any, np.ndarray, np.ndarray]]) -> Iterator[tuple[Any, Any]]:
+        """``(tag, prob, image)`` of consecutive frames -> ``(tag, matte)`` in the same order.
+        ``image`` is the RGB frame (the matte: an alpha, as ``__call__``) or its limited-range
+        Y plane (coefficients, as ``luma_coefficients``). With look-ahead each frame comes out
+        when the next has gone in (the last one when the input ends)."""
+        if not self.look_ahead:
+            for tag, prob, image in items:
+                step = self._prepare(tag, prob, image)
+                yield tag, self._finish(step, step.prob)
+            return
+        before = current = None
+        for tag, prob, image in items:
+            step = self._prepare(tag, prob, image)
+            if current is not None:
+                yield current.tag, self._finish(current, self._averaged(current, before, step))
+            before, current = current, step
+        if current is not None:
+            yield current.tag, self._finish(current, self._averaged(current, before, None))
+
+    def _averaged(self, step: _Step, *neighbours: _Step | None) -> np.ndarray:
+        """The step's map averaged with those of its neighbours in the same shot."""
+        usable = [(n.prob, n.gate) for n in neighbours
+                  if n is not None and n.prob.shape == step.prob.shape
+                  and not self.smoother.differ_as_a_cut(n.thumb, step.thumb)]
+        return neighbour_average(step.prob, step.gate, usable) if usable else step.prob
+
+    def _prepare(self, tag: Any, prob: np.ndarray, image: np.ndarray) -> _Step:
+        if image.ndim == 3:
+            gray, guide, scale = luma_and_guide(image)
+        else:  # the Y plane: the guide in full-range grey, as the RGB path's
+            gray = None
+            guide, scale = guide_small(image)
+            guide -= 16 / 255
+            guide *= 255 / 219
+        prob = self.refiner.working_map(prob, guide)
+        gate = guide if prob.shape == guide.shape else cv2.resize(guide, prob.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        return _Step(tag, prob, guide, scale, gray, gate, thumbnail(guide) if self.look_ahead else None)
+
+    def _finish(self, step: _Step, prob: np.ndarray):
+        # the small guide serves the scene-cut check too: a fifth of the cost of the frame
+        prob = self.smoother(prob, step.guide)
+        if step.gray is not None:
+            return self.refiner.apply(prob, step.gray, step.guide, step.scale)
+        a, b = self.refiner.coefficients(prob, step.guide, step.scale)
         a *= 255 / 219
         b -= 16 * a
         return a, b

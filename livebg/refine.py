@@ -49,6 +49,13 @@ class Refiner:
         alpha += ab[..., 1]
         return np.clip(alpha, 0.0, 1.0, out=alpha)
 
+    def working_map(self, prob: np.ndarray, guide: np.ndarray) -> np.ndarray:
+        """``prob`` at the size refinement uses it: the guide's for ``guided`` (so smoothing
+        before it costs a quarter of the model map's pixels), its own for ``bilinear``."""
+        if self.config.method == "bilinear" or prob.shape == guide.shape:
+            return prob
+        return cv2.resize(prob, guide.shape[::-1], interpolation=cv2.INTER_LINEAR)
+
     def coefficients(self, prob: np.ndarray, guide: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
         """Low-resolution maps (a, b) with alpha = clip(a * luma + b, 0, 1) at full resolution,
         luma in 0..255 and (a, b) upsampled bilinearly. ``guide, scale`` is ``guide_small(luma)``.
@@ -59,8 +66,7 @@ class Refiner:
         cfg = self.config
         if cfg.method == "bilinear":
             return np.zeros_like(prob), np.clip(prob, 0.0, 1.0)
-        sh, sw = guide.shape
-        p = cv2.resize(prob, (sw, sh), interpolation=cv2.INTER_LINEAR)
+        p = self.working_map(prob, guide)
         r = max(1, round(cfg.radius * scale))
         a, b = guided_coefficients(guide, p, r, cfg.eps)
         # alpha = sharpness * (a * I + b - threshold) + 0.5, with the luma I in [0, 1]

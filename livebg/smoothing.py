@@ -5,6 +5,13 @@ the same per pixel, but lowers the weight linearly with the change in probabilit
 where it moved by ``motion_threshold`` or more: a still matte stops shimmering while a moving
 arm is followed at once, without a trailing ghost. A scene cut (a large change in a small thumbnail of the
 frame) resets the state.
+
+``neighbour_average`` is the look-ahead step of file jobs, before the smoother: each frame's
+map is averaged with the raw maps of the frames before and after it, per pixel only where the
+picture there did not change. A model's edge wobbles from frame to frame by a pixel or so
+around where it should be; the mean of three frames wobbles less. Centred in time, it
+follows a moving edge without trailing it, and where anything moved the picture changed, so
+only the frame's own map counts there.
 """
 from __future__ import annotations
 
@@ -14,6 +21,37 @@ import numpy as np
 from .config import SmoothingConfig
 
 THUMB_SIZE = (64, 36)
+NEIGHBOUR_WEIGHT = 0.5  # weight of a neighbour's map (the frame's own: 1) where the picture is unchanged
+PICTURE_TOLERANCE = 0.1  # a guide change (0..1) at which a neighbour's weight has fallen to 0
+
+
+def thumbnail(frame: np.ndarray) -> np.ndarray:
+    """A 64x36 float thumbnail in [0, 1] of an RGB frame or a grey one (uint8, or float in [0, 1])."""
+    if frame.ndim == 3:
+        frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    thumb = cv2.resize(frame, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+    if frame.dtype == np.uint8:
+        thumb *= 1 / 255.0
+    return thumb
+
+
+def neighbour_average(prob: np.ndarray, guide: np.ndarray,
+                      neighbours: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """``prob`` averaged with the ``(prob, guide)`` of neighbouring frames, all at the guide's
+    size: a neighbour weighs NEIGHBOUR_WEIGHT where its guide equals this one, falling
+    linearly to 0 at a difference of PICTURE_TOLERANCE (something moved there, or the light
+    changed). A new array (about 0.1 ms at 320x180 for two neighbours)."""
+    total = prob.copy()
+    weights = np.ones_like(prob)
+    for other, other_guide in neighbours:
+        w = cv2.absdiff(other_guide, guide)
+        w *= -NEIGHBOUR_WEIGHT / PICTURE_TOLERANCE
+        w += NEIGHBOUR_WEIGHT
+        np.maximum(w, 0, out=w)
+        total += w * other
+        weights += w
+    total /= weights
+    return total
 
 
 class TemporalSmoother:
@@ -37,15 +75,13 @@ class TemporalSmoother:
         """True when ``frame`` differs from the previous one as a scene cut does. ``frame`` is the
         RGB frame or any grey version of it (uint8, or float in [0, 1]; the matte stage passes
         its small guide image, which is ~5x cheaper to shrink than the frame)."""
-        if frame.ndim == 3:
-            frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        thumb = cv2.resize(frame, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
-        if frame.dtype == np.uint8:
-            thumb *= 1 / 255.0
+        thumb = thumbnail(frame)
         previous, self._thumb = self._thumb, thumb
-        if previous is None:
-            return False
-        return float(cv2.absdiff(thumb, previous).mean()) > self.config.cut_threshold
+        return previous is not None and self.differ_as_a_cut(previous, thumb)
+
+    def differ_as_a_cut(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """True when two ``thumbnail``s differ as the frames on either side of a scene cut do."""
+        return float(cv2.absdiff(a, b).mean()) > self.config.cut_threshold
 
     def __call__(self, prob: np.ndarray, frame: np.ndarray | None = None) -> np.ndarray:
         """Smooth one float32 probability map; ``frame`` (RGB or grey) enables scene-cut detection."""

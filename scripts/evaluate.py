@@ -26,7 +26,6 @@ from livebg.config import Config, load_config  # noqa: E402
 from livebg.evaluation import FlickerMeter, boundary_f, iou, lag_frames, load_labeled  # noqa: E402
 from livebg.matte import Matter  # noqa: E402
 from livebg.segmentation import load_segmenter, stream_predictor  # noqa: E402
-from livebg.smoothing import TemporalSmoother  # noqa: E402
 from seeds_method import seeds_alpha_from_probability  # noqa: E402
 
 SEEDS = "seeds' method (hard mask + 7x7 blur)"
@@ -36,17 +35,23 @@ PLAIN = {"crop_pass": False}
 ROWS = {
     "raw model": {"model": PLAIN, "smoothing": {"method": "none"}, "refine": {"method": "bilinear"}},
     SEEDS: None,
-    "ema smoothing only": {"model": PLAIN, "smoothing": {"method": "ema"}, "refine": {"method": "bilinear"}},
-    "adaptive smoothing only": {"model": PLAIN, "smoothing": {"method": "adaptive"}, "refine": {"method": "bilinear"}},
+    "ema smoothing only": {"model": PLAIN, "smoothing": {"method": "ema", "look_ahead": False}, "refine": {"method": "bilinear"}},
+    "adaptive smoothing only": {"model": PLAIN, "smoothing": {"method": "adaptive", "look_ahead": False},
+                                "refine": {"method": "bilinear"}},
+    # strength 0: the smoother passes each map through, so only the look-ahead's average acts
+    "look-ahead only": {"model": PLAIN, "smoothing": {"strength": 0.0, "look_ahead": True}, "refine": {"method": "bilinear"}},
     "guided refinement only": {"model": PLAIN, "smoothing": {"method": "none"}, "refine": {"method": "guided"}},
     "crop pass only": {"model": {"crop_pass": True}, "smoothing": {"method": "none"}, "refine": {"method": "bilinear"}},
+    "default without look-ahead (as live)": {"smoothing": {"look_ahead": False}},
     "default without crop pass": {"model": PLAIN},
     "default": {},
 }
 LAG_ROWS = {
     "none": {"method": "none"},
-    "ema": {"method": "ema"},
-    "adaptive": {"method": "adaptive"},
+    "ema": {"method": "ema", "look_ahead": False},
+    "adaptive": {"method": "adaptive", "look_ahead": False},
+    "ema + look-ahead": {"method": "ema", "look_ahead": True},
+    "adaptive + look-ahead (default)": {"method": "adaptive", "look_ahead": True},
 }
 
 
@@ -95,7 +100,7 @@ def evaluate(labeled: str, base: Config, rows: dict[str, dict | None], limit: in
         matter = None if overrides is None else Matter(config)
         probs, model_seconds = model_run(config.model)
         started = time.perf_counter()
-        alphas = [matte(matter, prob, image) for (image, _), prob in zip(pairs, probs)]
+        alphas = mattes(matter, probs, [image for image, _ in pairs])
         seconds = model_seconds + time.perf_counter() - started
         flick = FlickerMeter()
         for alpha, (_, truth) in zip(alphas, pairs):
@@ -108,20 +113,22 @@ def evaluate(labeled: str, base: Config, rows: dict[str, dict | None], limit: in
     return results
 
 
-def matte(matter: Matter | None, prob, image):
-    """The row's alpha for one frame; ``None`` is the seeds' rule."""
+def mattes(matter: Matter | None, probs, images) -> list:
+    """The row's alphas, as a video job makes them (``Matter.stream``, looking ahead when the
+    row's settings do); ``None`` is the seeds' rule."""
     if matter is None:
-        h, w = image.shape[:2]
-        return seeds_alpha_from_probability(prob, (w, h)).astype("float32")
-    return matter(prob, image)
+        return [seeds_alpha_from_probability(prob, image.shape[1::-1]).astype("float32")
+                for prob, image in zip(probs, images)]
+    return [alpha for _, alpha in matter.stream((None, prob, image) for prob, image in zip(probs, images))]
 
 
 def lag_table(base: Config) -> list[dict]:
+    """The smoother alone (as the smoothing rows: bilinear, no refinement) for each setting,
+    run as a video job runs it."""
     rows = []
     for name, settings in LAG_ROWS.items():
-        config = base.smoothing.__class__(**{**vars(base.smoothing), **settings})
-        smoother = TemporalSmoother(config)
-        rows.append({"name": name, "lag": lag_frames(smoother)})
+        config = row_config(base, {"smoothing": settings, "refine": {"method": "bilinear"}})
+        rows.append({"name": name, "lag": lag_frames(stream=lambda pairs: mattes(Matter(config), *zip(*pairs)))})
     return rows
 
 
@@ -131,7 +138,7 @@ def print_table(results: list[dict], model: str, labeled: str) -> None:
     print("| configuration | IoU | boundary F | flicker | fps |")
     print("|---|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['name']} | {r['iou']:.3f} | {r['boundary_f']:.3f} | {r['flicker']:.2f} | {r['fps']:.0f} |")
+        print(f"| {r['name']} | {r['iou']:.3f} | {r['boundary_f']:.3f} | {r['flicker']:.3f} | {r['fps']:.0f} |")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -165,3 +165,102 @@ def test_adaptive_kernel_is_loaded_at_construction_with_the_types_frames_pass(mo
     assert calls == [("float32", "float32", "float", "float", "float32")] * 2
     TemporalSmoother(SmoothingConfig(method="ema"))
     assert len(calls) == 2  # other methods load nothing
+
+
+# -- look-ahead: the neighbour average of file jobs ------------------------------------------
+
+def test_neighbour_average_weighs_neighbours_where_the_picture_is_unchanged():
+    from livebg.smoothing import NEIGHBOUR_WEIGHT, PICTURE_TOLERANCE, neighbour_average
+
+    prob = np.full((4, 3), 0.2, np.float32)
+    guide = np.full((4, 3), 0.5, np.float32)
+    other = np.full((4, 3), 0.8, np.float32)
+    moved = guide.copy()
+    moved[0] += PICTURE_TOLERANCE  # changed by the tolerance: no weight
+    moved[1] += PICTURE_TOLERANCE / 2  # half of it: half the weight
+    moved[2] -= PICTURE_TOLERANCE / 2  # either way
+    out = neighbour_average(prob, guide, [(other, guide), (other, moved)])
+    w = NEIGHBOUR_WEIGHT
+    np.testing.assert_allclose(out[0], (0.2 + w * 0.8) / (1 + w), atol=1e-6)
+    np.testing.assert_allclose(out[1], (0.2 + 1.5 * w * 0.8) / (1 + 1.5 * w), atol=1e-6)
+    np.testing.assert_allclose(out[2], out[1], atol=1e-6)
+    np.testing.assert_allclose(out[3], (0.2 + 2 * w * 0.8) / (1 + 2 * w), atol=1e-6)
+    assert out is not prob and np.all(prob == np.float32(0.2))
+    np.testing.assert_array_equal(neighbour_average(prob, guide, []), prob)
+
+
+def _matter(**smoothing):
+    from livebg.config import Config
+    from livebg.matte import Matter
+
+    return Matter(Config().override("smoothing", **smoothing).override("refine", method="bilinear"))
+
+
+def _alphas(matter, probs, frames):
+    return [alpha for _, alpha in matter.stream((None, p, f) for p, f in zip(probs, frames))]
+
+
+def test_look_ahead_calms_a_still_matte_further():
+    _, probs = noisy_still(30)
+    frames = [np.full((32, 48, 3), 90, np.uint8)] * len(probs)
+
+    def shimmer(alphas):
+        return np.mean([np.abs(a - b).mean() for a, b in zip(alphas[10:], alphas[11:])])
+
+    causal = shimmer(_alphas(_matter(look_ahead=False), probs, frames))
+    ahead = shimmer(_alphas(_matter(look_ahead=True), probs, frames))
+    assert ahead < 0.8 * causal
+
+
+def test_look_ahead_adds_no_lag():
+    def stream(matter):
+        return lambda pairs: _alphas(matter, *zip(*pairs))
+
+    assert lag_frames(stream=stream(_matter(method="adaptive", look_ahead=True))) < 0.5
+    assert lag_frames(stream=stream(_matter(method="none", look_ahead=True))) == 0
+    assert lag_frames(stream=stream(_matter(method="ema", look_ahead=True))) > 1  # it does not cure a trailing EMA
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 5])
+def test_stream_gives_every_frame_once_in_order(count):
+    matter = _matter(look_ahead=True)
+    frames = [np.full((18, 32, 3), 30 * i, np.uint8) for i in range(count)]
+    probs = [np.full((9, 16), 0.1 * i, np.float32) for i in range(count)]
+    out = list(matter.stream((f"frame {i}", p, f) for i, (p, f) in enumerate(zip(probs, frames))))
+    assert [tag for tag, _ in out] == [f"frame {i}" for i in range(count)]
+    assert all(alpha.shape == (18, 32) for _, alpha in out)
+
+
+@pytest.mark.parametrize("luma", [False, True], ids=["rgb", "y-plane"])
+def test_without_look_ahead_the_stream_is_the_per_frame_chain(luma):
+    from livebg.config import Config
+    from livebg.matte import Matter
+
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 255, (36, 64, 3), dtype=np.uint8) for _ in range(4)]
+    if luma:
+        frames = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+    probs = [rng.random((18, 32), dtype=np.float32) for _ in range(4)]
+    config = Config().override("smoothing", look_ahead=False)
+    one = Matter(config)
+    expected = [(one.luma_coefficients if luma else one)(p, f) for p, f in zip(probs, frames)]
+    got = [m for _, m in Matter(config).stream((None, p, f) for p, f in zip(probs, frames))]
+    for e, g in zip(expected, got, strict=True):
+        for a, b in zip(e if luma else [e], g if luma else [g]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_look_ahead_does_not_reach_across_a_scene_cut():
+    # Two shots that share a grey right half (the picture there is unchanged across the cut)
+    # but not the left: the person on the right of the second shot must not appear in the
+    # last frame of the first.
+    first = np.zeros((36, 64, 3), np.uint8)
+    first[:, 32:] = 128
+    second = first.copy()
+    second[:, :32] = 255
+    empty = np.zeros((36, 64), np.float32)
+    person = empty.copy()
+    person[:, 40:56] = 1
+    alphas = _alphas(_matter(look_ahead=True), [empty, empty, person, person], [first, first, second, second])
+    assert alphas[1].max() == 0
+    assert alphas[2][:, 44:52].min() > 0.99
