@@ -81,6 +81,7 @@ class RefineConfig:
     eps: float = 1e-3  # guided filter regularisation: smaller follows image edges more closely
     sharpness: float = 8.0  # guided: steepness of the edge ramp; 1 keeps the filter's soft edge
     threshold: float = 0.6  # guided: the filtered probability the edge is placed at (alpha 0.5 there)
+    guide_size: int = 180  # guided: short side in px of the grey image the edges are fitted on; larger is steadier, slower
     light_wrap: float = 0.0  # 0..1: background light spilling onto the subject's edge
 
     def validate(self) -> None:
@@ -94,6 +95,8 @@ class RefineConfig:
             raise ConfigError(f"refine sharpness {self.sharpness} is out of range: use 1..20 (1 keeps the soft edge)")
         if not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"refine threshold {self.threshold} is out of range: use (0, 1), e.g. 0.5")
+        if not 32 <= self.guide_size <= 4320:
+            raise ConfigError(f"guide size {self.guide_size} is out of range: use 32..4320 pixels (default 180)")
         if not 0.0 <= self.light_wrap <= 1.0:
             raise ConfigError(f"light wrap {self.light_wrap} is out of range: use 0..1")
 
@@ -159,6 +162,7 @@ SETTINGS = {
     "smoothing": ("smoothing", "method"), "smoothing_strength": ("smoothing", "strength"),
     "look_ahead": ("smoothing", "look_ahead"),
     "refine": ("refine", "method"), "light_wrap": ("refine", "light_wrap"),
+    "guide_size": ("refine", "guide_size"),
     "bg": ("background", "bg"), "bg_fit": ("background", "fit"),
     "crf": ("output", "crf"), "preset": ("output", "preset"), "audio": ("output", "audio"),
     "alpha_out": ("output", "alpha_out"), "fps": ("output", "fps"),

@@ -99,10 +99,10 @@ class Matter:
 
     def _prepare(self, tag: Any, prob: np.ndarray, image: np.ndarray) -> _Step:
         if image.ndim == 3:
-            gray, guide, scale = luma_and_guide(image)
+            gray, guide, scale = luma_and_guide(image, self.refiner.config.guide_size)
         else:  # the Y plane: the guide in full-range grey, as the RGB path's
             gray = None
-            guide, scale = guide_small(image)
+            guide, scale = guide_small(image, self.refiner.config.guide_size)
             guide -= 16 / 255
             guide *= 255 / 219
         prob = self.refiner.working_map(prob, guide)

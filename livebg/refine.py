@@ -19,7 +19,8 @@ import numpy as np
 from .config import RefineConfig
 from .resize import shrink
 
-# The guided filter's coefficients are computed at about this many pixels on the short side.
+# The guided filter's coefficients are computed at about this many pixels on the short side
+# unless [refine] guide_size says otherwise.
 GUIDE_SHORT_SIDE = 180
 
 
@@ -30,7 +31,7 @@ class Refiner:
 
     def __call__(self, prob: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """float32 probability map (any size) + RGB uint8 frame -> float32 alpha at frame size."""
-        return self.apply(prob, *luma_and_guide(frame))
+        return self.apply(prob, *luma_and_guide(frame, self.config.guide_size))
 
     def apply(self, prob: np.ndarray, gray: np.ndarray, guide: np.ndarray, scale: float) -> np.ndarray:
         """``__call__`` for a frame already reduced to ``luma_and_guide(frame)``."""
@@ -78,18 +79,18 @@ class Refiner:
         return a, b
 
 
-def luma_and_guide(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def luma_and_guide(frame: np.ndarray, short_side: int = GUIDE_SHORT_SIDE) -> tuple[np.ndarray, np.ndarray, float]:
     """An RGB uint8 frame's luma (uint8, full size) and ``guide_small`` of it."""
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError(f"frame must be uint8 HxWx3, got {frame.dtype} {frame.shape}")
     gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    return (gray, *guide_small(gray))
+    return (gray, *guide_small(gray, short_side))
 
 
-def guide_small(luma: np.ndarray) -> tuple[np.ndarray, float]:
-    """The full-resolution luma (uint8) at about GUIDE_SHORT_SIDE px, in [0, 1], and the scale."""
+def guide_small(luma: np.ndarray, short_side: int = GUIDE_SHORT_SIDE) -> tuple[np.ndarray, float]:
+    """The full-resolution luma (uint8) at about ``short_side`` px, in [0, 1], and the scale."""
     h, w = luma.shape
-    scale = min(1.0, GUIDE_SHORT_SIDE / min(h, w))
+    scale = min(1.0, short_side / min(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     factor = round(1 / scale)
     if scale < 1 and not (w % factor or h % factor) and (w // factor, h // factor) == size:  # 540p, 720p, 1080p

@@ -61,7 +61,8 @@ def test_refiner_checks_its_inputs():
         Refiner()(prob, frame.astype(np.float32))
 
 
-@pytest.mark.parametrize("kwargs", [{"method": "bicubic"}, {"radius": 0}, {"eps": 0}, {"sharpness": 0.5}, {"light_wrap": 2}])
+@pytest.mark.parametrize("kwargs", [{"method": "bicubic"}, {"radius": 0}, {"eps": 0}, {"sharpness": 0.5}, {"light_wrap": 2},
+                                    {"guide_size": 16}, {"guide_size": 5000}])
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ConfigError):
         Refiner(RefineConfig(**kwargs))

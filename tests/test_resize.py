@@ -41,3 +41,24 @@ def test_guide_is_the_area_resized_luma(frame, size, levels):
     expected = cv2.resize(luma, guide.shape[::-1], interpolation=cv2.INTER_AREA).astype(np.float32) / 255
     assert guide.shape == (180, round(size[1] * 180 / size[0])) and scale == pytest.approx(180 / size[0])
     assert np.abs(guide - expected).max() < (levels + 0.01) / 255
+
+
+@pytest.mark.parametrize("short_side", [90, 270, 540, 1000])
+def test_the_guide_size_is_the_settings(frame, short_side):
+    luma = cv2.resize(np.ascontiguousarray(frame[..., 1]), (960, 540), interpolation=cv2.INTER_LINEAR)
+    guide, scale = guide_small(luma, short_side)
+    side = min(short_side, 540)  # never larger than the frame
+    assert guide.shape == (side, round(960 * side / 540)) and scale == pytest.approx(side / 540)
+    expected = cv2.resize(luma, guide.shape[::-1], interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    assert np.abs(guide - expected).max() < 1.01 / 255
+
+
+@pytest.mark.parametrize("guide_size", [180, 270])
+def test_the_matte_is_fitted_at_the_guide_size(guide_size):
+    from livebg.config import Config
+    from livebg.matte import Matter
+
+    luma = np.full((540, 960), 120, np.uint8)
+    prob = np.zeros((360, 640), np.float32)
+    a, b = Matter(Config().override("refine", guide_size=guide_size)).luma_coefficients(prob, luma)
+    assert a.shape == b.shape == (guide_size, guide_size * 16 // 9)
