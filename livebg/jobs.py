@@ -221,9 +221,16 @@ def collect_images(inputs: Sequence[str]) -> list[Path]:
     for spec in inputs:
         path = Path(spec).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+            entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+            found = sorted(p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
             if not found:
                 raise InputError(f"{path} holds no images: give JPEG/PNG photos or a directory of them")
+            folders = sum(p.is_dir() for p in entries)
+            others = len(entries) - len(found) - folders
+            if folders or others:
+                skipped = [f"{n} {word}{'s' if n > 1 else ''}" for n, word in ((folders, "folder"), (others, "other file")) if n]
+                log(f"{spec}: {len(found)} photo{'s' if len(found) > 1 else ''}; skipped {' and '.join(skipped)} "
+                    f"(subfolders are not searched: name them too to include them)")
             files.extend(found)
         elif path.is_file():
             if path.suffix.lower() in VIDEO_EXTENSIONS:

@@ -117,10 +117,16 @@ def test_several_photos_and_a_directory_into_an_output_directory(tmp_path, portr
         with Image.open(out / f"{name[:-4]}_livebg.jpg") as im, Image.open(portraits / name) as original:
             assert im.format == "JPEG" and im.size == original.size
 
+    (inputs / "more").mkdir()  # a subfolder is not searched, and the log says so
+    shutil.copy(portraits / DOCTOR, inputs / "more" / "c.jpg")
+    (inputs / ".DS_Store").write_text("hidden files are not counted")
     out_dir = tmp_path / "from-dir"
     out_dir.mkdir()
+    capsys.readouterr()
     assert run(["image", str(inputs), "-o", str(out_dir)]) == 0
     assert sorted(p.name for p in out_dir.iterdir()) == ["a_livebg.jpg", "b_livebg.png"]
+    assert (f"{inputs}: 2 photos; skipped 1 folder and 1 other file (subfolders are not searched: "
+            "name them too to include them)") in capsys.readouterr().err
     with Image.open(out_dir / "b_livebg.png") as im:
         assert im.format == "PNG" and im.size == (320, 213) and im.mode == "RGB"
 
