@@ -221,12 +221,13 @@ def collect_images(inputs: Sequence[str]) -> list[Path]:
     for spec in inputs:
         path = Path(spec).expanduser()
         if path.is_dir():
-            entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+            entries = list(path.iterdir())
             found = sorted(p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
             if not found:
                 raise InputError(f"{path} holds no images: give JPEG/PNG photos or a directory of them")
-            folders = sum(p.is_dir() for p in entries)
-            others = len(entries) - len(found) - folders
+            rest = [p for p in entries if p not in found and not p.name.startswith(".")]  # not .DS_Store and the like
+            folders = sum(p.is_dir() for p in rest)
+            others = len(rest) - folders
             if folders or others:
                 skipped = [f"{n} {word}{'s' if n > 1 else ''}" for n, word in ((folders, "folder"), (others, "other file")) if n]
                 log(f"{spec}: {len(found)} photo{'s' if len(found) > 1 else ''}; skipped {' and '.join(skipped)} "

@@ -28,8 +28,8 @@ class _Step:
     guide: np.ndarray  # the small luma refinement is guided by
     scale: float  # guide pixels per frame pixel
     gray: np.ndarray | None  # the RGB frame's full-size luma; None when the frame came as its Y plane
-    gate: np.ndarray  # the guide at the map's size, for the look-ahead's picture comparison
-    thumb: np.ndarray  # for the look-ahead's scene-cut check
+    gate: np.ndarray | None  # the guide at the map's size, for the look-ahead's picture comparison
+    thumb: np.ndarray | None  # for the look-ahead's scene-cut check
 
 
 class Matter:
@@ -57,7 +57,7 @@ class Matter:
 
     def __call__(self, prob: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """The alpha of an RGB frame, at its full size."""
-        step = self._prepare(None, prob, frame)
+        step = self._prepare(None, prob, frame, luma=False)
         return self._finish(step, step.prob)
 
     def luma_coefficients(self, prob: np.ndarray, luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +68,7 @@ class Matter:
         The guided filter fits its model on full-range grey, (Y - 16) * 255 / 219, so the
         coefficients are those of the RGB path, rewritten for Y.
         """
-        step = self._prepare(None, prob, luma)
+        step = self._prepare(None, prob, luma, luma=True)
         return self._finish(step, step.prob)
 
     def stream(self, items: Iterable[tuple[Any, np.ndarray, np.ndarray]]) -> Iterator[tuple[Any, Any]]:
@@ -78,12 +78,12 @@ class Matter:
         when the next has gone in (the last one when the input ends)."""
         if not self.look_ahead:
             for tag, prob, image in items:
-                step = self._prepare(tag, prob, image)
+                step = self._prepare(tag, prob, image, luma=image.ndim == 2)
                 yield tag, self._finish(step, step.prob)
             return
         before = current = None
         for tag, prob, image in items:
-            step = self._prepare(tag, prob, image)
+            step = self._prepare(tag, prob, image, luma=image.ndim == 2, ahead=True)
             if current is not None:
                 yield current.tag, self._finish(current, self._averaged(current, before, step))
             before, current = current, step
@@ -97,17 +97,24 @@ class Matter:
                   and not self.smoother.differ_as_a_cut(n.thumb, step.thumb)]
         return neighbour_average(step.prob, step.gate, usable) if usable else step.prob
 
-    def _prepare(self, tag: Any, prob: np.ndarray, image: np.ndarray) -> _Step:
-        if image.ndim == 3:
-            gray, guide, scale = luma_and_guide(image, self.refiner.config.guide_size)
+    def _prepare(self, tag: Any, prob: np.ndarray, image: np.ndarray, *, luma: bool, ahead: bool = False) -> _Step:
+        """``image`` is an RGB frame (``luma`` False) or its limited-range Y plane; ``ahead``:
+        also what the look-ahead compares (the guide at the map's size, a thumbnail)."""
+        if not luma:
+            gray, guide, scale = luma_and_guide(image, self.refiner.config.guide_size)  # checks uint8 HxWx3
         else:  # the Y plane: the guide in full-range grey, as the RGB path's
+            if image.dtype != np.uint8 or image.ndim != 2:
+                raise ValueError(f"luma must be a uint8 HxW plane, got {image.dtype} {image.shape}")
             gray = None
             guide, scale = guide_small(image, self.refiner.config.guide_size)
             guide -= 16 / 255
             guide *= 255 / 219
         prob = self.refiner.working_map(prob, guide)
-        gate = guide if prob.shape == guide.shape else cv2.resize(guide, prob.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        return _Step(tag, prob, guide, scale, gray, gate, thumbnail(guide) if self.look_ahead else None)
+        gate = thumb = None
+        if ahead:
+            gate = guide if prob.shape == guide.shape else cv2.resize(guide, prob.shape[::-1], interpolation=cv2.INTER_LINEAR)
+            thumb = thumbnail(guide)
+        return _Step(tag, prob, guide, scale, gray, gate, thumb)
 
     def _finish(self, step: _Step, prob: np.ndarray):
         # the small guide serves the scene-cut check too: a fifth of the cost of the frame

@@ -63,19 +63,23 @@ def row_config(base: Config, overrides: dict) -> Config:
 
 
 def parse_settings(pairs: list[str]) -> dict[str, dict]:
-    """section.key=value strings (from --set) -> overrides; values parsed as numbers when they are."""
+    """section.key=value strings (from --set) -> overrides; values parsed as numbers or true/false
+    when they are."""
     out: dict[str, dict] = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
         section, _, name = key.partition(".")
         if not name or not _:
             raise SystemExit(f"--set {pair!r}: use section.key=value, e.g. smoothing.strength=0.8")
-        for cast in (int, float):
-            try:
-                value = cast(value)
-                break
-            except ValueError:
-                continue
+        if value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        else:
+            for cast in (int, float):
+                try:
+                    value = cast(value)
+                    break
+                except ValueError:
+                    continue
         out.setdefault(section, {})[name] = value
     return out
 

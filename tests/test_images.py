@@ -120,19 +120,20 @@ def test_several_photos_and_a_directory_into_an_output_directory(tmp_path, portr
     (inputs / "more").mkdir()  # a subfolder is not searched, and the log says so
     shutil.copy(portraits / DOCTOR, inputs / "more" / "c.jpg")
     (inputs / ".DS_Store").write_text("hidden files are not counted")
+    shutil.copy(portraits / DOCTOR, inputs / ".hidden.jpg")  # but a hidden photo is a photo, as for `livebg video DIR`
     out_dir = tmp_path / "from-dir"
     out_dir.mkdir()
     capsys.readouterr()
     assert run(["image", str(inputs), "-o", str(out_dir)]) == 0
-    assert sorted(p.name for p in out_dir.iterdir()) == ["a_livebg.jpg", "b_livebg.png"]
-    assert (f"{inputs}: 2 photos; skipped 1 folder and 1 other file (subfolders are not searched: "
+    assert sorted(p.name for p in out_dir.iterdir()) == [".hidden_livebg.jpg", "a_livebg.jpg", "b_livebg.png"]
+    assert (f"{inputs}: 3 photos; skipped 1 folder and 1 other file (subfolders are not searched: "
             "name them too to include them)") in capsys.readouterr().err
     with Image.open(out_dir / "b_livebg.png") as im:
         assert im.format == "PNG" and im.size == (320, 213) and im.mode == "RGB"
 
     out_alpha = tmp_path / "transparent"
     assert run(["image", str(inputs), "--bg", "transparent", "-o", str(out_alpha)]) == 0
-    assert sorted(p.name for p in out_alpha.iterdir()) == ["a_livebg.png", "b_livebg.png"]
+    assert sorted(p.name for p in out_alpha.iterdir()) == [".hidden_livebg.png", "a_livebg.png", "b_livebg.png"]
     for p in out_alpha.iterdir():
         with Image.open(p) as im:
             assert im.mode == "RGBA"

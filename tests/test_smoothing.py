@@ -217,18 +217,60 @@ def test_look_ahead_adds_no_lag():
         return lambda pairs: _alphas(matter, *zip(*pairs))
 
     assert lag_frames(stream=stream(_matter(method="adaptive", look_ahead=True))) < 0.5
-    assert lag_frames(stream=stream(_matter(method="none", look_ahead=True))) == 0
     assert lag_frames(stream=stream(_matter(method="ema", look_ahead=True))) > 1  # it does not cure a trailing EMA
+    assert _matter(method="none", look_ahead=True).look_ahead is False  # --smoothing none: nothing in time
+
+
+def _scene(n=5):
+    """n identical textured frames and all-zero maps (the look-ahead's test bed)."""
+    rng = np.random.default_rng(5)
+    frame = cv2.GaussianBlur(rng.integers(0, 255, (36, 64, 3), dtype=np.uint8), (0, 0), 2)
+    return [frame.copy() for _ in range(n)], [np.zeros((36, 64), np.float32) for _ in range(n)]
+
+
+def test_look_ahead_averages_with_the_frames_before_and_after():
+    from livebg.smoothing import NEIGHBOUR_WEIGHT as W
+
+    frames, probs = _scene()
+    probs[2][:, 20:40] = 1  # only frame 2 sees something
+    # strength 0: the smoother passes maps through, so the alphas are the look-ahead's averages
+    alphas = _alphas(_matter(strength=0.0, look_ahead=True), probs, frames)
+    region = (slice(None), slice(24, 36))
+    np.testing.assert_allclose(alphas[1][region], W / (1 + 2 * W), atol=1e-6)  # the next frame's map, weighed in
+    np.testing.assert_allclose(alphas[2][region], 1 / (1 + 2 * W), atol=1e-6)
+    np.testing.assert_allclose(alphas[3][region], W / (1 + 2 * W), atol=1e-6)  # and the previous one's
+    assert alphas[0].max() == 0 and alphas[4].max() == 0  # two frames away: untouched
+    causal = _alphas(_matter(strength=0.0, look_ahead=False), probs, frames)
+    assert causal[1].max() == 0 and causal[3].max() == 0
+
+
+def test_look_ahead_ignores_a_neighbour_where_its_picture_changed():
+    from livebg.smoothing import NEIGHBOUR_WEIGHT as W, PICTURE_TOLERANCE
+
+    frames, probs = _scene(3)
+    probs[2][:, 20:40] = 1
+    # something moved in the left part of frame 2's region (by more than the tolerance), not a cut
+    frames[2][:, 16:30] = np.clip(frames[2][:, 16:30].astype(int) + int(PICTURE_TOLERANCE * 255 * 2), 0, 255)
+    alphas = _alphas(_matter(strength=0.0, look_ahead=True), probs, frames)
+    assert alphas[1][:, 20:26].max() == 0  # where the picture changed: frame 1 keeps its own map
+    np.testing.assert_allclose(alphas[1][:, 32:36], W / (1 + 2 * W), atol=1e-6)  # where it did not: averaged
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 5])
 def test_stream_gives_every_frame_once_in_order(count):
-    matter = _matter(look_ahead=True)
-    frames = [np.full((18, 32, 3), 30 * i, np.uint8) for i in range(count)]
-    probs = [np.full((9, 16), 0.1 * i, np.float32) for i in range(count)]
+    matter = _matter(strength=0.0, look_ahead=True)
+    # the picture brightens a little each frame (not a cut), the map grows: each frame's matte
+    # lies between its neighbours', nearest its own
+    frames = [np.full((18, 32, 3), 100 + 2 * i, np.uint8) for i in range(count)]
+    probs = [np.full((9, 16), 0.2 * i, np.float32) for i in range(count)]
     out = list(matter.stream((f"frame {i}", p, f) for i, (p, f) in enumerate(zip(probs, frames))))
     assert [tag for tag, _ in out] == [f"frame {i}" for i in range(count)]
     assert all(alpha.shape == (18, 32) for _, alpha in out)
+    values = [float(alpha.mean()) for _, alpha in out]
+    for i, v in enumerate(values):
+        low, high = 0.2 * max(i - 1, 0), 0.2 * min(i + 1, count - 1)
+        assert low - 1e-6 <= v <= high + 1e-6 and abs(v - 0.2 * i) < 0.1
+    assert values == sorted(values)
 
 
 @pytest.mark.parametrize("luma", [False, True], ids=["rgb", "y-plane"])
@@ -264,3 +306,15 @@ def test_look_ahead_does_not_reach_across_a_scene_cut():
     alphas = _alphas(_matter(look_ahead=True), [empty, empty, person, person], [first, first, second, second])
     assert alphas[1].max() == 0
     assert alphas[2][:, 44:52].min() > 0.99
+
+
+def test_the_single_frame_calls_check_what_they_are_given():
+    from livebg.config import Config
+    from livebg.matte import Matter
+
+    matter = Matter(Config())
+    prob = np.zeros((18, 32), np.float32)
+    with pytest.raises(ValueError, match="HxWx3"):
+        matter(prob, np.zeros((36, 64), np.uint8))  # a Y plane where an RGB frame belongs
+    with pytest.raises(ValueError, match="HxW plane"):
+        matter.luma_coefficients(prob, np.zeros((36, 64, 3), np.uint8))
