@@ -177,8 +177,11 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             return 0
         config = config_from_args(args)
         if args.command == "video":
-            from .jobs import run_video
+            from .jobs import log, run_video
 
+            if args.look_ahead and config.smoothing.method == "none":
+                log("--look-ahead does nothing with --smoothing none (nothing is smoothed in time): "
+                    "choose --smoothing adaptive or ema to use it")
             result = run_video(args.input, args.output, config, progress=not args.quiet)
             return 130 if result.interrupted else 0
         if args.command == "image":

@@ -178,3 +178,20 @@ def test_each_command_offers_only_the_options_it_uses():
     assert "transparent" not in cam_bg
     with pytest.raises(SystemExit):
         parser.parse_args(["image", "x.jpg", "--smoothing", "ema"])
+
+
+def test_look_ahead_and_guide_size_flags(tmp_path, shared, capsys):
+    config = parse("video", "in.mp4", "--no-look-ahead", "--guide-size", "270")
+    assert config.smoothing.look_ahead is False and config.refine.guide_size == 270
+    assert parse("video", "in.mp4").smoothing.look_ahead is True
+    parser = build_parser()
+    helps = {name: action.format_help() for action in parser._subparsers._group_actions
+             for name, action in action.choices.items()}
+    assert "--look-ahead" in helps["video"] and "--look-ahead" not in helps["cam"] + helps["image"]  # never live
+    assert all("--guide-size" in helps[c] for c in ("video", "cam", "image"))
+    # asking for the look-ahead with nothing smoothed in time is said, not silently ignored
+    from livebg.cli import main
+
+    photo = shared / "media/portraits/doctor-5871743_640.jpg"
+    assert main(["video", str(photo), "--smoothing", "none", "--look-ahead", "-q", "-o", str(tmp_path / "o.mp4")]) == 0
+    assert "--look-ahead does nothing with --smoothing none" in capsys.readouterr().err
