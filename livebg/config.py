@@ -61,7 +61,7 @@ class SmoothingConfig:
     strength: float = 0.8  # weight of the previous matte at rest, 0 (off) .. 0.95
     motion_threshold: float = 0.5  # adaptive: probability change at which the past is dropped entirely
     cut_threshold: float = 0.08  # mean thumbnail difference (0..1) that counts as a scene cut; a fast pan is ~0.04
-    look_ahead: bool = True  # file jobs: average each frame's map with the frames' before and after it where the picture did not change (one frame of delay; never live)
+    look_ahead: bool = True  # file jobs: average each frame's map with those of the frames before and after it where the picture did not change (one frame of delay; never live)
 
     def validate(self) -> None:
         if self.method not in SMOOTHING_METHODS:
