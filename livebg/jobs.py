@@ -225,7 +225,8 @@ def collect_images(inputs: Sequence[str]) -> list[Path]:
             found = sorted(p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
             if not found:
                 raise InputError(f"{path} holds no images: give JPEG/PNG photos or a directory of them")
-            rest = [p for p in entries if p not in found and not p.name.startswith(".")]  # not .DS_Store and the like
+            photos = set(found)
+            rest = [p for p in entries if p not in photos and not p.name.startswith(".")]  # not .DS_Store and the like
             folders = sum(p.is_dir() for p in rest)
             others = len(rest) - folders
             if folders or others:

@@ -29,7 +29,7 @@ class _Step:
     scale: float  # guide pixels per frame pixel
     gray: np.ndarray | None  # the RGB frame's full-size luma; None when the frame came as its Y plane
     gate: np.ndarray | None  # the guide at the map's size, for the look-ahead's picture comparison
-    thumb: np.ndarray | None  # for the look-ahead's scene-cut check
+    thumb: np.ndarray  # of the guide: the scene-cut checks of the smoother and the look-ahead
 
 
 class Matter:
@@ -99,7 +99,7 @@ class Matter:
 
     def _prepare(self, tag: Any, prob: np.ndarray, image: np.ndarray, *, luma: bool, ahead: bool = False) -> _Step:
         """``image`` is an RGB frame (``luma`` False) or its limited-range Y plane; ``ahead``:
-        also what the look-ahead compares (the guide at the map's size, a thumbnail)."""
+        also what the look-ahead compares (the guide at the map's size)."""
         if not luma:
             gray, guide, scale = luma_and_guide(image, self.refiner.config.guide_size)  # checks uint8 HxWx3
         else:  # the Y plane: the guide in full-range grey, as the RGB path's
@@ -110,15 +110,14 @@ class Matter:
             guide -= 16 / 255
             guide *= 255 / 219
         prob = self.refiner.working_map(prob, guide)
-        gate = thumb = None
+        gate = None
         if ahead:
             gate = guide if prob.shape == guide.shape else cv2.resize(guide, prob.shape[::-1], interpolation=cv2.INTER_LINEAR)
-            thumb = thumbnail(guide)
-        return _Step(tag, prob, guide, scale, gray, gate, thumb)
+        return _Step(tag, prob, guide, scale, gray, gate, thumbnail(guide))
 
     def _finish(self, step: _Step, prob: np.ndarray):
-        # the small guide serves the scene-cut check too: a fifth of the cost of the frame
-        prob = self.smoother(prob, step.guide)
+        # the small guide's thumbnail serves the scene-cut check: a fifth of the cost of the frame's
+        prob = self.smoother(prob, thumb=step.thumb)
         if step.gray is not None:
             return self.refiner.apply(prob, step.gray, step.guide, step.scale)
         a, b = self.refiner.coefficients(prob, step.guide, step.scale)

@@ -71,11 +71,13 @@ class TemporalSmoother:
         self.state = None
         self._thumb = None
 
-    def is_cut(self, frame: np.ndarray) -> bool:
+    def is_cut(self, frame: np.ndarray | None = None, *, thumb: np.ndarray | None = None) -> bool:
         """True when ``frame`` differs from the previous one as a scene cut does. ``frame`` is the
-        RGB frame or any grey version of it (uint8, or float in [0, 1]; the matte stage passes
-        its small guide image, which is ~5x cheaper to shrink than the frame)."""
-        thumb = thumbnail(frame)
+        RGB frame or any grey version of it (uint8, or float in [0, 1]), or ``thumb`` its
+        ``thumbnail`` when the caller has made it already (the matte stage makes it from its
+        small guide image, which is ~5x cheaper to shrink than the frame)."""
+        if thumb is None:
+            thumb = thumbnail(frame)
         previous, self._thumb = self._thumb, thumb
         return previous is not None and self.differ_as_a_cut(previous, thumb)
 
@@ -83,10 +85,12 @@ class TemporalSmoother:
         """True when two ``thumbnail``s differ as the frames on either side of a scene cut do."""
         return float(cv2.absdiff(a, b).mean()) > self.config.cut_threshold
 
-    def __call__(self, prob: np.ndarray, frame: np.ndarray | None = None) -> np.ndarray:
-        """Smooth one float32 probability map; ``frame`` (RGB or grey) enables scene-cut detection."""
+    def __call__(self, prob: np.ndarray, frame: np.ndarray | None = None, *,
+                 thumb: np.ndarray | None = None) -> np.ndarray:
+        """Smooth one float32 probability map; ``frame`` (RGB or grey), or its ``thumbnail``,
+        enables scene-cut detection."""
         cfg = self.config
-        if frame is not None and self.is_cut(frame):
+        if (frame is not None or thumb is not None) and self.is_cut(frame, thumb=thumb):
             self.cuts += 1
             self.state = None
         if cfg.method == "none" or cfg.strength == 0 or self.state is None or self.state.shape != prob.shape:
