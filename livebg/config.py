@@ -61,7 +61,7 @@ class SmoothingConfig:
     strength: float = 0.8  # weight of the previous matte at rest, 0 (off) .. 0.95
     motion_threshold: float = 0.5  # adaptive: probability change at which the past is dropped entirely
     cut_threshold: float = 0.08  # mean thumbnail difference (0..1) that counts as a scene cut; a fast pan is ~0.04
-    look_ahead: bool = True  # file jobs: average each frame's map with those of the frames before and after it where the picture did not change (one frame of delay; never live)
+    look_ahead: bool = True  # file jobs: average each frame's map with those of the frames before and after it where the picture did not change, and smooth back from 2 frames ahead (3 frames of delay; never live)
 
     def validate(self) -> None:
         if self.method not in SMOOTHING_METHODS:
@@ -81,7 +81,7 @@ class RefineConfig:
     eps: float = 1e-3  # guided filter regularisation: smaller follows image edges more closely
     sharpness: float = 8.0  # guided: steepness of the edge ramp; 1 keeps the filter's soft edge
     threshold: float = 0.6  # guided: the filtered probability the edge is placed at (alpha 0.5 there)
-    guide_size: int = 180  # guided: short side in px of the grey image the edges are fitted on; larger is steadier, slower
+    guide_size: int = 270  # guided: short side in px of the grey image the edges are fitted on; larger is steadier, slower
     light_wrap: float = 0.0  # 0..1: background light spilling onto the subject's edge
 
     def validate(self) -> None:
@@ -96,7 +96,7 @@ class RefineConfig:
         if not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"refine threshold {self.threshold} is out of range: use (0, 1), e.g. 0.5")
         if not 32 <= self.guide_size <= 4320:
-            raise ConfigError(f"guide size {self.guide_size} is out of range: use 32..4320 pixels (default 180)")
+            raise ConfigError(f"guide size {self.guide_size} is out of range: use 32..4320 pixels (default 270)")
         if not 0.0 <= self.light_wrap <= 1.0:
             raise ConfigError(f"light wrap {self.light_wrap} is out of range: use 0..1")
 

@@ -134,3 +134,22 @@ def adaptive_smooth(prob, state, strength, threshold, out):  # pragma: no cover 
             q = state[y, x]
             keep = max(zero, s - k * abs(p - q))
             out[y, x] = p + keep * (q - p)
+
+
+
+@compiled
+def neighbour_average(p, g, p1, g1, w1, p2, g2, w2, slope, out):  # pragma: no cover - compiled
+    """out = (p + a * p1 + b * p2) / (1 + a + b) per pixel, a = max(0, w1 - slope * |g1 - g|)
+    and b likewise: a map averaged with two neighbours' maps, each weighed by how little its
+    guide differs (``smoothing.neighbour_average``). float32 maps of one shape, C-contiguous."""
+    p, g, p1, g1, p2, g2, flat = p.ravel(), g.ravel(), p1.ravel(), g1.ravel(), p2.ravel(), g2.ravel(), out.ravel()
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    w1 = np.float32(w1)
+    w2 = np.float32(w2)
+    k = np.float32(slope)
+    for i in range(p.size):
+        here = g[i]
+        a = max(zero, w1 - k * abs(g1[i] - here))
+        b = max(zero, w2 - k * abs(g2[i] - here))
+        flat[i] = (p[i] + a * p1[i] + b * p2[i]) / (one + a + b)

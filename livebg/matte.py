@@ -5,6 +5,8 @@ result for the same settings.
 """
 from __future__ import annotations
 
+import itertools
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,7 +19,7 @@ from .compositing import Background, composite
 from .config import Config
 from .i420 import frame_size, i420_planes
 from .refine import Refiner, guide_small, luma_and_guide
-from .smoothing import TemporalSmoother, neighbour_average, thumbnail
+from .smoothing import BACKWARD_FRAMES, TemporalSmoother, neighbour_average, thumbnail
 
 
 @dataclass
@@ -37,8 +39,10 @@ class Matter:
     low-resolution coefficients of it for a frame that is YUV (``luma_coefficients``).
 
     Calls on single frames are causal (the live camera, the API). ``stream`` is the file jobs'
-    form: with ``[smoothing] look_ahead`` it holds one frame back, so that each map can be
-    averaged with the next frame's as well as the previous one's (``neighbour_average``)."""
+    form: with ``[smoothing] look_ahead`` it holds frames back, so that each map can be
+    averaged with the next frame's as well as the previous one's (``neighbour_average``) and
+    the smoother can run back from BACKWARD_FRAMES frames ahead (``TemporalSmoother.backward``):
+    1 + BACKWARD_FRAMES frames of delay."""
 
     def __init__(self, config: Config):
         self.smoother = TemporalSmoother(config.smoothing)
@@ -75,20 +79,41 @@ class Matter:
         """``(tag, prob, image)`` of consecutive frames -> ``(tag, matte)`` in the same order.
         ``image`` is the RGB frame (the matte: an alpha, as ``__call__``) or its limited-range
         Y plane (coefficients, as ``luma_coefficients``). With look-ahead each frame comes out
-        when the next has gone in (the last one when the input ends)."""
+        when 1 + BACKWARD_FRAMES more have gone in (the last ones when the input ends)."""
         if not self.look_ahead:
             for tag, prob, image in items:
                 step = self._prepare(tag, prob, image, luma=image.ndim == 2)
                 yield tag, self._finish(step, step.prob)
             return
         before = current = None
+        ahead: deque[tuple[_Step, np.ndarray, bool]] = deque()  # smoothed forward, awaiting the pass back
         for tag, prob, image in items:
             step = self._prepare(tag, prob, image, luma=image.ndim == 2, ahead=True)
             if current is not None:
-                yield current.tag, self._finish(current, self._averaged(current, before, step))
+                ahead.append(self._forward(current, self._averaged(current, before, step)))
+                yield from self._backward(ahead, BACKWARD_FRAMES)
             before, current = current, step
         if current is not None:
-            yield current.tag, self._finish(current, self._averaged(current, before, None))
+            ahead.append(self._forward(current, self._averaged(current, before, None)))
+        yield from self._backward(ahead, 0)
+
+    def _forward(self, step: _Step, prob: np.ndarray) -> tuple[_Step, np.ndarray, bool]:
+        """The causal smoother's output for the step, and whether a shot starts there."""
+        cuts = self.smoother.cuts
+        smoothed = self.smoother(prob, thumb=step.thumb)
+        return step, smoothed, self.smoother.cuts != cuts
+
+    def _backward(self, ahead: deque, keep: int) -> Iterator[tuple[Any, Any]]:
+        """Finish the oldest steps while more than ``keep`` wait: each with the smoother's pass
+        back from up to BACKWARD_FRAMES frames ahead of it, never from beyond a scene cut."""
+        while len(ahead) > keep:
+            window = [ahead[0][1]]
+            for _, smoothed, starts_shot in itertools.islice(ahead, 1, BACKWARD_FRAMES + 1):
+                if starts_shot:
+                    break
+                window.append(smoothed)
+            step = ahead.popleft()[0]
+            yield step.tag, self._refine(step, self.smoother.backward(window))
 
     def _averaged(self, step: _Step, *neighbours: _Step | None) -> np.ndarray:
         """The step's map averaged with those of its neighbours in the same shot."""
@@ -117,7 +142,9 @@ class Matter:
 
     def _finish(self, step: _Step, prob: np.ndarray):
         # the small guide's thumbnail serves the scene-cut check: a fifth of the cost of the frame's
-        prob = self.smoother(prob, thumb=step.thumb)
+        return self._refine(step, self.smoother(prob, thumb=step.thumb))
+
+    def _refine(self, step: _Step, prob: np.ndarray):
         if step.gray is not None:
             return self.refiner.apply(prob, step.gray, step.guide, step.scale)
         a, b = self.refiner.coefficients(prob, step.guide, step.scale)

@@ -38,12 +38,14 @@ ROWS = {
     "ema smoothing only": {"model": PLAIN, "smoothing": {"method": "ema", "look_ahead": False}, "refine": {"method": "bilinear"}},
     "adaptive smoothing only": {"model": PLAIN, "smoothing": {"method": "adaptive", "look_ahead": False},
                                 "refine": {"method": "bilinear"}},
-    # strength 0: the smoother passes each map through, so only the look-ahead's average acts
+    # strength 0: the smoother passes each map through (and has no pass back), so only the
+    # look-ahead's neighbour average acts
     "look-ahead only": {"model": PLAIN, "smoothing": {"strength": 0.0, "look_ahead": True}, "refine": {"method": "bilinear"}},
     "guided refinement only": {"model": PLAIN, "smoothing": {"method": "none"}, "refine": {"method": "guided"}},
     "crop pass only": {"model": {"crop_pass": True}, "smoothing": {"method": "none"}, "refine": {"method": "bilinear"}},
     "default without look-ahead (as live)": {"smoothing": {"look_ahead": False}},
     "default without crop pass": {"model": PLAIN},
+    "default with a 180 px guide": {"refine": {"guide_size": 180}},
     "default": {},
 }
 LAG_ROWS = {

@@ -59,7 +59,8 @@ def test_evaluate_script_on_a_few_frames(shared):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for row in ("raw model", "seeds' method", "ema smoothing only", "adaptive smoothing only", "look-ahead only",
-                "guided refinement only", "default without look-ahead", "default", "custom", "| adaptive |",
+                "guided refinement only", "default without look-ahead", "default with a 180 px guide", "default",
+                "custom", "| adaptive |",
                 "| adaptive + look-ahead (default) | 0.00 |"):
         assert row in out
     default = next(line for line in out.splitlines() if line.startswith("| default |"))

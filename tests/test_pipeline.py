@@ -5,6 +5,9 @@ import _thread
 import threading
 import time
 
+import cv2
+import pytest
+
 from livebg.pipeline import SAME_STOP_SECONDS, run_stages
 
 
@@ -127,6 +130,29 @@ def test_a_signal_repeated_at_once_is_the_same_stop():
         assert pipeline.interrupted, gap
         assert pipeline.stop_event.is_set() == abandoned, gap
         assert len(out) < 100_000 and (abandoned or len(out) > 1), (gap, len(out))
+
+
+def test_stages_run_without_opencvs_thread_pool_and_it_is_restored_after():
+    """The stages are the parallelism; OpenCV's pool on top of them only adds hand-offs."""
+    cv2.setNumThreads(2)
+    seen = []
+
+    def stage(items):
+        for item in items:
+            seen.append(cv2.getNumThreads())
+            yield item
+
+    def failing(items):
+        for _ in items:
+            raise ValueError("a stage failed")
+        yield
+
+    run_stages(iter(range(3)), [stage])
+    assert seen == [1, 1, 1]
+    assert cv2.getNumThreads() == 2
+    with pytest.raises(ValueError):
+        run_stages(iter(range(3)), [failing])
+    assert cv2.getNumThreads() == 2
 
 
 def test_hex_colours_long_and_short():

@@ -10,7 +10,7 @@ from livebg.cli import main
 from livebg.evaluation import FlickerMeter, iou
 
 MIN_MEAN_IOU = 0.88  # the raw model alone scores about 0.83 here, livebg's default 0.91
-MAX_FLICKER = 0.70  # the raw model 1.29, livebg's default 0.63 (see scripts/evaluate.py)
+MAX_FLICKER = 0.62  # the raw model 1.29, livebg's default 0.60 (see scripts/evaluate.py)
 
 
 def lossless_video(frames_dir, path):
@@ -49,7 +49,7 @@ def test_lucia_alpha_matches_ground_truth(shared, tmp_path):
     assert np.array_equal(first, cv2.imread(str(files[0])))
     truths = [cv2.imread(str(root / "Annotations" / f"{f.stem}.png"), cv2.IMREAD_GRAYSCALE) > 127 for f in files]
     scores = {}
-    for name, flags in (("default", ()), ("causal", ("--no-look-ahead",)), ("guide 270", ("--guide-size", "270"))):
+    for name, flags in (("default", ()), ("causal", ("--no-look-ahead",)), ("guide 180", ("--guide-size", "180"))):
         alphas = lucia_alphas(video, tmp_path, name, *flags)
         assert len(alphas) == 70
         flicker = FlickerMeter()
@@ -60,8 +60,9 @@ def test_lucia_alpha_matches_ground_truth(shared, tmp_path):
     iou_default, flicker_default = scores["default"]
     assert iou_default >= MIN_MEAN_IOU
     assert flicker_default <= MAX_FLICKER
-    # looking ahead steadies the matte (0.64 -> 0.63 when this was written) without losing IoU
-    assert flicker_default < scores["causal"][1] - 0.005
+    # looking ahead steadies the matte without losing IoU: 0.637 -> 0.599 when this was written,
+    # of which 0.027 is the neighbours' average and 0.011 the smoother's pass back
+    assert flicker_default < scores["causal"][1] - 0.03
     assert iou_default >= scores["causal"][0] - 0.002
-    # a finer guide steadies it further (0.627 -> 0.610 when this was written)
-    assert scores["guide 270"][1] < flicker_default - 0.008
+    # the default 270 px guide is steadier than a 180 px one (0.620 when this was written)
+    assert scores["guide 180"][1] > flicker_default + 0.01

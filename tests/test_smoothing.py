@@ -318,3 +318,56 @@ def test_the_single_frame_calls_check_what_they_are_given():
         matter(prob, np.zeros((36, 64), np.uint8))  # a Y plane where an RGB frame belongs
     with pytest.raises(ValueError, match="HxW plane"):
         matter.luma_coefficients(prob, np.zeros((36, 64, 3), np.uint8))
+
+
+def test_backward_is_the_adaptive_update_run_from_the_furthest_map_back():
+    from livebg.kernels import adaptive_smooth
+
+    smoother = TemporalSmoother(SmoothingConfig(method="adaptive", strength=0.8, motion_threshold=0.5))
+    rng = np.random.default_rng(7)
+    maps = [rng.random((6, 5), dtype=np.float32) * 0.3 for _ in range(3)]
+
+    def update(prob, state):
+        out = np.empty_like(prob)
+        adaptive_smooth(prob, state, 0.8, 0.5, out)
+        return out
+
+    np.testing.assert_array_equal(smoother.backward(maps), update(maps[0], update(maps[1], maps[2])))
+    assert smoother.backward(maps[:1]) is maps[0]
+    assert smoother.backward([maps[0], np.zeros((2, 2), np.float32)]) is maps[0]  # another size: a new shot
+    for method in ("ema", "none"):
+        assert TemporalSmoother(SmoothingConfig(method=method)).backward(maps) is maps[0]
+
+
+def test_the_pass_back_lets_a_small_change_ahead_settle_the_matte_early():
+    # a still picture whose map steps up a little (a change the adaptive smoother keeps much of)
+    # at frame 3: the forward smoother alone would leave frame 1 at exactly 0.2
+    frames, _ = _scene(6)
+    probs = [np.full((36, 64), 0.2 if i < 3 else 0.4, np.float32) for i in range(6)]
+    ahead = _alphas(_matter(look_ahead=True), probs, frames)
+    assert ahead[1].min() > 0.2 + 0.005  # reached from frame 3, two frames ahead, only by the pass back
+    assert ahead[0].max() < ahead[1].min() < ahead[2].min()  # settles gradually, in order
+    causal = _alphas(_matter(look_ahead=False), probs, frames)
+    np.testing.assert_allclose(causal[1], 0.2, atol=1e-6)
+    # after the step too, the matte is nearer the new value than the causal one, which trails
+    assert 0.4 - ahead[4].mean() < 0.4 - causal[4].mean()
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 7])
+def test_stream_with_smoothing_gives_every_frame_once_in_order(count):
+    frames, probs = _scene(count)
+    out = list(_matter(look_ahead=True).stream((i, p, f) for i, (p, f) in enumerate(zip(probs, frames))))
+    assert [tag for tag, _ in out] == list(range(count))
+
+
+def test_the_pass_back_does_not_reach_across_a_scene_cut():
+    # a faint map in the second shot: a change small enough for the smoother to keep much of it,
+    # so only the cut check keeps it out of the first shot's last frames
+    first = np.zeros((36, 64, 3), np.uint8)
+    second = np.full((36, 64, 3), 200, np.uint8)
+    empty = np.zeros((36, 64), np.float32)
+    faint = np.full((36, 64), 0.3, np.float32)
+    alphas = _alphas(_matter(look_ahead=True), [empty, empty, empty, faint, faint, faint],
+                     [first, first, first, second, second, second])
+    assert max(a.max() for a in alphas[:3]) == 0
+    np.testing.assert_allclose(alphas[3], 0.3, atol=1e-6)
