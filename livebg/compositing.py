@@ -134,6 +134,16 @@ def blur_factor(strength: float, shape: tuple[int, int]) -> int:
     return 1
 
 
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """``cv2.GaussianBlur`` of a uint8 image (borders reflected), computed in float32 and
+    rounded back. For uint8 OpenCV takes a bit-exact fixed-point path that took 0.12 ms on the
+    120x76 copy the default blur works on; this takes 0.04 ms. The kernel is the one OpenCV
+    sizes for uint8 (3 sigma each side; float32 would get 4)."""
+    size = round(sigma * 6 + 1) | 1
+    blurred = cv2.GaussianBlur(image.astype(np.float32), (size, size), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
+    return cv2.convertScaleAbs(blurred)
+
+
 def blur_at(image: np.ndarray, factor: int, sigma: float) -> np.ndarray:
     """``image`` Gaussian-blurred by ``sigma`` pixels of a copy ``factor`` times smaller: shrunk by
     averaging ``factor`` x ``factor`` blocks (``resize.shrink``, OpenCV's fast 2x steps), blurred,
@@ -145,14 +155,14 @@ def blur_at(image: np.ndarray, factor: int, sigma: float) -> np.ndarray:
     past the frame's, and weigh the last rows several times over."""
     sigma = max(0.5, sigma)
     if factor == 1:
-        return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
+        return gaussian_blur(image, sigma)
     h, w = image.shape[:2]
     reach = factor * math.ceil(3 * sigma)
     pad_h = -h % factor + reach if h % factor else 0
     pad_w = -w % factor + reach if w % factor else 0
     if pad_h or pad_w:
         image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REFLECT)
-    small = cv2.GaussianBlur(shrink(image, factor), (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
+    small = gaussian_blur(shrink(image, factor), sigma)
     # scale back only the small pixels the frame's own pixels interpolate between
     small = small[:-(-h // factor) + 1, :-(-w // factor) + 1]
     return cv2.resize(small, (small.shape[1] * factor, small.shape[0] * factor),

@@ -262,9 +262,11 @@ def test_blur_is_the_frames_gaussian_in_place(strength, size):
     edges = {"top": d[:4], "bottom": d[-4:], "left": d[:, :4], "right": d[:, -4:]}
     print(f"\nblur:{strength} {w}x{h}: mean {d.mean():.2f}, max {d.max():.1f}; "
           + ", ".join(f"{k} {v.mean():.2f}" for k, v in edges.items()))
-    assert d.mean() < 0.8 and d.max() < 5
+    # (blur:8, a quarter-size copy, is the loosest: mean 0.75-0.78 and up to 1.04 on an edge
+    # since the small copy is blurred in float32; 0.65-0.67 and 0.89 with OpenCV's uint8 path)
+    assert d.mean() < 0.9 and d.max() < 5
     for side, strip in edges.items():
-        assert strip.mean() < 1.0, side
+        assert strip.mean() < 1.2, side
     m = 8  # away from the border, where the shifted copies wrap round
     inner = (slice(m, h - m), slice(m, w - m))
 
@@ -273,6 +275,19 @@ def test_blur_is_the_frames_gaussian_in_place(strength, size):
 
     for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
         assert error(dy, dx) > error(0, 0), (dy, dx)
+
+
+@pytest.mark.parametrize("shape", [(76, 120), (68, 120, 3), (181, 322, 3)])
+@pytest.mark.parametrize("sigma", [0.5, 2.5, 3.1, 12.5])
+def test_gaussian_blur_is_opencvs_to_within_two_levels(shape, sigma):
+    """Blurred in float32 instead of by GaussianBlur's slow bit-exact uint8 path."""
+    from livebg.compositing import gaussian_blur
+
+    image = np.random.default_rng(4).integers(0, 255, shape, dtype=np.uint8)
+    expected = cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    got = gaussian_blur(image, sigma)
+    assert got.shape == image.shape and got.dtype == np.uint8
+    assert np.abs(got.astype(int) - expected).max() <= 2
 
 
 # -- 2. the kernel on synthetic data ---------------------------------------------------------------
