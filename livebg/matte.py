@@ -48,6 +48,9 @@ class Matter:
         self.smoother = TemporalSmoother(config.smoothing)
         self.refiner = Refiner(config.refine)
         self.look_ahead = config.smoothing.look_ahead and config.smoothing.method != "none"
+        if self.look_ahead:  # load its compiled kernel now, at startup, not inside the first frame
+            tiny = np.zeros((1, 1), np.float32)
+            neighbour_average(tiny, tiny, [(tiny, tiny)])
 
     def reset(self) -> None:
         self.smoother.reset()

@@ -167,6 +167,28 @@ def test_adaptive_kernel_is_loaded_at_construction_with_the_types_frames_pass(mo
     assert len(calls) == 2  # other methods load nothing
 
 
+def test_neighbour_kernel_is_loaded_when_the_matter_is_made(monkeypatch):
+    """As the smoother's: loading it (0.4 s the first time in a process) belongs to startup,
+    not to the first frame of the job, and the frames then pass the same argument types."""
+    import livebg.kernels
+
+    real = livebg.kernels.neighbour_average
+    calls = []
+
+    def recording(*args):
+        calls.append(tuple(type(a).__name__ if not isinstance(a, np.ndarray) else str(a.dtype) for a in args))
+        return real(*args)
+
+    monkeypatch.setattr(livebg.kernels, "neighbour_average", recording)
+    matter = _matter(look_ahead=True)
+    assert len(calls) == 1
+    frames, probs = _scene(3)
+    _alphas(matter, probs, frames)
+    assert len(calls) == 4 and set(calls) == {calls[0]}
+    _matter(look_ahead=False)
+    assert len(calls) == 4  # no look-ahead, nothing loaded
+
+
 # -- look-ahead: the neighbour average of file jobs ------------------------------------------
 
 def test_neighbour_average_weighs_neighbours_where_the_picture_is_unchanged():
