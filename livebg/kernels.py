@@ -136,7 +136,6 @@ def adaptive_smooth(prob, state, strength, threshold, out):  # pragma: no cover 
             out[y, x] = p + keep * (q - p)
 
 
-
 @compiled
 def neighbour_average(p, g, p1, g1, w1, p2, g2, w2, slope, out):  # pragma: no cover - compiled
     """out = (p + a * p1 + b * p2) / (1 + a + b) per pixel, a = max(0, w1 - slope * |g1 - g|)

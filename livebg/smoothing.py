@@ -13,7 +13,7 @@ around where it should be; the mean of three frames wobbles less. Centred in tim
 follows a moving edge without trailing it, and where anything moved the picture changed, so
 only the frame's own map counts there.
 
-``backward_pass`` is its second half: after the (causal) smoother has run forward, the
+``TemporalSmoother.backward`` is its second half: after the (causal) smoother has run forward, the
 adaptive update runs once more, from BACKWARD_FRAMES frames ahead back to the frame. A
 forward smoother alone settles a little late on every small change; the pass back settles
 it a little early by the same amount, so together they are centred in time (zero-phase, as

@@ -143,21 +143,27 @@ def test_warm_up_leaves_no_state():
     assert alpha.shape == (72, 128) and alpha.max() == 0
 
 
-def test_adaptive_kernel_is_loaded_at_construction_with_the_types_frames_pass(monkeypatch):
-    """The compiled update is called once when the smoother is made (startup: numba loads or
-    compiles it then), with the very argument types the frames pass later, so no frame pays for
-    a second compile. Settings built as integers (the API allows SmoothingConfig(motion_threshold=1))
-    reach the kernel as floats too."""
+def _record_kernel_calls(monkeypatch, name: str) -> list[tuple]:
+    """Wrap ``livebg.kernels.<name>``: each call's argument types (dtypes for arrays) are recorded."""
     import livebg.kernels
 
-    real = livebg.kernels.adaptive_smooth
+    real = getattr(livebg.kernels, name)
     calls = []
 
     def recording(*args):
         calls.append(tuple(type(a).__name__ if not isinstance(a, np.ndarray) else str(a.dtype) for a in args))
         return real(*args)
 
-    monkeypatch.setattr(livebg.kernels, "adaptive_smooth", recording)
+    monkeypatch.setattr(livebg.kernels, name, recording)
+    return calls
+
+
+def test_adaptive_kernel_is_loaded_at_construction_with_the_types_frames_pass(monkeypatch):
+    """The compiled update is called once when the smoother is made (startup: numba loads or
+    compiles it then), with the very argument types the frames pass later, so no frame pays for
+    a second compile. Settings built as integers (the API allows SmoothingConfig(motion_threshold=1))
+    reach the kernel as floats too."""
+    calls = _record_kernel_calls(monkeypatch, "adaptive_smooth")
     smoother = TemporalSmoother(SmoothingConfig(method="adaptive", strength=0.5, motion_threshold=1))
     assert calls == [("float32", "float32", "float", "float", "float32")]
     smoother(np.full((9, 16), 0.2, np.float32))  # the first map only starts the state
@@ -170,16 +176,7 @@ def test_adaptive_kernel_is_loaded_at_construction_with_the_types_frames_pass(mo
 def test_neighbour_kernel_is_loaded_when_the_matter_is_made(monkeypatch):
     """As the smoother's: loading it (0.4 s the first time in a process) belongs to startup,
     not to the first frame of the job, and the frames then pass the same argument types."""
-    import livebg.kernels
-
-    real = livebg.kernels.neighbour_average
-    calls = []
-
-    def recording(*args):
-        calls.append(tuple(type(a).__name__ if not isinstance(a, np.ndarray) else str(a.dtype) for a in args))
-        return real(*args)
-
-    monkeypatch.setattr(livebg.kernels, "neighbour_average", recording)
+    calls = _record_kernel_calls(monkeypatch, "neighbour_average")
     matter = _matter(look_ahead=True)
     assert len(calls) == 1
     frames, probs = _scene(3)
