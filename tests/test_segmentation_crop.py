@@ -171,11 +171,13 @@ def test_following_matches_the_stateless_pass_with_fewer_model_calls(plain, walk
         followed = follower.predict([image])[0]
         reference = stateless.predict([image])[0]
         assert followed.shape == reference.shape and followed.dtype == np.float32
-        # the same person; the box differs (held, and of another shape), and with it the model's
-        # view: where the two differ most, the followed map is the one closer to the truth
-        assert iou(followed, reference > 0.5) > 0.8
+        # Both are judged against the true mask, not against each other: the box differs (held,
+        # and of another shape), and with it the model's view, so on some frames the stateless
+        # map is the worse one (lucia frame 32 with newer OpenCV builds: 0.743 vs 0.908).
         followed_iou.append(iou(cv2.resize(followed, truth.shape[::-1]), truth))
         stateless_iou.append(iou(cv2.resize(reference, truth.shape[::-1]), truth))
+        # following never costs a frame much against the truth
+        assert followed_iou[-1] > stateless_iou[-1] - 0.05
     assert np.mean(followed_iou) > np.mean(stateless_iou) - 0.01 and min(followed_iou) > 0.85
     # every 8th frame at most runs the whole-frame pass, unless she reaches the box edge
     assert follower.full_passes <= len(walk) // 2
