@@ -13,11 +13,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .compositing import Background, open_background
-from .config import Config, apply_settings, load_config
-from .jobs import VideoResult, run_images, run_video
-from .matte import Compositor, Matter
-from .segmentation import Segmenter, load_segmenter, stream_predictor
+from livebg.composite.base import Background
+from livebg.composite.blend import Compositor
+from livebg.composite.factory import open_background
+from livebg.config import Config, apply_settings, load_config
+from livebg.jobs import VideoResult, run_images, run_video
+from livebg.matte.matter import Matter
+from livebg.segment.base import Segmenter
+from livebg.segment.factory import load_segmenter
 
 
 def _config(config: Config | str | Path | None, settings: dict[str, Any]) -> Config:
@@ -50,7 +53,7 @@ class BackgroundReplacer:
                  fps: float = 30.0, **settings: Any):
         self.config = _config(config, settings)
         self.segmenter = segmenter or load_segmenter(self.config.model)[0]
-        self._predictor = stream_predictor(self.segmenter)
+        self._predictor = self.segmenter.stream()
         self.matter = Matter(self.config)
         self.fps = Fraction(fps).limit_denominator(1001)
         self._background: Background | None = None
@@ -81,11 +84,11 @@ class BackgroundReplacer:
             self._size = size
         time = Fraction(t).limit_denominator(1_000_000) if t is not None else self._count / self.fps
         self._count += 1
-        return Compositor(self._background, self.config.refine.light_wrap)(frame, alpha, time)
+        return Compositor(self._background, self.config.background.light_wrap)(frame, alpha, time)
 
     def reset(self) -> None:
         self.matter.reset()
-        getattr(self._predictor, "reset", lambda: None)()
+        self._predictor.reset()
 
     def close(self) -> None:
         if self._background is not None:

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
-from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Sequence
 
-from . import __version__
-from .config import SETTINGS, Config, apply_settings, load_config
-from .errors import LivebgError
+from livebg import __version__
+from livebg.config import SETTINGS, Config, apply_settings, load_config
+from livebg.errors import LivebgError, say
+from livebg.live.options import add_cam_parser
+from livebg.signals import terminate_as_interrupt
 
 BG_HELP = ("background: an image or video path, or white, black, green, #RRGGBB (or #RGB), blur, blur:STRENGTH, "
            "gray, transparent, none (default: blur)")
@@ -102,12 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the models, where their weights come from, and which are available here")
 
-    try:
-        from .live import add_cam_parser
-    except ImportError:  # the live path is optional at import time
-        add_cam_parser = None
-    if add_cam_parser is not None:
-        add_cam_parser(sub, lambda p: _common(p, bg_help=CAM_BG_HELP))
+    add_cam_parser(sub, lambda p: _common(p, bg_help=CAM_BG_HELP))
     return parser
 
 
@@ -118,7 +112,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def _print_models() -> None:
-    from .weights import describe_models
+    from livebg.segment.weights import describe_models
 
     rows = describe_models()
     width = max(len(r["name"]) for r in rows)
@@ -129,42 +123,11 @@ def _print_models() -> None:
         print(f"{'':<{width}}  at   {r['where']}")
 
 
-@contextmanager
-def _terminate_as_interrupt(command: str) -> Iterator[None]:
-    """SIGTERM (``kill``, ``timeout``) stops a file job as Ctrl-C does: the frames in flight are
-    finished and the file is closed, instead of the process dying with a partial file behind.
-    Afterwards the signal is raised again under the previous handler, so the process still ends
-    by SIGTERM (status 143) and a program that called ``main()`` is terminated as was asked.
-
-    Only when SIGTERM has its default action: an ignored signal or someone else's handler is
-    left alone, as is everything off the main thread (signals can only be set there). ``cam``
-    stops on SIGTERM by itself (``live._SignalStop``)."""
-    received = []
-
-    def interrupt(signum, frame):
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    installed = False
-    if command in ("video", "image") and threading.current_thread() is threading.main_thread():
-        installed = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    if installed:
-        signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        if installed:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            if received:
-                sys.stderr.flush()
-                signal.raise_signal(signal.SIGTERM)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        with _terminate_as_interrupt(args.command):
+        with terminate_as_interrupt(args.command):
             return _run(args, parser)
     except BrokenPipeError:  # `livebg models | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
@@ -178,33 +141,32 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             return 0
         config = config_from_args(args)
         if args.command == "video":
-            from .jobs import log, run_video
+            from livebg.jobs import run_video
 
             if args.look_ahead and config.smoothing.method == "none":
-                log("--look-ahead does nothing with --smoothing none (nothing is smoothed in time): "
+                say("--look-ahead does nothing with --smoothing none (nothing is smoothed in time): "
                     "choose --smoothing adaptive or ema to use it")
             result = run_video(args.input, args.output, config, progress=not args.quiet)
             return 130 if result.interrupted else 0
         if args.command == "image":
-            from .jobs import run_images
+            from livebg.jobs import run_images
 
             run_images(args.inputs, args.output, config, progress=not args.quiet, matting=args.matting)
             return 0
         if args.command == "cam":
-            from .live import run_cam
+            from livebg.live.run import run_cam
 
             return run_cam(args, config)
         parser.error(f"unknown command {args.command}")
     except LivebgError as exc:
-        print(f"livebg: error: {exc}", file=sys.stderr)
+        say(str(exc), error=True)
         return exc.exit_code
     except RuntimeError as exc:  # pathlib's expanduser() of ~name for a user this machine lacks
         if "home directory" not in str(exc):
             raise
-        print("livebg: error: a path starts with ~name, and there is no such user here: write the path out",
-              file=sys.stderr)
+        say("a path starts with ~name, and there is no such user here: write the path out", error=True)
         return 2
     except KeyboardInterrupt:
-        print("livebg: interrupted; nothing was written", file=sys.stderr)
+        say("interrupted; nothing was written")
         return 130
     return 1

@@ -5,14 +5,15 @@ is checked here, so a wrong setting fails with a message before any work starts.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from livebg.errors import BackgroundError, ConfigError, say
+from livebg.frames.images import IMAGE_EXTENSIONS
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
 SEQUENCE_FPS = 30.0  # image sequences and photos when no fps is set
@@ -22,6 +23,98 @@ PRECISIONS = ("auto", "float32", "float16", "bfloat16")
 BG_FITS = ("loop", "hold", "stretch")
 REFINE_METHODS = ("bilinear", "guided")
 SMOOTHING_METHODS = ("none", "ema", "adaptive")
+
+
+# -- the --bg grammar ---------------------------------------------------------------------------
+COLORS = {"white": (255, 255, 255), "black": (0, 0, 0), "green": (0, 177, 64)}
+KEYWORDS = ("white", "black", "green", "#RRGGBB", "#RGB", "blur", "blur:STRENGTH", "gray", "transparent", "none")
+DEFAULT_BLUR = 25
+
+
+def parse_hex_color(text: str) -> tuple[int, int, int] | None:
+    """#RRGGBB, or the CSS shorthand #RGB (#fa0 = #ffaa00); None for anything else."""
+    match = re.fullmatch(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})", text)
+    if not match:
+        return None
+    value = match.group(1)
+    if len(value) == 3:
+        value = "".join(c * 2 for c in value)
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def looks_like_a_path(text: str) -> bool:
+    """A --bg value not found on disk: a path when it has a / or an extension, else a mistyped
+    keyword (so the error lists the keywords instead of saying "file not found")."""
+    return not text.startswith("#") and ("/" in text or "." in text)
+
+
+# the --bg words open_background takes besides colours and blur:N
+BG_WORDS = ("blur", "gray", "grey", "transparent", "none", "original")
+
+
+def solid_color(spec: str) -> tuple[int, int, int] | None:
+    """The RGB of a --bg colour (a name such as white, or #RRGGBB / #RGB); None otherwise."""
+    return COLORS.get(spec.strip().lower()) or parse_hex_color(spec.strip())
+
+
+def is_bg_keyword(spec: str) -> bool:
+    """True for the --bg values that name no file: colours, blur[:N], gray, transparent, none."""
+    key = spec.strip().lower()
+    return key in BG_WORDS or key.startswith("blur:") or solid_color(spec) is not None
+
+
+@dataclass(frozen=True)
+class BackgroundSpec:
+    """A --bg value, parsed: ``kind`` is color, blur, gray, transparent, original, image, video
+    or folder (a folder of images: ``livebg cam`` steps through it)."""
+    kind: str
+    text: str
+    color: tuple[int, int, int] | None = None
+    blur: int = DEFAULT_BLUR
+    path: Path | None = None
+
+
+def parse_bg(spec: str) -> BackgroundSpec:
+    """Parse and check a --bg value before any work: keywords and colours by their grammar,
+    files and folders by what is on disk. Every front door (CLI, API, presets, the live
+    chooser) goes through here."""
+    text = spec.strip()
+    key = text.lower()
+    if not text:
+        raise BackgroundError("empty --bg: give an image, a video or a keyword such as blur or white")
+    color = solid_color(text)
+    if color is not None:
+        return BackgroundSpec("color", key if key in COLORS else text, color=color)
+    if key == "blur":
+        return BackgroundSpec("blur", key)
+    if key.startswith("blur:"):
+        try:
+            strength = int(key.split(":", 1)[1])
+        except ValueError:
+            strength = -1
+        if not 1 <= strength <= 200:
+            raise BackgroundError(f"bad blur strength in {spec!r}: use blur:N with N from 1 to 200 (default {DEFAULT_BLUR})")
+        return BackgroundSpec("blur", key, blur=strength)
+    if key in ("gray", "grey"):
+        return BackgroundSpec("gray", "gray")
+    if key == "transparent":
+        return BackgroundSpec("transparent", key)
+    if key in ("none", "original"):
+        return BackgroundSpec("original", "none")
+    if key.startswith(("http://", "https://", "rtsp://")):
+        raise BackgroundError(f"--bg {spec}: URLs are not supported; download the file and give its path")
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~name of a user this machine has no home directory for
+        raise BackgroundError(f"--bg {spec}: the path starts with ~name and there is no such user here: write the path out") from None
+    if path.is_dir():
+        return BackgroundSpec("folder", text, path=path)
+    if not path.exists():
+        if not looks_like_a_path(text):
+            raise BackgroundError(f"unknown background {spec!r}: use an image or video path, or one of {', '.join(KEYWORDS)}")
+        raise BackgroundError(f"background file not found: {spec} — check the path")
+    kind = "image" if path.suffix.lower() in IMAGE_EXTENSIONS else "video"
+    return BackgroundSpec(kind, text, path=path)
 
 
 @dataclass(frozen=True)
@@ -82,7 +175,6 @@ class RefineConfig:
     sharpness: float = 8.0  # guided: steepness of the edge ramp; 1 keeps the filter's soft edge
     threshold: float = 0.6  # guided: the filtered probability the edge is placed at (alpha 0.5 there)
     guide_size: int = 270  # guided: short side in px of the grey image the edges are fitted on; larger is steadier, slower
-    light_wrap: float = 0.0  # 0..1: background light spilling onto the subject's edge
 
     def validate(self) -> None:
         if self.method not in REFINE_METHODS:
@@ -97,20 +189,29 @@ class RefineConfig:
             raise ConfigError(f"refine threshold {self.threshold} is out of range: use (0, 1), e.g. 0.5")
         if not 32 <= self.guide_size <= 4320:
             raise ConfigError(f"guide size {self.guide_size} is out of range: use 32..4320 pixels (default 270)")
-        if not 0.0 <= self.light_wrap <= 1.0:
-            raise ConfigError(f"light wrap {self.light_wrap} is out of range: use 0..1")
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    fps: float = 0.0  # frame rate of image sequences and photos; 0: not set (30)
+
+    def validate(self) -> None:
+        if not 0 <= self.fps <= 1000:
+            raise ConfigError(f"fps {self.fps} is out of range: use a positive frame rate (0: the default, 30)")
 
 
 @dataclass(frozen=True)
 class BackgroundConfig:
     bg: str = "blur"  # image path, video path, directory of images, or a keyword (see README)
     fit: str = "loop"  # video backgrounds: loop, hold or stretch
+    light_wrap: float = 0.0  # 0..1: background light spilling onto the subject's edge
 
     def validate(self) -> None:
         if self.fit not in BG_FITS:
             raise ConfigError(f"unknown --bg-fit {self.fit!r}: use one of {', '.join(BG_FITS)}")
-        if not self.bg.strip():
-            raise ConfigError("empty --bg: give an image, a video or a keyword such as blur or white")
+        if not 0.0 <= self.light_wrap <= 1.0:
+            raise ConfigError(f"light wrap {self.light_wrap} is out of range: use 0..1")
+        parse_bg(self.bg)
 
 
 @dataclass(frozen=True)
@@ -119,7 +220,6 @@ class OutputConfig:
     preset: str = "veryfast"  # x264 speed preset
     audio: bool = True  # carry the input's audio over
     alpha_out: str = ""  # also write the alpha matte: a directory of PNGs or a video path
-    fps: float = 0.0  # frame rate of image sequences and photos; 0: not set (30)
 
     def validate(self) -> None:
         if not 0 <= self.crf <= 51:  # x264's scale; .webm maps it onto VP9's 0..63 (crf + 10)
@@ -127,12 +227,11 @@ class OutputConfig:
         presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
         if self.preset not in presets:
             raise ConfigError(f"unknown preset {self.preset!r}: use one of {', '.join(presets)}")
-        if not 0 <= self.fps <= 1000:
-            raise ConfigError(f"fps {self.fps} is out of range: use a positive frame rate (0: the default, 30)")
 
 
 @dataclass(frozen=True)
 class Config:
+    input: InputConfig = field(default_factory=InputConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
@@ -161,11 +260,11 @@ SETTINGS = {
     "full_pass_every": ("model", "full_pass_every"),
     "smoothing": ("smoothing", "method"), "smoothing_strength": ("smoothing", "strength"),
     "look_ahead": ("smoothing", "look_ahead"),
-    "refine": ("refine", "method"), "light_wrap": ("refine", "light_wrap"),
+    "refine": ("refine", "method"), "light_wrap": ("background", "light_wrap"),
     "guide_size": ("refine", "guide_size"),
     "bg": ("background", "bg"), "bg_fit": ("background", "fit"),
     "crf": ("output", "crf"), "preset": ("output", "preset"), "audio": ("output", "audio"),
-    "alpha_out": ("output", "alpha_out"), "fps": ("output", "fps"),
+    "alpha_out": ("output", "alpha_out"), "fps": ("input", "fps"),
 }
 
 
@@ -239,8 +338,6 @@ def _beside(preset: Path, section: str, key: str, value: Any) -> Any:
         return value
     beside = os.path.join(os.path.dirname(str(preset)), text)  # keeps a trailing "/" (a directory)
     if (section, key) == ("background", "bg"):
-        from .compositing import is_bg_keyword, looks_like_a_path
-
         # a bare word is a file only if it is there (a folder of backgrounds); otherwise it stays
         # as written, so a mistyped keyword gets "unknown background", not "file not found"
         is_path = not is_bg_keyword(text) and (looks_like_a_path(text) or os.path.exists(beside))
@@ -250,6 +347,10 @@ def _beside(preset: Path, section: str, key: str, value: Any) -> Any:
         # inputs only: an output (alpha_out) goes where livebg runs, as -o does
         is_path = (section, key) == ("model", "weights")
     return beside if is_path else value
+
+
+# Settings that moved to the section where they act; presets that name the old place still load.
+MOVED_KEYS = {("refine", "light_wrap"): "background", ("output", "fps"): "input"}
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -263,6 +364,11 @@ def load_config(path: str | Path | None = None) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {preset} is not valid TOML: {exc}") from None
     sections = {f.name for f in fields(Config)}
+    for (old_section, key), new_section in MOVED_KEYS.items():
+        values = data.get(old_section)
+        if isinstance(values, dict) and key in values:
+            say(f"{preset.name}: [{old_section}] {key} is now [{new_section}] {key}; it still works, move it when you can")
+            data.setdefault(new_section, {}).setdefault(key, values.pop(key))
     for section, values in data.items():
         if section not in sections or not isinstance(values, dict):
             raise ConfigError(f"unknown section [{section}] in {preset}: known sections are {', '.join(sorted(sections))}")
@@ -276,6 +382,3 @@ def load_config(path: str | Path | None = None) -> Config:
     except ConfigError as exc:
         raise ConfigError(f"{preset}: {exc}") from None
 
-
-def as_dict(config: Config) -> dict[str, dict[str, Any]]:
-    return dataclasses.asdict(config)

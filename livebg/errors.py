@@ -5,6 +5,8 @@ anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
+import sys
+
 
 class LivebgError(Exception):
     """Base class: the message is shown to the user as one line."""
@@ -34,3 +36,8 @@ class ConfigError(LivebgError):
 
 class DeviceError(LivebgError):
     """A camera or virtual camera device is missing or failed."""
+
+
+def say(message: str, *, error: bool = False) -> None:
+    """The one place ``livebg: …`` lines are written (to stderr, so stdout stays the output's)."""
+    print(f"livebg: {'error: ' if error else ''}{message}", file=sys.stderr, flush=True)

@@ -135,9 +135,11 @@ def lag_frames(smooth: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = N
     rest = 12
     gaps = []
     sequence = list(synthetic_motion(rest_frames=rest, speed=speed))
-    if stream is None:
+    alphas: Iterable[np.ndarray]
+    if smooth is not None:
         alphas = (smooth(prob, frame) for frame, prob, _ in sequence)
     else:
+        assert stream is not None
         alphas = stream((prob, frame) for frame, prob, _ in sequence)
     for t, ((frame, prob, truth), alpha) in enumerate(zip(sequence, alphas, strict=True)):
         if t < rest:

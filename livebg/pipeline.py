@@ -11,63 +11,24 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import signal
 import threading
 import time
 from typing import Callable, Iterable, Iterator, Sequence
 
 import cv2
 
+from livebg.signals import second_stop, signals_noted
+
 Stage = Callable[[Iterator], Iterator]
 
 _END = object()
 POLL_SECONDS = 0.1
-# A second stop signal this soon after the first is the same stop, delivered twice: coreutils'
-# `timeout` (without --foreground) signals the process and then its whole process group. A
-# person pressing Ctrl-C again to abandon the job does it after reading the message.
-SAME_STOP_SECONDS = 0.5
-
-
-@contextlib.contextmanager
-def _signals_noted(caught: list[float]) -> Iterator[None]:
-    """While the pipeline runs, SIGINT and SIGTERM only note their time in ``caught``, for the
-    loop in ``run_stages`` to act on; nothing is raised on the main thread. (Raised as
-    KeyboardInterrupt, a second signal right after the first could land in the code that
-    handles the first, outside any ``try``, and abandon the job.) The handlers that were set
-    are still told, their KeyboardInterrupt swallowed: the CLI notes a SIGTERM so as to end by
-    it once the file is closed. A signal left at its default action or ignored keeps it; only
-    the main thread can set handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {}
-
-    def note(signum, frame):
-        caught.append(time.monotonic())
-        try:
-            previous[signum](signum, frame)
-        except KeyboardInterrupt:
-            pass
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        if callable(signal.getsignal(sig)):  # Python's Ctrl-C handler, the CLI's SIGTERM one
-            previous[sig] = signal.signal(sig, note)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def second_stop(times: Sequence[float]) -> bool:
-    """True when the stop signals caught at these ``time.monotonic()`` times hold a second stop:
-    one SAME_STOP_SECONDS or more after the first (sooner, it is the first one repeated)."""
-    return any(t - times[0] >= SAME_STOP_SECONDS for t in times[1:])
 
 
 class Pipeline:
     def __init__(self, *, queue_size: int = 4):
         self.queue_size = queue_size
+        self.interrupted = False  # a stop signal came while it ran (set by run_stages)
         self.stop_event = threading.Event()
         self.drain_event = threading.Event()
         self._errors: list[BaseException] = []
@@ -86,10 +47,6 @@ class Pipeline:
         """Stop everything now (a second Ctrl-C, or an error)."""
         self.drain_event.set()
         self.stop_event.set()
-
-    @property
-    def failed(self) -> bool:
-        return bool(self._errors)
 
     def _fail(self, exc: BaseException) -> None:
         with self._lock:
@@ -149,9 +106,9 @@ class Pipeline:
         with self._lock:
             self.cpu_seconds[threading.current_thread().name] = time.thread_time()
 
-    def start(self, source: Iterable, stages: Sequence[Stage], names: Sequence[str] = ()) -> None:
-        queues = [queue.Queue(maxsize=self.queue_size) for _ in stages]
-        names = list(names) or [getattr(s, "__name__", f"stage{i}") for i, s in enumerate(stages)]
+    def start(self, source: Iterable, stages: Sequence[Stage]) -> None:
+        queues: list[queue.Queue] = [queue.Queue(maxsize=self.queue_size) for _ in stages]
+        names = [getattr(s, "__name__", f"stage{i}") for i, s in enumerate(stages)]
         self._threads = [self._thread("livebg-source", self._run_source, iter(source), queues[0])]
         for i, stage in enumerate(stages):
             out = queues[i + 1] if i + 1 < len(stages) else None
@@ -208,7 +165,7 @@ def run_stages(source: Iterable, stages: Sequence[Stage], *, queue_size: int = 4
     pipeline = Pipeline(queue_size=queue_size)
     caught: list[float] = []  # when each stop signal came
     announced = False
-    with _signals_noted(caught), opencv_serial():
+    with signals_noted(caught), opencv_serial():
         pipeline.start(source, stages)
         while True:
             if second_stop(caught):

@@ -61,7 +61,7 @@ def available_models(asked: list[str] | None) -> list[str]:
     if DEEPLAB_ONNX.is_file():
         models.append(str(DEEPLAB_ONNX))
     try:  # a torchvision model only when its checkpoint is already in torchvision's cache
-        from livebg.weights import resolve_model
+        from livebg.segment.weights import resolve_model
 
         for name in ("lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50"):
             spec = resolve_model(name)

@@ -110,7 +110,7 @@ def prepare_random_checkpoint(name: str, torch_home: Path) -> None:
     import torch
     from torchvision.models import get_model_builder
 
-    from livebg.weights import checkpoint_file_name, torchvision_weights
+    from livebg.segment.weights import checkpoint_file_name, torchvision_weights
 
     weights = torchvision_weights(name)
     os.environ["TORCH_HOME"] = str(torch_home)
@@ -164,8 +164,8 @@ def file_mode(args, workdir: Path) -> list[dict]:
 def model_rows(input_path: str, calls: int, repeat: int) -> list[dict]:
     """The default ONNX model alone, one call at a time on one real frame, on this thread: as
     exported (float input) against livebg's rewritten graph (uint8 input, livebg/graph.py)."""
-    from livebg.segmentation import OnnxSegmenter
-    from livebg.weights import CPU_DEFAULT_MODEL, resolve_model
+    from livebg.segment.onnx_model import OnnxSegmenter
+    from livebg.segment.weights import CPU_DEFAULT_MODEL, resolve_model
 
     spec = resolve_model(CPU_DEFAULT_MODEL)
     with av.open(input_path) as src:
@@ -240,8 +240,8 @@ def batch_mode(args, workdir: Path) -> list[dict]:
     import cv2
     import torch
 
-    from livebg.segmentation import TorchSegmenter
-    from livebg.weights import load_torchvision_model
+    from livebg.segment.torch_model import TorchSegmenter
+    from livebg.segment.weights import load_torchvision_model
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is available; use --device cpu --quick")

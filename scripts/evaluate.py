@@ -21,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+from seeds_method import seeds_alpha_from_probability  # noqa: E402
 
 from livebg.config import Config, load_config  # noqa: E402
 from livebg.evaluation import FlickerMeter, boundary_f, iou, lag_frames, load_labeled  # noqa: E402
-from livebg.matte import Matter  # noqa: E402
-from livebg.segmentation import load_segmenter, stream_predictor  # noqa: E402
-from seeds_method import seeds_alpha_from_probability  # noqa: E402
+from livebg.matte.matter import Matter  # noqa: E402
+from livebg.segment.factory import load_segmenter
 
 SEEDS = "seeds' method (hard mask + 7x7 blur)"
 PLAIN = {"crop_pass": False}
@@ -92,7 +92,7 @@ def evaluate(labeled: str, base: Config, rows: dict[str, dict | None], limit: in
 
     def model_run(model):
         if model not in runs:
-            segmenter = stream_predictor(load_segmenter(model)[0])  # as a video job runs it
+            segmenter = load_segmenter(model)[0].stream()  # as a video job runs it
             started = time.perf_counter()
             probs = [segmenter.predict([image])[0] for image, _ in pairs]
             runs[model] = probs, time.perf_counter() - started

@@ -66,7 +66,7 @@ class SeedsMethod:
 
 
 def load_seeds_model(name: str, weights_file: str = "") -> SeedsMethod:
-    from livebg.weights import load_torchvision_model
+    from livebg.segment.weights import load_torchvision_model
 
     model, weights = load_torchvision_model(name, weights_file, download=False)
     return SeedsMethod(model, weights.meta["categories"].index("person"))
@@ -74,7 +74,9 @@ def load_seeds_model(name: str, weights_file: str = "") -> SeedsMethod:
 
 def blur_sigma(spec: str) -> int:
     """The strength of a ``blur`` / ``blur:N`` background, read as livebg reads it, else 0."""
-    from livebg.compositing import BlurBackground, is_bg_keyword, open_background
+    from livebg.composite.blur import BlurBackground
+    from livebg.composite.factory import open_background
+    from livebg.config import is_bg_keyword
     from livebg.errors import BackgroundError
 
     if not is_bg_keyword(spec):
@@ -88,7 +90,7 @@ def blur_sigma(spec: str) -> int:
 
 def supported_background(spec: str) -> bool:
     """True for the backgrounds the seeds' scripts offer: a colour, blur, an image or a video file."""
-    from livebg.compositing import solid_color
+    from livebg.config import solid_color
 
     return solid_color(spec) is not None or blur_sigma(spec) > 0 or Path(spec).is_file()
 
@@ -96,7 +98,7 @@ def supported_background(spec: str) -> bool:
 def run_seeds_video(method: SeedsMethod, input_path: str, background_path: str, output: str,
                     *, max_frames: int = 0, crf: int = 20, preset: str = "veryfast") -> tuple[int, float]:
     """Decode -> segment -> blend -> encode, frame by frame on one thread. Returns (frames, seconds)."""
-    from livebg.compositing import solid_color  # colours read as livebg reads them
+    from livebg.config import solid_color  # colours read as livebg reads them
 
     started = time.perf_counter()
     src = av.open(input_path)

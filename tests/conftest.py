@@ -9,6 +9,8 @@ import av
 import numpy as np
 import pytest
 
+from livebg.segment.base import Segmenter
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
@@ -101,7 +103,7 @@ def make_doctor_clip(path: Path, shared: Path, *, frames: int, crf: int, audio: 
     return path
 
 
-class ConstantSegmenter:
+class ConstantSegmenter(Segmenter):
     """A segmenter with no model: every pixel gets the same probability."""
 
     name = "constant"

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 import pyvirtualcam
 from pyvirtualcam.util import decode_fourcc, encode_fourcc
 
-from livebg.sources.camera import CaptureFault, CapturedImage, register_capture
+from livebg.sources.camera import CapturedImage, CaptureFault, register_capture
 
 REPO = Path(__file__).resolve().parent.parent
 DOCTOR = REPO.parent / "shared" / "media" / "videos" / "doctor_960x540.mp4"

@@ -6,11 +6,17 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from conftest import decode_index, make_index_video
+
 from livebg.errors import DeviceError, InputError
-from livebg.sources.base import Frame
-from livebg.sources.camera import (CaptureFault, CapturedImage, FrameMailbox, LiveCapture, open_capture_device)
+from livebg.frames.frame import Frame
+from livebg.sources.camera import (
+    CapturedImage,
+    CaptureFault,
+    FrameMailbox,
+    LiveCapture,
+    open_capture_device,
+)
 
 
 def frame(i: int) -> Frame:

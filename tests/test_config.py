@@ -11,7 +11,7 @@ import pytest
 
 from livebg.cli import build_parser, config_from_args
 from livebg.config import PRESET_DIR, Config, load_config
-from livebg.errors import ConfigError
+from livebg.errors import BackgroundError, ConfigError
 
 PRESETS = sorted(PRESET_DIR.glob("*.toml"))
 SETTING_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
@@ -121,7 +121,7 @@ def test_numbers_are_widened_but_never_narrowed(tmp_path):
     preset.write_text("[smoothing]\nstrength = 0\n[output]\nfps = 25\n")
     config = load_config(preset)
     assert config.smoothing.strength == 0.0 and isinstance(config.smoothing.strength, float)
-    assert config.output.fps == 25.0 and isinstance(config.output.fps, float)
+    assert config.input.fps == 25.0 and isinstance(config.input.fps, float)
     preset.write_text("[output]\ncrf = 20.5\n")
     with pytest.raises(ConfigError, match="crf"):
         load_config(preset)
@@ -152,11 +152,17 @@ def test_file_paths_in_a_preset_are_relative_to_the_preset(tmp_path, monkeypatch
     assert load_config("../presets/zoom.toml").background.bg == str(Path("../presets/beach.jpg"))
     # values that name no file, absolute paths and mistyped keywords are left as written (a bare
     # word made into a path gave "file not found" instead of "unknown background")
-    for bg in ("blur", "blur:30", "#fa0", "WHITE", "gray", "transparent", "none", str(folder / "beach.jpg"),
-               "blurr", "#12g", "~nobody-here/x.jpg"):
+    for bg in ("blur", "blur:30", "#fa0", "WHITE", "gray", "transparent", "none", str(folder / "beach.jpg")):
         preset.write_text(f'[background]\nbg = "{bg}"\n[model]\nname = "selfie"\n')
         config = load_config(str(preset))
         assert config.background.bg == bg and config.model.name == "selfie"
+    # --bg is checked when the preset loads, before any work; a mistyped keyword stays as written
+    # and is named as one (a bare word made into a path gave "file not found")
+    for bg, message in (("blurr", "unknown background 'blurr'"), ("#12g", "unknown background '#12g'"),
+                        ("~nobody-here/x.jpg", "no such user")):
+        preset.write_text(f'[background]\nbg = "{bg}"\n[model]\nname = "selfie"\n')
+        with pytest.raises(BackgroundError, match=message):
+            load_config(str(preset))
     # a bare folder name next to the preset (backgrounds for livebg cam) is found there
     (folder / "scenes").mkdir()
     preset.write_text('[background]\nbg = "scenes"\n[model]\nweights = "ck/"\n')

@@ -15,12 +15,12 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
 from conftest import ConstantSegmenter, make_index_video, write_tone
+
 from livebg.cli import main
 from livebg.config import Config
 from livebg.jobs import run_video
-from livebg.pipeline import SAME_STOP_SECONDS
+from livebg.signals import SAME_STOP_SECONDS
 
 SIZE = (160, 120)
 FRAMES = 60
@@ -516,7 +516,7 @@ def test_failing_stage_into_png_directory_leaves_nothing(tmp_path):
 SLOW_ENCODER = """
 import sys, time
 from livebg.cli import main
-from livebg.sinks.files import VideoFileSink
+from livebg.sinks import VideoFileSink
 write = VideoFileSink.write_i420
 def slow_write(self, *args, **kwargs):
     time.sleep({seconds})
@@ -574,6 +574,9 @@ def frames_flowing(proc: LivebgProcess, seconds: float) -> None:
     """Wait for the job's start line (the model is loaded, the pipeline starts right after it),
     then let frames flow for ``seconds``."""
     proc.wait_for(r"760 frames -> OUT\.mp4")
+    # the progress bar has counted a frame: the pipeline (and its signal handling) is running,
+    # not still warming up after the start line on a loaded machine
+    proc.wait_for(r"\| *[1-9][0-9]*/760", timeout=60)
     time.sleep(seconds)
     assert proc.proc.poll() is None, f"the job ended before the interrupt:\n{proc.stderr}"
 

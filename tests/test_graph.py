@@ -11,9 +11,9 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from livebg import graph
 from livebg.errors import ModelError
-from livebg.segmentation import OnnxSegmenter
+from livebg.segment import graph
+from livebg.segment.onnx_model import OnnxSegmenter
 
 MODELS = {  # file: (counts of hard-swish, resize, gate rewrites), input layout, scale, offset
     "mediapipe_selfie_256x256.onnx": ((11, 3, 10), "NHWC", 1 / 255, 0.0),
@@ -213,7 +213,7 @@ def test_stored_values_listed_as_inputs_stay_and_the_image_input_is_found(shared
     del model.graph.input[:]
     model.graph.input.extend(stored[:3] + [image] + stored[3:])
     model.ir_version = 3
-    from livebg.segmentation import model_input
+    from livebg.segment.onnx_model import model_input
 
     assert model_input(model).name == image.name
     expected = session(model).run(None, {image.name: np.full((1, 256, 256, 3), 0.5, np.float32)})[0]

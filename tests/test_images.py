@@ -11,7 +11,7 @@ from PIL import Image, ImageOps
 
 from livebg.cli import main
 from livebg.config import ModelConfig
-from livebg.segmentation import load_segmenter
+from livebg.segment.factory import load_segmenter
 
 DOCTOR = "doctor-5871743_640.jpg"  # 640x427, the person in the middle, plain background
 GIRL = "girl-919048_1280.jpg"  # 1280x853

@@ -10,14 +10,15 @@ import time
 from pathlib import Path
 
 import cv2
+import live_fakes
 import numpy as np
 import pytest
-
-import live_fakes
 from live_fakes import DOCTOR, REPO, register_flaky_camera
-from livebg import segmentation
+
 from livebg.cli import main
 from livebg.config import ModelConfig
+from livebg.segment import factory as segmentation
+from livebg.segment.base import Segmenter
 from livebg.sources import camera
 
 SOURCE_FPS = 30000 / 1001
@@ -86,7 +87,7 @@ def test_virtual_camera_gets_the_composited_person_at_the_source_rate(tmp_path, 
         assert iou > 0.85, (i, iou)
 
 
-class SlowSegmenter:
+class SlowSegmenter(Segmenter):
     """The real model, made to take ``delay`` seconds a frame (DeepLabV3 on a CPU, say)."""
 
     def __init__(self, inner, delay: float):

@@ -6,7 +6,9 @@ import threading
 import pytest
 
 from livebg.errors import BackgroundError
-from livebg.live import BackgroundChooser, LiveLoop, ViewState, help_lines
+from livebg.live.chooser import BackgroundChooser
+from livebg.live.loop import LiveLoop, ViewState
+from livebg.live.options import help_lines
 
 
 def test_effects_cycle_from_the_given_background(shared):

@@ -3,11 +3,11 @@ import cv2
 import numpy as np
 import pytest
 
-from livebg.compositing import read_image
 from livebg.config import Config
+from livebg.frames.images import read_image
 from livebg.jobs import run_images
-from livebg.refine import matte_photo
-from livebg.segmentation import load_segmenter
+from livebg.matte.photo import matte_photo
+from livebg.segment.factory import load_segmenter
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_the_first_matting_run_says_it_compiles(tmp_path, portrait, segmenter, m
     import importlib.util
     from types import SimpleNamespace
 
-    import livebg.refine as refine
+    import livebg.matte.photo as refine
 
     package = tmp_path / "pymatting"
     cache = package / "foreground" / "__pycache__"

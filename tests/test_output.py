@@ -9,12 +9,17 @@ import av
 import cv2
 import numpy as np
 import pytest
+from conftest import (
+    NTSC,
+    ConstantSegmenter,
+    make_doctor_clip,
+    make_index_video,
+    read_video,
+)
 
-from conftest import NTSC, ConstantSegmenter, make_doctor_clip, make_index_video, read_video
 from livebg.cli import main
 from livebg.config import Config
 from livebg.jobs import run_video
-
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +210,7 @@ def test_one_photo_plays_at_fps_and_fps_on_a_video_is_said_to_be_ignored(tmp_pat
 def test_the_reported_time_includes_closing_the_file(talking, tmp_path, monkeypatch):
     """x264 holds the last frames until the file is closed: fps counts that flush (and the
     floor in scripts/benchmark.py is timed over the same span)."""
-    from livebg.sinks.files import VideoFileSink
+    from livebg.sinks.video import VideoFileSink
 
     close, write = VideoFileSink.close, VideoFileSink.write_i420
     first_write, closed = [], []

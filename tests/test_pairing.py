@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import av
 import pytest
-
 from conftest import ConstantSegmenter, decode_index, make_index_video
+
 from livebg.config import Config
 from livebg.jobs import run_video
 

@@ -8,8 +8,8 @@ import time
 import cv2
 import pytest
 
-from livebg.pipeline import SAME_STOP_SECONDS, run_stages
-
+from livebg.pipeline import run_stages
+from livebg.signals import SAME_STOP_SECONDS
 
 RETURNED = threading.Event()  # set once run_stages has returned to the caller
 LATE: list[int] = []  # stage work that ran after that: must stay empty
@@ -156,7 +156,7 @@ def test_stages_run_without_opencvs_thread_pool_and_it_is_restored_after():
 
 
 def test_hex_colours_long_and_short():
-    from livebg.compositing import parse_hex_color
+    from livebg.config import parse_hex_color
 
     assert parse_hex_color("#FFAA00") == parse_hex_color("#fa0") == (255, 170, 0)
     assert parse_hex_color("#102030") == (16, 32, 48)

@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 import pytest
-
 from live_fakes import DOCTOR, REPO, XvfbDisplay
+
 from livebg.sinks.preview import display_problem, draw_text_panel
 
 MAGENTA = (255, 0, 255)

@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 
+from livebg.composite.blend import light_wrap
 from livebg.config import RefineConfig
 from livebg.errors import ConfigError
-from livebg.refine import Refiner, light_wrap, trimap_from_probability
+from livebg.matte.photo import trimap_from_probability
+from livebg.matte.refine import Refiner
 
 
 def square_scene(h=180, w=320):
@@ -61,11 +63,18 @@ def test_refiner_checks_its_inputs():
         Refiner()(prob, frame.astype(np.float32))
 
 
-@pytest.mark.parametrize("kwargs", [{"method": "bicubic"}, {"radius": 0}, {"eps": 0}, {"sharpness": 0.5}, {"light_wrap": 2},
+@pytest.mark.parametrize("kwargs", [{"method": "bicubic"}, {"radius": 0}, {"eps": 0}, {"sharpness": 0.5},
                                     {"guide_size": 16}, {"guide_size": 5000}])
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ConfigError):
         Refiner(RefineConfig(**kwargs))
+
+
+def test_light_wrap_is_a_background_setting_and_checked_there():
+    from livebg.config import BackgroundConfig
+
+    with pytest.raises(ConfigError, match="light wrap"):
+        BackgroundConfig(light_wrap=2).validate()
 
 
 def test_light_wrap_touches_only_the_subject_edge():

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from livebg.refine import guide_small
-from livebg.resize import shrink
+from livebg.frames.resize import shrink
+from livebg.matte.refine import guide_small
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_the_guide_size_is_the_settings(frame, short_side):
 @pytest.mark.parametrize("guide_size", [180, 270])
 def test_the_matte_is_fitted_at_the_guide_size(guide_size):
     from livebg.config import Config
-    from livebg.matte import Matter
+    from livebg.matte.matter import Matter
 
     luma = np.full((540, 960), 120, np.uint8)
     prob = np.zeros((360, 640), np.float32)

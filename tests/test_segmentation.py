@@ -13,8 +13,14 @@ import torch
 
 from livebg.config import ModelConfig
 from livebg.errors import ModelError
-from livebg.segmentation import OnnxSegmenter, TorchSegmenter, load_segmenter
-from livebg.weights import TORCHVISION_MODELS, checkpoint_file_name, torchvision_weights
+from livebg.segment.factory import load_segmenter
+from livebg.segment.onnx_model import OnnxSegmenter
+from livebg.segment.torch_model import TorchSegmenter
+from livebg.segment.weights import (
+    TORCHVISION_MODELS,
+    checkpoint_file_name,
+    torchvision_weights,
+)
 
 
 def lucia_frame(shared, index=0):
@@ -171,7 +177,7 @@ def test_onnx_models_on_real_frames(shared):
 
 
 def test_torch_blend_matches_cpu_blend():
-    from livebg.compositing import blend_torch, composite
+    from livebg.composite.blend import blend_torch, composite
 
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
@@ -185,8 +191,8 @@ def test_torch_blend_matches_cpu_blend():
 
 def test_device_blend_path_matches_opencv_blend():
     """The Compositor's tensor path (used on CUDA in float16) run on the CPU."""
-    from livebg.compositing import ColorBackground
-    from livebg.matte import Compositor
+    from livebg.composite.blend import Compositor
+    from livebg.composite.plain import ColorBackground
 
     rng = np.random.default_rng(1)
     frame = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
@@ -206,7 +212,7 @@ def test_downscale_keeps_the_crops_geometry_for_any_width(shared, width):
     direct INTER_AREA resize."""
     import av
 
-    from livebg.segmentation import downscale
+    from livebg.frames.yuv import downscale
 
     edge = np.zeros((540, width, 3), np.uint8)
     edge[:, 500:] = 200
@@ -236,7 +242,7 @@ def yuv_frames(shared, count=3):
 def test_i420_image_gives_the_model_the_rgb_frames_input(shared, box, size):
     """A frame's planes, cropped anywhere (odd corners too) and resized to a model's input, even or
     odd: within about a level of converting the frame to RGB first and resizing that."""
-    from livebg.segmentation import I420Image, downscale
+    from livebg.frames.yuv import I420Image, downscale
 
     yuv = yuv_frames(shared, 1)[0]
     rgb = cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
@@ -255,11 +261,11 @@ def test_i420_image_gives_the_model_the_rgb_frames_input(shared, box, size):
 def test_segmenters_read_planes_as_they_read_rgb(shared):
     """The default stream predictor (crop pass, follower) on doctor frames given as planes
     finds the same person as on the RGB frames."""
-    from livebg.segmentation import I420Image, stream_predictor
+    from livebg.frames.yuv import I420Image
 
     segmenter, _ = load_segmenter(ModelConfig())
     assert segmenter.reads_planes
-    by_rgb, by_planes = stream_predictor(segmenter), stream_predictor(segmenter)
+    by_rgb, by_planes = segmenter.stream(), segmenter.stream()
     for yuv in yuv_frames(shared, 3):
         a = by_rgb.predict([cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)])[0]
         b = by_planes.predict([I420Image(yuv)])[0]
@@ -269,7 +275,7 @@ def test_segmenters_read_planes_as_they_read_rgb(shared):
 
 def test_inference_threads_stop_at_the_machines_cores(capsys, monkeypatch):
     """--threads 1000 ran the selfie model at 0.4 fps on 2 cores, with no word said."""
-    from livebg.segmentation import inference_threads
+    from livebg.segment.onnx_model import inference_threads
 
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     capsys.readouterr()

@@ -7,19 +7,29 @@ import pytest
 
 from livebg.config import Config, ModelConfig
 from livebg.evaluation import boundary_f, iou, load_labeled
-from livebg.matte import Matter
-from livebg.segmentation import CropFollower, OnnxSegmenter, PersonCropSegmenter, load_segmenter, stream_predictor
+from livebg.matte.matter import Matter
+from livebg.segment.base import Segmenter
+from livebg.segment.crop import CropFollower, PersonCropSegmenter
+from livebg.segment.factory import load_segmenter
+from livebg.segment.onnx_model import OnnxSegmenter
 
 
-class CountingSegmenter:
+class CountingSegmenter(Segmenter):
     """Wraps a segmenter and records the size of every batch it is given."""
 
     def __init__(self, inner):
         self.inner = inner
+        self.name = inner.name
+        self.reads_planes = inner.reads_planes
+        self.infer_size = inner.infer_size
         self.calls: list[int] = []
 
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
+    @property
+    def input_size(self):
+        return self.inner.input_size
+
+    def describe(self) -> str:
+        return self.inner.describe()
 
     def predict(self, frames):
         self.calls.append(len(frames))
@@ -188,7 +198,7 @@ def test_following_matches_the_stateless_pass_with_fewer_model_calls(plain, walk
 def test_full_pass_every_one_is_stateless(plain):
     crop = PersonCropSegmenter(plain, full_pass_every=1)
     assert crop.stream() is crop
-    assert stream_predictor(plain) is plain  # no crop pass: nothing to follow
+    assert plain.stream() is plain  # no crop pass: nothing to follow
 
 
 def test_following_falls_back_when_the_person_is_gone_or_elsewhere(plain, walk, shared):
@@ -407,7 +417,7 @@ def test_camera_worker_forgets_the_box_on_reset(plain, walk):
     import threading
     from types import SimpleNamespace
 
-    from livebg.live import MaskWorker
+    from livebg.live.mask import MaskWorker
 
     class Capture:  # hands out lucia's frames one at a time, on request
         def __init__(self):

@@ -6,7 +6,7 @@ import pytest
 from livebg.config import SmoothingConfig
 from livebg.errors import ConfigError
 from livebg.evaluation import lag_frames, synthetic_motion
-from livebg.smoothing import TemporalSmoother
+from livebg.matte.smoothing import TemporalSmoother
 
 
 def noisy_still(n=30, seed=1):
@@ -77,8 +77,8 @@ def test_scene_cut_resets_the_state():
 def test_cuts_seen_in_the_grey_guide_as_in_the_frame(shared):
     """The matte stage checks for cuts on its small float guide; the verdicts match the RGB frame's."""
     from livebg.config import Config
-    from livebg.matte import Matter
-    from livebg.refine import guide_small
+    from livebg.matte.matter import Matter
+    from livebg.matte.refine import guide_small
 
     doctor = read_frames(shared / "media/videos/doctor_960x540.mp4", 3)
     thoughtful = [cv2.resize(f, (960, 540)) for f in read_frames(shared / "media/videos/thoughtful.mp4", 3)]
@@ -133,7 +133,7 @@ def test_bad_settings_are_refused(kwargs):
 
 def test_warm_up_leaves_no_state():
     from livebg.config import Config
-    from livebg.matte import Matter
+    from livebg.matte.matter import Matter
 
     matter = Matter(Config())
     frame = np.full((72, 128, 3), 200, np.uint8)
@@ -145,16 +145,16 @@ def test_warm_up_leaves_no_state():
 
 def _record_kernel_calls(monkeypatch, name: str) -> list[tuple]:
     """Wrap ``livebg.kernels.<name>``: each call's argument types (dtypes for arrays) are recorded."""
-    import livebg.kernels
+    import livebg.matte.kernels as kernels
 
-    real = getattr(livebg.kernels, name)
+    real = getattr(kernels, name)
     calls = []
 
     def recording(*args):
         calls.append(tuple(type(a).__name__ if not isinstance(a, np.ndarray) else str(a.dtype) for a in args))
         return real(*args)
 
-    monkeypatch.setattr(livebg.kernels, name, recording)
+    monkeypatch.setattr(kernels, name, recording)
     return calls
 
 
@@ -189,7 +189,11 @@ def test_neighbour_kernel_is_loaded_when_the_matter_is_made(monkeypatch):
 # -- look-ahead: the neighbour average of file jobs ------------------------------------------
 
 def test_neighbour_average_weighs_neighbours_where_the_picture_is_unchanged():
-    from livebg.smoothing import NEIGHBOUR_WEIGHT, PICTURE_TOLERANCE, neighbour_average
+    from livebg.matte.smoothing import (
+        NEIGHBOUR_WEIGHT,
+        PICTURE_TOLERANCE,
+        neighbour_average,
+    )
 
     prob = np.full((4, 3), 0.2, np.float32)
     guide = np.full((4, 3), 0.5, np.float32)
@@ -210,7 +214,7 @@ def test_neighbour_average_weighs_neighbours_where_the_picture_is_unchanged():
 
 def _matter(**smoothing):
     from livebg.config import Config
-    from livebg.matte import Matter
+    from livebg.matte.matter import Matter
 
     return Matter(Config().override("smoothing", **smoothing).override("refine", method="bilinear"))
 
@@ -248,7 +252,7 @@ def _scene(n=5):
 
 
 def test_look_ahead_averages_with_the_frames_before_and_after():
-    from livebg.smoothing import NEIGHBOUR_WEIGHT as W
+    from livebg.matte.smoothing import NEIGHBOUR_WEIGHT as W
 
     frames, probs = _scene()
     probs[2][:, 20:40] = 1  # only frame 2 sees something
@@ -264,7 +268,8 @@ def test_look_ahead_averages_with_the_frames_before_and_after():
 
 
 def test_look_ahead_ignores_a_neighbour_where_its_picture_changed():
-    from livebg.smoothing import NEIGHBOUR_WEIGHT as W, PICTURE_TOLERANCE
+    from livebg.matte.smoothing import NEIGHBOUR_WEIGHT as W
+    from livebg.matte.smoothing import PICTURE_TOLERANCE
 
     frames, probs = _scene(3)
     probs[2][:, 20:40] = 1
@@ -295,7 +300,7 @@ def test_stream_gives_every_frame_once_in_order(count):
 @pytest.mark.parametrize("luma", [False, True], ids=["rgb", "y-plane"])
 def test_without_look_ahead_the_stream_is_the_per_frame_chain(luma):
     from livebg.config import Config
-    from livebg.matte import Matter
+    from livebg.matte.matter import Matter
 
     rng = np.random.default_rng(3)
     frames = [rng.integers(0, 255, (36, 64, 3), dtype=np.uint8) for _ in range(4)]
@@ -305,7 +310,7 @@ def test_without_look_ahead_the_stream_is_the_per_frame_chain(luma):
     config = Config().override("smoothing", look_ahead=False)
     one = Matter(config)
     expected = [(one.luma_coefficients if luma else one)(p, f) for p, f in zip(probs, frames)]
-    got = [m for _, m in Matter(config).stream((None, p, f) for p, f in zip(probs, frames))]
+    got = [m for _, m in Matter(config).stream(((None, p, f) for p, f in zip(probs, frames)), luma=luma)]
     for e, g in zip(expected, got, strict=True):
         for a, b in zip(e if luma else [e], g if luma else [g]):
             np.testing.assert_array_equal(a, b)
@@ -329,7 +334,7 @@ def test_look_ahead_does_not_reach_across_a_scene_cut():
 
 def test_the_single_frame_calls_check_what_they_are_given():
     from livebg.config import Config
-    from livebg.matte import Matter
+    from livebg.matte.matter import Matter
 
     matter = Matter(Config())
     prob = np.zeros((18, 32), np.float32)
@@ -340,7 +345,7 @@ def test_the_single_frame_calls_check_what_they_are_given():
 
 
 def test_backward_is_the_adaptive_update_run_from_the_furthest_map_back():
-    from livebg.kernels import adaptive_smooth
+    from livebg.matte.kernels import adaptive_smooth
 
     smoother = TemporalSmoother(SmoothingConfig(method="adaptive", strength=0.8, motion_threshold=0.5))
     rng = np.random.default_rng(7)

@@ -1,11 +1,11 @@
 """Virtual camera sink: pixel format chosen from the backend's native one, frame checks, close."""
 from __future__ import annotations
 
+import live_fakes
 import numpy as np
 import pytest
 import pyvirtualcam.camera
 
-import live_fakes
 from livebg.errors import DeviceError
 from livebg.sinks.vcam import VirtualCamera, no_device_message
 

@@ -13,7 +13,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..errors import DeviceError
+from livebg.errors import DeviceError
 
 MAX_WIDTH = 1920  # wider previews (side by side at 1080p) are scaled down to fit a screen
 FONT = cv2.FONT_HERSHEY_SIMPLEX

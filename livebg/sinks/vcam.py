@@ -12,7 +12,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..errors import DeviceError
+from livebg.errors import DeviceError
 
 MODPROBE = "sudo modprobe v4l2loopback devices=1 video_nr=10 card_label=livebg exclusive_caps=1"
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import glob as globlib
 from pathlib import Path
 
-from ..compositing import IMAGE_EXTENSIONS
-from ..config import SEQUENCE_FPS
-from ..errors import InputError
-from .base import Frame, FrameSource
-from .images import ImageSequenceSource, list_images
-from .video import VideoFileSource
+from livebg.config import SEQUENCE_FPS
+from livebg.errors import InputError
+from livebg.frames.frame import Frame
+from livebg.frames.images import IMAGE_EXTENSIONS, list_images
+from livebg.sources.base import FrameSource
+from livebg.sources.images import ImageSequenceSource
+from livebg.sources.video import VideoFileSource
 
 __all__ = ["Frame", "FrameSource", "ImageSequenceSource", "VideoFileSource", "open_source", "list_images", "is_photo"]
 

@@ -1,38 +1,11 @@
-"""The frame type and the protocol every source follows."""
+"""The protocol every file source follows (Frame itself lives in frames/frame.py).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterator, Protocol
 
-import cv2
-import numpy as np
-
-from ..i420 import frame_size
-
-
-@dataclass
-class Frame:
-    index: int
-    pts: int  # in the source's time_base
-    time: Fraction  # seconds since the source's first frame
-    # RGB uint8, HxWx3; None for a frame that came as ``yuv`` until ``rgb()`` converts it (the
-    # file jobs' YUV path never needs the full-size RGB frame)
-    image: np.ndarray | None
-    captured_at: float = 0.0  # time.perf_counter() when captured (live sources)
-    # the decoder's own YUV 4:2:0 planes, (H * 3 / 2) x W as FFmpeg lays out yuv420p, when the
-    # source has them (file jobs blend and encode in this layout without converting back)
-    yuv: np.ndarray | None = None
-
-    @property
-    def height(self) -> int:
-        return self.image.shape[0] if self.image is not None else frame_size(self.yuv)[0]
-
-    def rgb(self) -> np.ndarray:
-        """The RGB frame, converted from ``yuv`` on first use (OpenCV's BT.601 conversion)."""
-        if self.image is None:
-            self.image = cv2.cvtColor(self.yuv, cv2.COLOR_YUV2RGB_I420)
-        return self.image
+from livebg.frames.frame import Frame
 
 
 class FrameSource(Protocol):
@@ -45,6 +18,7 @@ class FrameSource(Protocol):
     frame_count: int  # 0 when unknown
     duration: Fraction | None
     has_audio: bool
+    gives_yuv: bool  # frames come with their yuv420p planes (Frame.yuv), the YUV chain's input
 
     def __iter__(self) -> Iterator[Frame]: ...
 

@@ -17,13 +17,13 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import cv2
 import numpy as np
 
-from ..errors import DeviceError, InputError
-from .base import Frame
+from livebg.errors import DeviceError, InputError, say
+from livebg.frames.frame import Frame
 
 DEFAULT_FPS = 30.0
 REOPEN_ATTEMPTS = 3
@@ -68,13 +68,13 @@ class OpenCVCamera:
         self.name = f"camera {spec}"
         target: int | str = int(spec) if spec.isdigit() else spec
         api = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
-        self._cap = cv2.VideoCapture(target, api)
+        self._cap: Any = cv2.VideoCapture(target, api)
         if not self._cap.isOpened():
             self._cap.release()
             raise DeviceError(f"camera {spec} could not be opened: check that it is connected and not used by "
                               f"another program, or pick another with --source N or --source /dev/videoN")
         # Compressed capture keeps 720p/1080p at full rate on USB cameras; ignored where unsupported.
-        self._cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+        self._cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*"MJPG"))
         if width and height:
             self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
             self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
@@ -113,7 +113,7 @@ class FileReplay:
         if not is_url and not Path(spec).expanduser().is_file():
             raise InputError(f"--source {spec} not found: give a camera index (0), a /dev/videoN device, a video file or a URL")
         try:
-            self._container = av.open(spec if is_url else str(Path(spec).expanduser()), timeout=10.0 if is_url else None)
+            self._container: Any = av.open(spec if is_url else str(Path(spec).expanduser()), timeout=10.0 if is_url else None)
         except av.FFmpegError as exc:
             raise InputError(f"--source {spec} cannot be opened as a video ({getattr(exc, 'strerror', None) or exc}): "
                              f"check the path or URL") from None
@@ -259,7 +259,7 @@ class LiveCapture:
         self.reopen_attempts = REOPEN_ATTEMPTS if reopen_attempts is None else reopen_attempts
         self.reopen_delay = REOPEN_DELAY if reopen_delay is None else reopen_delay
         self.mailbox = FrameMailbox(max_pending=max_pending)
-        self._log = log or (lambda message: print(f"livebg: {message}", file=sys.stderr))
+        self._log = log or say
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.device: CaptureDevice | None = open_device()  # opened here so a missing camera fails at once

@@ -5,19 +5,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..compositing import IMAGE_EXTENSIONS, read_image
-from ..config import SEQUENCE_FPS
-from ..errors import InputError
-from .base import Frame
+from livebg.config import SEQUENCE_FPS
+from livebg.errors import InputError
+from livebg.frames.frame import Frame
+from livebg.frames.images import read_image
 
 NTSC_RATES = (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001))
-
-
-def list_images(directory: Path) -> list[Path]:
-    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-    if not files:
-        raise InputError(f"{directory} holds no images: give a directory of JPEG/PNG frames or a video file")
-    return files
 
 
 def exact_rate(fps: float) -> Fraction:
@@ -30,6 +23,7 @@ def exact_rate(fps: float) -> Fraction:
 
 class ImageSequenceSource:
     has_audio = False
+    gives_yuv = False  # RGB frames (read_image)
 
     def __init__(self, files: Sequence[Path], *, fps: float = SEQUENCE_FPS, name: str = ""):
         self.files = list(files)
@@ -39,7 +33,7 @@ class ImageSequenceSource:
         self.rate = self.base_rate = exact_rate(fps)
         self.time_base = 1 / self.rate
         self.frame_count = len(self.files)
-        self.duration = self.frame_count / self.rate
+        self.duration: Fraction | None = self.frame_count / self.rate
 
     def __iter__(self) -> Iterator[Frame]:
         for index, path in enumerate(self.files):

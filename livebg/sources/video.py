@@ -7,9 +7,9 @@ from typing import Iterator
 
 import av
 
-from .. import i420
-from ..errors import InputError
-from .base import Frame
+from livebg.errors import InputError
+from livebg.frames import yuv as i420
+from livebg.frames.frame import Frame
 
 
 class VideoFileSource:
@@ -38,6 +38,7 @@ class VideoFileSource:
         self.base_rate = Fraction(stream.base_rate or self.rate)
         self.time_base = Fraction(stream.time_base or Fraction(1, 90000))
         self.frame_count = int(stream.frames or 0)
+        self.duration: Fraction | None
         if stream.duration:
             self.duration = stream.duration * self.time_base
         elif self._container.duration:
@@ -45,6 +46,8 @@ class VideoFileSource:
         else:
             self.duration = None
         self.has_audio = bool(self._container.streams.audio)
+        # 4:2:0 at an even size: the frames keep their planes (Frame.yuv), RGB only when asked for
+        self.gives_yuv = stream.codec_context.pix_fmt == "yuv420p" and not (self.width % 2 or self.height % 2)
         # MP4/MOV list every sample in an index, so a packet count below it means a cut-off file
         self._indexed = "mov" in self._container.format.name.split(",")
         self.start_pts: int | None = None

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .errors import ModelError
+from livebg.errors import ModelError, say
 
-BUNDLED_DIR = Path(__file__).resolve().parent / "models"
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
 
 # name -> (file, description); bundled with the package, Apache-2.0 (see models/NOTICE)
 BUNDLED_MODELS = {
@@ -103,7 +103,7 @@ def load_torchvision_model(name: str, weights_file: str = "", download: bool = T
     if not cached.is_file() and not download:
         raise ModelError(f"{missing} and downloads are off: {fix}")
     if not cached.is_file():
-        print(f"livebg: downloading {checkpoint_file_name(weights)} into {cached.parent}", file=sys.stderr)
+        say(f"downloading {checkpoint_file_name(weights)} into {cached.parent}")
     try:
         model = builder(weights=weights, progress=sys.stderr.isatty())
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:

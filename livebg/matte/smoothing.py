@@ -25,8 +25,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .config import SmoothingConfig
-from .resize import shrink
+from livebg.config import SmoothingConfig
+from livebg.frames.resize import shrink
 
 THUMB_SIZE = (64, 36)
 NEIGHBOUR_WEIGHT = 0.5  # weight of a neighbour's map (the frame's own: 1) where the picture is unchanged
@@ -56,7 +56,7 @@ def neighbour_average(prob: np.ndarray, guide: np.ndarray,
     guide's size: a neighbour weighs NEIGHBOUR_WEIGHT where its guide equals this one, falling
     linearly to 0 at a difference of PICTURE_TOLERANCE (something moved there, or the light
     changed). A new array, in one compiled pass (~0.2 ms at 480x270 for two neighbours)."""
-    from .kernels import neighbour_average as kernel
+    from livebg.matte.kernels import neighbour_average as kernel
 
     if len(neighbours) > 2:
         raise ValueError(f"at most two neighbours, got {len(neighbours)}")
@@ -95,6 +95,8 @@ class TemporalSmoother:
         ``thumbnail`` when the caller has made it already (the matte stage makes it from its
         small guide image, which is ~5x cheaper to shrink than the frame)."""
         if thumb is None:
+            if frame is None:
+                raise TypeError("is_cut needs the frame or its thumbnail")
             thumb = thumbnail(frame)
         previous, self._thumb = self._thumb, thumb
         return previous is not None and self.differ_as_a_cut(previous, thumb)
@@ -137,7 +139,7 @@ class TemporalSmoother:
     def _adaptive(self, prob: np.ndarray, state: np.ndarray) -> np.ndarray:
         """keep = strength * (1 - |change| / threshold), clipped at 0, in one compiled pass (the
         result is a new array: the caller may hold the last one)."""
-        from .kernels import adaptive_smooth
+        from livebg.matte.kernels import adaptive_smooth
 
         out = np.empty_like(state)
         adaptive_smooth(prob, state, float(self.config.strength), float(self.config.motion_threshold), out)

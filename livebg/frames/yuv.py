@@ -7,7 +7,10 @@ through the planes' buffers takes 0.03 and 0.02 ms, for the same bytes.
 from __future__ import annotations
 
 import av
+import cv2
 import numpy as np
+
+from livebg.frames import resize
 
 
 def frame_size(yuv: np.ndarray) -> tuple[int, int]:
@@ -27,8 +30,12 @@ def crop_planes(yuv: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.nda
     """Views of the Y, U and V samples covering ``box`` (x0, y0, x1, y1) in frame pixels: the
     same rectangle for even corners, up to one luma pixel more on a side with an odd edge."""
     x0, y0, x1, y1 = box
-    return tuple(plane[y0 // d:max(y0 // d + 1, -(-y1 // d)), x0 // d:max(x0 // d + 1, -(-x1 // d))]
-                 for plane, d in zip(i420_planes(yuv), (1, 2, 2)))
+
+    def part(plane: np.ndarray, d: int) -> np.ndarray:
+        return plane[y0 // d:max(y0 // d + 1, -(-y1 // d)), x0 // d:max(x0 // d + 1, -(-x1 // d))]
+
+    y, u, v = i420_planes(yuv)
+    return part(y, 1), part(u, 2), part(v, 2)
 
 
 def _rows(plane) -> np.ndarray:
@@ -53,3 +60,48 @@ def to_frame(yuv: np.ndarray) -> av.VideoFrame:
     for src, plane in zip(i420_planes(yuv), frame.planes):
         _rows(plane)[:src.shape[0], :src.shape[1]] = src
     return frame
+
+
+class I420Image:
+    """A yuv420p frame, or a rectangle of one, where the segmenters take an RGB frame: it has the
+    RGB frame's ``shape``, crops like it (``image[y0:y1, x0:x1]``) and ``downscale`` makes the
+    model's RGB input from its planes at the model's size. A file job's frames never become
+    RGB at full size (0.1 ms of conversion and 1.5 MB a frame at 960x540), and the resize reads
+    half the bytes."""
+
+    def __init__(self, yuv: np.ndarray, box: tuple[int, int, int, int] | None = None):
+        self.yuv = yuv
+        h, w = frame_size(yuv)
+        self.box = box or (0, 0, w, h)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        x0, y0, x1, y1 = self.box
+        return y1 - y0, x1 - x0, 3
+
+    def __getitem__(self, key: tuple[slice, slice]) -> "I420Image":
+        rows, cols = key
+        x0, y0, x1, y1 = self.box
+        top, bottom, _ = rows.indices(y1 - y0)
+        left, right, _ = cols.indices(x1 - x0)
+        return I420Image(self.yuv, (x0 + left, y0 + top, x0 + right, y0 + bottom))
+
+    def resized(self, size: tuple[int, int]) -> np.ndarray:
+        """RGB uint8 of the rectangle at ``size`` (w, h): each plane resized, then OpenCV's I420
+        conversion at that size (the chroma samples covering the rectangle: up to one luma pixel
+        more on a side with an odd edge)."""
+        w, h = size
+        even = (w + w % 2, h + h % 2)  # the I420 layout needs even sizes
+        out = np.empty((even[1] * 3 // 2, even[0]), np.uint8)
+        for part, dst in zip(crop_planes(self.yuv, self.box), i420_planes(out)):
+            dst[:] = downscale(part, (dst.shape[1], dst.shape[0]))
+        rgb = cv2.cvtColor(out, cv2.COLOR_YUV2RGB_I420)
+        return rgb if even == size else cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
+
+
+def downscale(image: np.ndarray | I420Image, size: tuple[int, int]) -> np.ndarray:
+    """``resize.downscale`` (integer-factor area step, then bilinear), for RGB frames and for
+    I420Image planes alike."""
+    if isinstance(image, I420Image):
+        return image.resized(size)
+    return resize.downscale(image, size)

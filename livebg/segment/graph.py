@@ -22,6 +22,7 @@ so any model can be passed through; ``tests/test_graph.py`` checks the outputs a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -113,11 +114,12 @@ def hard_swish(model: onnx.ModelProto) -> int:
     """x * clip(x + 3, 0, 6) * (1/6)  ->  x * HardSigmoid(x; 1/6, 0.5). Returns the count."""
     g = _Graph(model)
     shapes = g.shapes()
-    drop, replace = set(), {}
+    drop: set[int] = set()
+    replace: dict[int, Any] = {}
 
-    def broadcasts_into(const: str, x: str) -> bool:  # a 1-element constant that cannot add dims to x
+    def broadcasts_into(const: str | None, x: str) -> bool:  # a 1-element constant that cannot add dims to x
         rank = len(shapes[x]) if shapes.get(x) is not None else 0
-        return g.consts[const].ndim <= rank
+        return const is not None and g.consts[const].ndim <= rank
 
     for add in g.graph.node:
         if add.op_type != "Add" or len(add.input) != 2:
@@ -198,7 +200,7 @@ def channel_gates(model: onnx.ModelProto) -> int:
             x, gate = shapes.get(node.input[k]), shapes.get(node.input[1 - k])
             if not x or not gate or len(x) != 4 or len(gate) != 4 or None in x or None in gate:
                 continue
-            if gate[2:] != [1, 1] or x[2] * x[3] <= 1 or gate[:2] != x[:2] or node.input[1 - k] in g.consts:
+            if gate[2:] != [1, 1] or int(x[2] or 0) * int(x[3] or 0) <= 1 or gate[:2] != x[:2] or node.input[1 - k] in g.consts:
                 continue
             scales = g.add_const(f"{node.output[0]}/gate_scales", np.array([1, 1, x[2], x[3]], np.float32))
             roi = g.add_const(f"{node.output[0]}/gate_roi", np.array([], np.float32))
@@ -268,7 +270,7 @@ def optimize(model: onnx.ModelProto, *, input_name: str, scale: float, offset: f
     return done
 
 
-def _swap_nodes(g: _Graph, drop: set[int], replace: dict[int, object]) -> None:
+def _swap_nodes(g: _Graph, drop: set[int], replace: dict[int, Any]) -> None:
     nodes = [replace.get(id(n), n) for n in g.graph.node if id(n) not in drop]
     del g.graph.node[:]
     g.graph.node.extend(nodes)

@@ -1,7 +1,6 @@
-"""The per-frame chain after segmentation: smoothing -> refinement -> background -> blend.
-
-Shared by file jobs, the live path and the Python API, so that every mode gives the same
-result for the same settings.
+"""The per-frame matte after segmentation: smoothing -> refinement, and the look-ahead of
+file jobs. Shared by file jobs, the live path and the Python API, so every mode gives the
+same matte for the same settings.
 """
 from __future__ import annotations
 
@@ -9,17 +8,20 @@ import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import cv2
 import numpy as np
 
-from .compositing import Background, composite
-from .config import Config
-from .i420 import frame_size, i420_planes
-from .refine import Refiner, guide_small, luma_and_guide
-from .smoothing import BACKWARD_FRAMES, TemporalSmoother, neighbour_average, thumbnail
+from livebg.config import Config
+from livebg.frames.frame import LumaCoefficients
+from livebg.matte.refine import Refiner, guide_small, luma_and_guide
+from livebg.matte.smoothing import (
+    BACKWARD_FRAMES,
+    TemporalSmoother,
+    neighbour_average,
+    thumbnail,
+)
 
 
 @dataclass
@@ -67,7 +69,7 @@ class Matter:
         step = self._prepare(None, prob, frame, luma=False)
         return self._finish(step, step.prob)
 
-    def luma_coefficients(self, prob: np.ndarray, luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def luma_coefficients(self, prob: np.ndarray, luma: np.ndarray) -> LumaCoefficients:
         """The same matte as ``__call__`` left at low resolution, for frames that are YUV:
         maps (A, B) with alpha = clip(A * Y + B, 0, 1), Y the limited-range (16..235) luma
         plane and (A, B) upsampled bilinearly (``I420Compositor`` does that per pixel).
@@ -78,20 +80,21 @@ class Matter:
         step = self._prepare(None, prob, luma, luma=True)
         return self._finish(step, step.prob)
 
-    def stream(self, items: Iterable[tuple[Any, np.ndarray, np.ndarray]]) -> Iterator[tuple[Any, Any]]:
+    def stream(self, items: Iterable[tuple[Any, np.ndarray, np.ndarray]], *,
+               luma: bool = False) -> Iterator[tuple[Any, Any]]:
         """``(tag, prob, image)`` of consecutive frames -> ``(tag, matte)`` in the same order.
-        ``image`` is the RGB frame (the matte: an alpha, as ``__call__``) or its limited-range
-        Y plane (coefficients, as ``luma_coefficients``). With look-ahead each frame comes out
+        ``image`` is the RGB frame (the matte: an alpha, as ``__call__``) or, with ``luma``,
+        its limited-range Y plane (LumaCoefficients, as ``luma_coefficients``). With look-ahead each frame comes out
         when 1 + BACKWARD_FRAMES more have gone in (the last ones when the input ends)."""
         if not self.look_ahead:
             for tag, prob, image in items:
-                step = self._prepare(tag, prob, image, luma=image.ndim == 2)
+                step = self._prepare(tag, prob, image, luma=luma)
                 yield tag, self._finish(step, step.prob)
             return
         before = current = None
         ahead: deque[tuple[_Step, np.ndarray, bool]] = deque()  # smoothed forward, awaiting the pass back
         for tag, prob, image in items:
-            step = self._prepare(tag, prob, image, luma=image.ndim == 2, ahead=True)
+            step = self._prepare(tag, prob, image, luma=luma, ahead=True)
             if current is not None:
                 ahead.append(self._forward(current, self._averaged(current, before, step)))
                 yield from self._backward(ahead, BACKWARD_FRAMES)
@@ -120,8 +123,10 @@ class Matter:
 
     def _averaged(self, step: _Step, *neighbours: _Step | None) -> np.ndarray:
         """The step's map averaged with those of its neighbours in the same shot."""
+        if step.gate is None:  # made without the look-ahead's picture comparison
+            return step.prob
         usable = [(n.prob, n.gate) for n in neighbours
-                  if n is not None and n.prob.shape == step.prob.shape
+                  if n is not None and n.gate is not None and n.prob.shape == step.prob.shape
                   and not self.smoother.differ_as_a_cut(n.thumb, step.thumb)]
         return neighbour_average(step.prob, step.gate, usable) if usable else step.prob
 
@@ -153,108 +158,4 @@ class Matter:
         a, b = self.refiner.coefficients(prob, step.guide, step.scale)
         a *= 255 / 219
         b -= 16 * a
-        return a, b
-
-
-class Compositor:
-    """Frame + alpha -> output frame over a Background (RGB, or RGBA when transparent).
-
-    ``device`` "cuda" blends on the GPU in float16 (``blend_torch``) and copies back uint8;
-    any other torch device string (e.g. "cpu") runs that same tensor path, which is how the
-    tests exercise it without a GPU. None (default) blends with OpenCV in uint8/float32.
-    """
-
-    def __init__(self, background: Background, light_wrap: float = 0.0, device: str | None = None):
-        self.background = background
-        self.light_wrap = light_wrap
-        self.device = device
-
-    def __call__(self, frame: np.ndarray, alpha: np.ndarray, t: Fraction) -> np.ndarray:
-        bg = self.background.frame_at(t, frame)
-        if bg is not None and self.light_wrap > 0 and bg is not frame:
-            from .refine import light_wrap
-
-            frame = light_wrap(frame, bg, alpha, self.light_wrap)
-        if self.device is None or bg is None or bg is frame:
-            return composite(frame, alpha, bg)
-        return self._blend_on_device(frame, alpha, bg)
-
-    def _blend_on_device(self, frame: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
-        import torch
-
-        from .compositing import blend_torch
-
-        cuda = self.device.startswith("cuda")
-        dtype = torch.float16 if cuda else torch.float32
-
-        def upload(array: np.ndarray):
-            tensor = torch.from_numpy(array)
-            return tensor.pin_memory().to(self.device, non_blocking=True) if cuda else tensor
-
-        out = blend_torch(upload(frame), upload(alpha).to(dtype), upload(bg))
-        return out.cpu().numpy()
-
-
-class I420Compositor:
-    """The blend for file jobs whose frames arrive and leave as YUV 4:2:0 (H.264 in and out).
-
-    Takes the decoder's planes and the low-resolution coefficients from
-    ``Matter.luma_coefficients`` and returns the encoder's planes; upsampling the matte, the
-    blend and the colour conversion are one compiled pass (``kernels.blend_i420``) that does
-    arithmetic only on the soft edge. Luma equals ``Compositor`` followed by OpenCV's RGB -> I420
-    conversion to within rounding; chroma too, except on 2x2 blocks across a sharp edge, where
-    this takes the block's mean alpha and OpenCV the top-left pixel's colour
-    (tests/test_fastpath.py). Backgrounds made from the frame (blur, gray) are made from its
-    planes here: a fifth of a level from the RGB background's conversion on average.
-    """
-
-    def __init__(self, background: Background):
-        from .kernels import blend_i420, linear_axis
-
-        self.background = background
-        self._kernel = blend_i420
-        self._axis = linear_axis
-        self._axes: dict = {}
-        self._bg: tuple[np.ndarray, np.ndarray] | None = None  # last RGB background and its planes
-        self.mixed_blocks = 0
-        # compile (or load from numba's cache) now, at startup, not on the first frame
-        tiny = np.zeros((6, 4), np.uint8)
-        coef = np.zeros((2, 2), np.float32)
-        self._kernel(*self.planes(tiny), *self.planes(tiny), coef, coef, *linear_axis(4, 2), *linear_axis(4, 2),
-                     *self.planes(tiny.copy()))
-
-    planes = staticmethod(i420_planes)
-
-    def _background_planes(self, bg: np.ndarray) -> np.ndarray:
-        # a still background (image, colour, a video frame shown twice) is converted once
-        if self._bg is None or self._bg[0] is not bg:
-            self._bg = (bg, cv2.cvtColor(bg, cv2.COLOR_RGB2YUV_I420))
-        return self._bg[1]
-
-    def __call__(self, frame: np.ndarray | None, yuv: np.ndarray, coefficients: tuple[np.ndarray, np.ndarray],
-                 t: Fraction) -> np.ndarray:
-        """RGB frame (for backgrounds made from it; None: made from ``yuv`` when one needs it) +
-        its planes + (A, B) -> output planes."""
-        h, w = frame_size(yuv)
-        bg_yuv = None
-        i420_at = getattr(self.background, "i420_at", None)
-        if i420_at is not None:  # video, blur, gray: planes made without passing through RGB
-            bg_yuv = i420_at(t, yuv)
-        if bg_yuv is None:
-            if frame is None:
-                if getattr(self.background, "uses_frame", True):
-                    frame = cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
-                else:  # colours, images, videos and ``none`` only look at the frame's shape
-                    frame = np.broadcast_to(np.zeros((), np.uint8), (h, w, 3))
-            bg = self.background.frame_at(t, frame)
-            if bg is None:
-                raise ValueError("I420Compositor cannot make transparent output: use Compositor")
-            bg_yuv = yuv if bg is frame else self._background_planes(bg)
-        a, b = coefficients
-        key = (h, w, a.shape)
-        if key not in self._axes:
-            self._axes[key] = (*self._axis(w, a.shape[1]), *self._axis(h, a.shape[0]))
-        out = np.empty_like(yuv)
-        self.mixed_blocks += self._kernel(*self.planes(yuv), *self.planes(bg_yuv), a, b, *self._axes[key],
-                                          *self.planes(out))
-        return out
+        return LumaCoefficients(a, b)

@@ -1,0 +1,142 @@
+"""`livebg video`: decode -> segment (batched) -> matte (smoothing + refinement) -> composite ->
+encode, one thread each (pipeline.py), along the YUV or the RGB chain (chains.py).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from livebg.composite.blend import Compositor
+from livebg.composite.factory import open_background
+from livebg.composite.i420 import I420Compositor
+from livebg.config import SEQUENCE_FPS, Config
+from livebg.errors import InputError, OutputError
+from livebg.jobs.chains import rgb_chain, yuv_chain
+from livebg.jobs.common import check_not_overwriting, frames_text, log, remove_output
+from livebg.matte.matter import Matter
+from livebg.pipeline import run_stages
+from livebg.segment.base import Segmenter
+from livebg.segment.factory import load_segmenter
+from livebg.sinks import VideoFileSink, open_frame_sink, plan_output
+from livebg.sources import VideoFileSource, is_photo, open_source
+
+
+@dataclass
+class VideoResult:
+    output: Path | None
+    alpha_output: Path | None
+    frames: int
+    seconds: float  # from the first frame to the closed files (the encoders' flush included)
+    interrupted: bool = False
+    cpu_seconds: float = 0.0  # CPU time of the whole process (all threads) over ``seconds``
+    stage_cpu: dict[str, float] | None = None  # CPU seconds of each pipeline thread, by name
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def default_video_output(input_spec: str, transparent: bool) -> Path:
+    stem = Path(input_spec.rstrip("/")).stem.replace("*", "") or "frames"
+    return Path(f"{stem}_livebg{'.mov' if transparent else '.mp4'}")
+
+
+def run_video(input_spec: str, output: str | Path | None, config: Config, *,
+              segmenter: Segmenter | None = None, progress: bool = True) -> VideoResult:
+    """Replace the background of every frame of a video file or image sequence."""
+    config.validate()
+    bg_spec = config.background.bg
+    transparent = bg_spec.strip().lower() == "transparent"
+    source = open_source(input_spec, fps=config.input.fps or SEQUENCE_FPS)
+    if isinstance(source, VideoFileSource) and config.input.fps:
+        log(f"fps {config.input.fps:g} (--fps or the preset) is for image sequences and photos: "
+            f"{source.name} keeps its own {float(source.rate):.3f} fps")
+    if is_photo(input_spec):
+        log(f"{Path(input_spec).name} is a single photo: the output is a one-frame video (`livebg image` makes photos)")
+    sinks = []
+    background = None
+    try:
+        out_plan = plan_output(output or default_video_output(input_spec, transparent), transparent=transparent)
+        alpha_plan = plan_output(config.output.alpha_out, transparent=False, what="--alpha-out") if config.output.alpha_out else None
+        if alpha_plan and alpha_plan.path.resolve() == out_plan.path.resolve():
+            raise OutputError("--alpha-out and -o name the same path: choose two different ones")
+        for plan, flag in ((out_plan, "-o"), (alpha_plan, "--alpha-out")):
+            if plan:
+                check_not_overwriting(plan.path, flag, input_spec, bg_spec)
+        background = open_background(bg_spec, (source.width, source.height), fit=config.background.fit,
+                                     input_duration=source.duration)
+        if segmenter is None:
+            segmenter, reason = load_segmenter(config.model)
+            log(f"{segmenter.describe()}{segmenter.stream_note} — {reason}")
+        audio = Path(source.name) if (config.output.audio and source.has_audio and out_plan.kind == "video") else None
+        common: dict[str, Any] = dict(width=source.width, height=source.height, rate=source.rate, base_rate=source.base_rate,
+                      time_base=source.time_base,
+                      crf=config.output.crf, preset=config.output.preset)
+        sink = open_frame_sink(out_plan, alpha=transparent, audio_from=audio, **common)
+        sinks.append(sink)
+        alpha_sink = open_frame_sink(alpha_plan, gray=True, **common) if alpha_plan else None
+        if alpha_sink:
+            sinks.append(alpha_sink)
+        log(f"{source.name}: {source.width}x{source.height} at {float(source.rate):.3f} fps, "
+            f"{frames_text(source.frame_count) if source.frame_count else 'an unknown number of frames'} -> {out_plan.label}"
+            + (f" (audio {'copied' if sink.audio.copy else 're-encoded'})" if isinstance(sink, VideoFileSink) and sink.audio else ""))
+
+        matter = Matter(config)
+        compositor = Compositor(background, config.background.light_wrap,
+                                device="cuda" if segmenter.device == "cuda" else None)
+        bar = tqdm(total=source.frame_count or None, unit="frame", file=sys.stderr, disable=not progress,
+                   dynamic_ncols=True, smoothing=0.1, desc="livebg", mininterval=0.5 if sys.stderr.isatty() else 2)
+        # The one place the chain is chosen: frames the decoder gives as YUV 4:2:0, going to an
+        # encoder that takes it as it is, stay YUV from end to end (jobs/chains.py).
+        if (source.gives_yuv and sink.takes_i420 and alpha_sink is None and not transparent
+                and not config.background.light_wrap and compositor.device is None):
+            stages = yuv_chain(segmenter, matter, I420Compositor(background), sink, lambda: bar.update(1))
+        else:
+            stages = rgb_chain(segmenter, matter, compositor, sink, alpha_sink, lambda: bar.update(1),
+                               planes=source.gives_yuv)
+
+        started = time.perf_counter()
+        cpu_started = time.process_time()
+
+        def on_interrupt(_):
+            bar.write("livebg: interrupted — finishing the frames in flight and closing the file (Ctrl-C again to abandon it)",
+                      file=sys.stderr)  # tqdm.write defaults to stdout
+
+        try:
+            pipeline = run_stages(source, stages,
+                                  on_interrupt=on_interrupt)
+        finally:
+            bar.close()
+        if pipeline.stop_event.is_set():  # abandoned by a second Ctrl-C
+            raise KeyboardInterrupt
+        if sink.frames == 0:
+            raise InputError(f"{source.name}: no frames were processed; nothing was written")
+        out_path = sink.close()
+        try:
+            alpha_path = alpha_sink.close() if alpha_sink else None
+        except BaseException:
+            remove_output(out_path)  # one job, one result: not the video without its matte
+            raise
+        # the encoders' flush counts: x264 holds the last dozen or so frames until close
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        result = VideoResult(out_path, alpha_path, sink.frames, elapsed, pipeline.interrupted, cpu,
+                             dict(pipeline.cpu_seconds))
+        held = "the file holds the frames done so far and plays" if out_plan.kind == "video" else "the frames done so far"
+        note = f" (interrupted: {held})" if result.interrupted else ""
+        log(f"wrote {out_plan.label}{f' and {alpha_plan.label}' if alpha_plan and alpha_path else ''}: {frames_text(result.frames)} in "
+            f"{elapsed:.1f} s ({result.fps:.1f} fps){note}")
+        return result
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
+    finally:
+        if background is not None:
+            background.close()
+        source.close()

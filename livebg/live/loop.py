@@ -1,0 +1,182 @@
+"""The live main loop: composites each captured frame with the newest matte and sends it out.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from livebg.composite.blend import Compositor
+from livebg.errors import DeviceError, say
+from livebg.frames.frame import Frame
+from livebg.live.chooser import BackgroundChooser
+from livebg.live.mask import FIRST_MASK_TIMEOUT, WAIT_FOR_MASK_SHARE, Mask, MaskWorker
+from livebg.live.options import help_lines
+from livebg.live.stats import LiveStats
+from livebg.matte.matter import Matter
+from livebg.sources.camera import LiveCapture
+
+
+# -- the live loop ----------------------------------------------------------------------------
+@dataclass
+class ViewState:
+    """What the hotkeys change."""
+
+    mirror: bool = False
+    passthrough: bool = False
+    overlay: bool = True
+    side_by_side: bool = False
+    help: bool = False
+    quit: bool = False
+
+
+@dataclass
+class LiveResult:
+    summary: dict
+    failure: str | None = None
+    stop_reason: str = ""
+
+
+class LiveLoop:
+    """The main thread's work: frame in, composite, hand out, keys; the threads are started by ``run_live``."""
+
+    def __init__(self, *, capture: LiveCapture, worker: MaskWorker, matter: Matter, chooser: BackgroundChooser,
+                 light_wrap: float, vcam=None, preview=None, state: ViewState, stop: threading.Event,
+                 duration: float = 0.0, log: Callable[[str], None] = say):
+        self.capture = capture
+        self.worker = worker
+        self.matter = matter
+        self.chooser = chooser
+        self.light_wrap = light_wrap
+        self.vcam = vcam
+        self.preview = preview
+        self.state = state
+        self.stop = stop
+        self.duration = duration
+        self.log = log
+        self.stats = LiveStats()
+        self.interval = 1.0 / (capture.fps or 30.0)
+        self.stop_reason = ""
+        self._background = chooser.current_background()
+        self.compositor = Compositor(self._background, light_wrap)  # the same blend as file jobs
+
+    # hotkeys ------------------------------------------------------------------------------
+    def handle_key(self, key: int) -> None:
+        ch = chr(key).lower() if 0 <= key < 256 else ""
+        s = self.state
+        if key == 27 or ch == "q":
+            s.quit = True
+        elif ch == "h":
+            s.help = not s.help
+            if s.help:
+                for line in help_lines():
+                    self.log(line)
+        elif ch == "b":
+            self.chooser.next_effect()
+            self._changed(f"background: {self.chooser.label()}")
+        elif ch in ("n", "p"):
+            if self.chooser.step_image(1 if ch == "n" else -1):
+                self._changed(f"background: {self.chooser.label()}")
+            else:
+                self.log("n/p step through a folder of backgrounds: start with --bg FOLDER")
+        elif ch == " ":
+            s.passthrough = not s.passthrough
+            self._changed("replacement off (pass-through)" if s.passthrough else "replacement on")
+        elif ch == "m":
+            s.mirror = not s.mirror
+            self._changed(f"mirror {'on' if s.mirror else 'off'}")
+        elif ch == "o":
+            s.overlay = not s.overlay
+        elif ch == "i":
+            s.side_by_side = not s.side_by_side
+
+    def _changed(self, message: str) -> None:
+        self._background = self.compositor.background = self.chooser.current_background()
+        self.matter.reset()  # the smoothed matte belongs to the old view
+        self.worker.reset()
+        idle = self.state.passthrough or self.chooser.effect == "original"
+        if idle:
+            self.worker.paused.set()
+        else:
+            self.worker.paused.clear()
+        self.log(message)
+
+    # frames -------------------------------------------------------------------------------
+    def _mask_for(self, frame: Frame) -> Mask | None:
+        mask = self.worker.pick(frame.index)
+        if mask is not None and mask.index >= frame.index:
+            return mask
+        seconds = self.worker.seconds
+        if mask is None:
+            timeout = FIRST_MASK_TIMEOUT
+        elif seconds is not None and seconds <= WAIT_FOR_MASK_SHARE * self.interval:
+            timeout = min(self.interval, 2 * seconds + 0.005)
+        else:
+            return mask  # the model is slower than the camera: use the newest mask, do not wait
+        mask = self.worker.wait_for(frame.index, timeout)
+        if self.worker.error is not None:
+            raise self.worker.error
+        return mask
+
+    def process(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, float | None]:
+        """(output RGB, the input as shown, mask age in seconds or None)."""
+        image = cv2.flip(frame.rgb(), 1) if self.state.mirror else frame.rgb()
+        if self.state.passthrough or self.chooser.effect == "original":
+            return image, image, None
+        background = self._background.frame_at(frame.time, image)  # prepared while the model runs
+        mask = self._mask_for(frame)
+        if mask is None:
+            raise DeviceError(f"the model produced no mask within {FIRST_MASK_TIMEOUT:.0f} s: try a faster --model (selfie)")
+        prob = cv2.flip(mask.prob, 1) if self.state.mirror else mask.prob
+        alpha = self.matter(prob, image)
+        return self.compositor.blend(image, alpha, background), image, frame.captured_at - mask.captured_at
+
+    def overlay_lines(self) -> list[str]:
+        lines: list[str] = []
+        if self.state.overlay:
+            fps, latency, age = self.stats.recent()
+            mode = "pass-through" if self.state.passthrough else self.chooser.label()
+            lines.append(f"{fps:4.1f} fps  latency {latency:3.0f} ms  mask age {age:3.0f} ms")
+            lines.append(f"{mode}{'  mirror' if self.state.mirror else ''}   h: help")
+        if self.state.help:
+            lines.extend(help_lines())
+        return lines
+
+    def run(self) -> None:
+        deadline = time.perf_counter() + self.duration if self.duration else None
+        timeout = 0.01 if self.preview is not None else 0.1
+        while not self.stop.is_set():
+            if self.preview is not None:
+                key = self.preview.poll(1)
+                if key is not None:
+                    self.handle_key(key)
+                if self.state.quit:
+                    self.stop_reason = "quit"
+                    break
+                if self.preview.closed:
+                    self.stop_reason = "window closed"
+                    break
+            if self.worker.error is not None:
+                raise self.worker.error
+            if deadline is not None and time.perf_counter() >= deadline:
+                self.stop_reason = "duration"
+                break
+            frame = self.capture.get(timeout)
+            if frame is None:
+                if self.capture.ended:
+                    self.stop_reason = "source ended"
+                    break
+                continue
+            out, shown_input, mask_age = self.process(frame)
+            if self.vcam is not None:
+                self.vcam.send(out)
+            self.stats.record(frame.captured_at, time.perf_counter(), mask_age)
+            if self.preview is not None:
+                beside = shown_input if self.state.side_by_side else None
+                self.preview.show(out, beside=beside, overlay=self.overlay_lines())
+        if self.stop.is_set() and not self.stop_reason:
+            self.stop_reason = "signal"

@@ -1,0 +1,91 @@
+"""`livebg cam` options, its argument parser and the hotkey table.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from livebg.errors import ConfigError
+from livebg.sinks.files import check_writable
+
+EFFECTS = ("blur", "gray", "white", "original")  # after the --bg itself, in the order `b` cycles them
+
+HOTKEYS: tuple[tuple[str, str], ...] = (
+    ("h", "show or hide this help"),
+    ("b", "next background effect: your --bg, blur, gray, white, original"),
+    ("n / p", "next / previous background image from the --bg folder"),
+    ("space", "replacement on/off (pass-through)"),
+    ("m", "mirror on/off"),
+    ("i", "input side by side on/off (preview only)"),
+    ("o", "overlay (fps, latency) on/off"),
+    ("q / Esc", "quit"),
+)
+
+
+# -- options ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LiveOptions:
+    source: str = "0"
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    mirror: bool = False
+    vcam: bool = True
+    vcam_device: str | None = None
+    vcam_backend: str | None = None
+    preview: bool = False
+    duration: float = 0.0  # 0: until stopped
+    stats_json: str | None = None
+    max_pending: int = 2  # frames the capture holds for a slow consumer before dropping the oldest
+
+    def validate(self) -> "LiveOptions":
+        if (self.width or self.height) and not (self.width > 0 and self.height > 0):
+            raise ConfigError(f"--width {self.width} --height {self.height}: give both, as positive pixel counts")
+        if self.vcam and (self.width % 2 or self.height % 2):
+            raise ConfigError(f"{self.width}x{self.height}: virtual cameras need even sizes; use e.g. --width 1280 --height 720")
+        if self.fps < 0 or self.fps > 240:
+            raise ConfigError(f"--fps {self.fps} is out of range: use 1..240")
+        if self.duration < 0:
+            raise ConfigError(f"--duration {self.duration} is negative: give seconds, or leave it out to run until stopped")
+        if self.stats_json:
+            parent = Path(self.stats_json).expanduser().parent
+            if not parent.is_dir():
+                raise ConfigError(f"--stats-json directory {parent} does not exist: create it or choose another path")
+            check_writable(parent, "--stats-json")
+        return self
+
+
+def help_lines() -> list[str]:
+    return ["keys:"] + [f"  {keys:<8} {what}" for keys, what in HOTKEYS]
+
+
+# -- command line -----------------------------------------------------------------------------
+def add_cam_parser(subparsers, add_common_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = subparsers.add_parser(
+        "cam", help="live: webcam in, virtual camera and/or preview window out",
+        description="Replace the background of a webcam live: output to a virtual camera (pick 'livebg' in "
+                    "Zoom or Meet) and/or a preview window.")
+    p.add_argument("--source", default="0", help="camera index (default 0), /dev/videoN, or a video file or URL "
+                                                 "replayed at its own frame rate as if it were a camera")
+    p.add_argument("--width", type=int, default=0, help="capture width (cameras: asked of the device; files: scaled)")
+    p.add_argument("--height", type=int, default=0, help="capture height")
+    p.add_argument("--fps", dest="cam_fps", type=float, default=0.0, metavar="FPS",
+                   help="capture rate (cameras: asked of the device; files: replay rate instead of the file's own)")
+    p.add_argument("--mirror", action="store_true", help="mirror the picture, as a selfie view (hotkey m)")
+    p.add_argument("--vcam", action=argparse.BooleanOptionalAction, default=True,
+                   help="send the result to a virtual camera (default: on)")
+    p.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10 (default: the first one found)")
+    p.add_argument("--vcam-backend", help="pyvirtualcam backend name (default: the platform's: v4l2loopback, obs, …)")
+    p.add_argument("--preview", action="store_true", help="show the result in a window with hotkeys (h lists them)")
+    p.add_argument("--duration", type=float, default=0.0, metavar="SECONDS", help="stop after this many seconds")
+    p.add_argument("--stats-json", metavar="FILE", help="also write the summary statistics to FILE as JSON")
+    add_common_options(p)
+
+
+def options_from_args(args: argparse.Namespace) -> LiveOptions:
+    return LiveOptions(source=args.source, width=args.width, height=args.height, fps=args.cam_fps,
+                       mirror=args.mirror, vcam=args.vcam, vcam_device=args.vcam_device,
+                       vcam_backend=args.vcam_backend, preview=args.preview, duration=args.duration,
+                       stats_json=args.stats_json).validate()

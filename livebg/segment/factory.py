@@ -1,0 +1,105 @@
+"""Which model and device a ModelConfig asks for, and building its Segmenter.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from livebg.config import ModelConfig
+from livebg.errors import ConfigError, DeviceError, ModelError
+from livebg.segment.base import Segmenter
+from livebg.segment.crop import PersonCropSegmenter
+from livebg.segment.onnx_model import OnnxSegmenter
+from livebg.segment.torch_model import TorchSegmenter
+from livebg.segment.weights import (
+    CPU_DEFAULT_MODEL,
+    CUDA_DEFAULT_MODEL,
+    ModelSpec,
+    load_torchvision_model,
+    resolve_model,
+)
+
+# Short side used for torchvision models on CPU when --infer-size is not given: torchvision's
+# own 520 px costs seconds per frame on a laptop CPU; these keep the person well resolved.
+CPU_INFER_SIZE = {"deeplabv3_mobilenet_v3_large": 256, "lraspp_mobilenet_v3_large": 256}
+CPU_INFER_SIZE_DEFAULT = 384
+
+
+def _cuda_driver_present() -> bool:
+    """Cheap check before importing torch (seconds): on Linux the NVIDIA driver makes
+    /dev/nvidiactl (/dev/dxg under WSL); elsewhere assume it may be there."""
+    if sys.platform.startswith("linux"):
+        return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg")
+    return True
+
+
+def resolve_device(device: str) -> str:
+    if device == "cpu" or (device == "auto" and not _cuda_driver_present()):
+        return "cpu"
+    import torch
+
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError("device cuda was asked for (--device, or the preset's [model] device) but no CUDA "
+                              "device is available: use --device cpu or auto")
+        return "cuda"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    spec: ModelSpec
+    device: str
+    reason: str
+
+
+def choose_model(config: ModelConfig) -> ModelChoice:
+    """Which model and device to use, and why (for the startup line)."""
+    device = resolve_device(config.device)
+    if config.name == "auto":
+        if device == "cuda":
+            return ModelChoice(resolve_model(CUDA_DEFAULT_MODEL), device, "default on CUDA")
+        return ModelChoice(resolve_model(CPU_DEFAULT_MODEL), device,
+                           "default on CPU: bundled, works offline" + ("" if config.device == "cpu" else "; no CUDA device found"))
+    return ModelChoice(resolve_model(config.name), device, "chosen with --model or the preset")
+
+
+def load_segmenter(config: ModelConfig) -> tuple[Segmenter, str]:
+    """Build the segmenter a ModelConfig asks for; returns it and the reason it was chosen."""
+    config.validate()
+    choice = choose_model(config)
+    spec, device = choice.spec, choice.device
+    if spec.kind == "onnx":
+        # these may come from a preset made for a torchvision model (gpu-quality), so both places are named
+        if config.weights:
+            raise ConfigError(f"--weights (or [model] weights in the preset) applies to torchvision models only; "
+                              f"{spec.name} is an ONNX model: drop it")
+        if config.infer_size:
+            raise ConfigError(f"--infer-size (or [model] infer_size in the preset) applies to torchvision models only; "
+                              f"{spec.name} has a fixed input size: drop it, or set it to 0")
+        if config.precision not in ("auto", "float32"):
+            raise ConfigError(f"ONNX models run in float32: drop --precision {config.precision} "
+                              f"(or [model] precision in the preset)")
+        if spec.path is None:
+            raise ModelError(f"{spec.name}: an ONNX model with no file: check the model registry")
+        onnx_model = OnnxSegmenter(spec.path, name=spec.name, classes=config.classes, device=device,
+                                  threads=config.threads, source=spec.source.split(":")[0])
+        if config.crop_pass:
+            return PersonCropSegmenter(onnx_model, full_pass_every=config.full_pass_every), choice.reason
+        return onnx_model, choice.reason
+    model, weights = load_torchvision_model(spec.name, config.weights, config.download)
+    precision = config.precision if config.precision != "auto" else ("float16" if device == "cuda" else "float32")
+    if config.infer_size:
+        infer_size = config.infer_size
+    elif device == "cuda":
+        infer_size = int(weights.transforms().resize_size[0])
+    else:
+        infer_size = CPU_INFER_SIZE.get(spec.name, CPU_INFER_SIZE_DEFAULT)
+    batch = config.batch_size or (8 if device == "cuda" else 1)
+    source = f"weights {Path(config.weights).name}" if config.weights else f"{weights}"
+    segmenter: Segmenter = TorchSegmenter(model, name=spec.name, categories=weights.meta["categories"], classes=config.classes,
+                               device=device, precision=precision, infer_size=infer_size, batch_size=batch, source=source)
+    # No crop pass here: a torchvision model's resolution is set with infer_size instead.
+    return segmenter, choice.reason

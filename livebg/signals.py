@@ -1,0 +1,121 @@
+"""The one stop policy, for every job: the first Ctrl-C (or SIGTERM) stops taking frames and
+finishes the output; a second one, not the first delivered twice, abandons it.
+
+File jobs: ``terminate_as_interrupt`` (cli.py) makes SIGTERM act as Ctrl-C, and while the
+pipeline runs ``signals_noted`` records each signal for ``run_stages`` to drain or abandon.
+The live loop: ``StopOnSignal`` sets its stop event. ``second_stop`` decides for all three.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+# A second stop signal this soon after the first is the same stop, delivered twice: coreutils'
+# `timeout` (without --foreground) signals the process and then its whole process group. A
+# person pressing Ctrl-C again to abandon the job does it after reading the message.
+SAME_STOP_SECONDS = 0.5
+
+
+
+
+def second_stop(times: Sequence[float]) -> bool:
+    """True when the stop signals caught at these ``time.monotonic()`` times hold a second stop:
+    one SAME_STOP_SECONDS or more after the first (sooner, it is the first one repeated)."""
+    return any(t - times[0] >= SAME_STOP_SECONDS for t in times[1:])
+
+
+@contextmanager
+def terminate_as_interrupt(command: str) -> Iterator[None]:
+    """SIGTERM (``kill``, ``timeout``) stops a file job as Ctrl-C does: the frames in flight are
+    finished and the file is closed, instead of the process dying with a partial file behind.
+    Afterwards the signal is raised again under the previous handler, so the process still ends
+    by SIGTERM (status 143) and a program that called ``main()`` is terminated as was asked.
+
+    Only when SIGTERM has its default action: an ignored signal or someone else's handler is
+    left alone, as is everything off the main thread (signals can only be set there). ``cam``
+    stops on SIGTERM by itself (``StopOnSignal``)."""
+    received = []
+
+    def interrupt(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    installed = False
+    if command in ("video", "image") and threading.current_thread() is threading.main_thread():
+        installed = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    if installed:
+        signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if received:
+                sys.stderr.flush()
+                signal.raise_signal(signal.SIGTERM)
+
+
+
+@contextmanager
+def signals_noted(caught: list[float]) -> Iterator[None]:
+    """While the pipeline runs, SIGINT and SIGTERM only note their time in ``caught``, for the
+    loop in ``run_stages`` to act on; nothing is raised on the main thread. (Raised as
+    KeyboardInterrupt, a second signal right after the first could land in the code that
+    handles the first, outside any ``try``, and abandon the job.) The handlers that were set
+    are still told, their KeyboardInterrupt swallowed: the CLI notes a SIGTERM so as to end by
+    it once the file is closed. A signal left at its default action or ignored keeps it; only
+    the main thread can set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+
+    def note(signum, frame):
+        caught.append(time.monotonic())
+        try:
+            previous[signum](signum, frame)
+        except KeyboardInterrupt:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if callable(signal.getsignal(sig)):  # Python's Ctrl-C handler, the CLI's SIGTERM one
+            previous[sig] = signal.signal(sig, note)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+
+class StopOnSignal:
+    """SIGINT/SIGTERM set the stop event, so the loop ends and every device is released; a second one
+    (not the first repeated within SAME_STOP_SECONDS) interrupts."""
+
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+        self.received: int | None = None
+        self._times: list[float] = []  # when each signal came
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum, frame) -> None:
+        self._times.append(time.monotonic())
+        if second_stop(self._times):
+            raise KeyboardInterrupt
+        if self.received is None:
+            self.received = signum
+        self.stop.set()
+
+    def __enter__(self) -> "StopOnSignal":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
