@@ -28,18 +28,23 @@ class _Parser(argparse.ArgumentParser):
 
 def _model_options(p: argparse.ArgumentParser, *, stream: bool) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--model", help="auto (default), selfie, selfie_landscape, a torchvision model "
-                                   "(deeplabv3_resnet101, …; see `livebg models`) or a path to an .onnx file")
-    g.add_argument("--weights", help="checkpoint file for a torchvision model instead of torchvision's cache")
+    g.add_argument("--model", help="auto (default: rvm for files and photos, selfie live on a CPU), rvm, selfie, "
+                                   "selfie_landscape, a torchvision model (deeplabv3_resnet101, …; see `livebg models`) "
+                                   "or a path to an .onnx file")
+    g.add_argument("--fast", action="store_const", const=True, default=None,
+                   help="with --model auto: the bundled selfie model (several times faster than rvm on a CPU, "
+                        "weaker on groups, full bodies and motion)")
+    g.add_argument("--weights", help="weights file: a torchvision checkpoint, or RVM's .onnx file, instead of the cache")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where the model runs (default: auto)")
     g.add_argument("--precision", choices=("auto", "float32", "float16", "bfloat16"),
                    help="torchvision models: auto = float16 on CUDA, float32 on CPU")
     g.add_argument("--batch-size", type=int, help="frames per model call (default: 8 on CUDA, 1 on CPU)")
-    g.add_argument("--infer-size", type=int, help="torchvision models: short side in pixels for inference")
+    g.add_argument("--infer-size", type=int, help="torchvision models: short side in pixels for inference; "
+                                                    "rvm: the model's working short side (default 384)")
     g.add_argument("--classes", help="comma-separated class names that count as foreground (default: person)")
     g.add_argument("--threads", type=int, help="ONNX Runtime threads (default: cores - 1)")
     g.add_argument("--no-download", dest="download", action="store_const", const=False,
-                   help="never download torchvision weights; fail if they are not cached")
+                   help="never download weights (torchvision's, RVM's); fail if they are not cached")
     g.add_argument("--crop-pass", action=argparse.BooleanOptionalAction, default=None,
                    help="ONNX models (the selfie ones): run the model again on a crop around the person: "
                         "feet and hands of a small person are kept; on video the crop follows the person, "

@@ -127,7 +127,8 @@ class ModelConfig:
     infer_size: int = 0  # short side in pixels for torchvision models; 0: the model's default
     classes: tuple[str, ...] = ("person",)
     threads: int = 0  # ONNX Runtime intra-op threads; 0: one per core, less one for the pipeline
-    download: bool = True  # let torchvision download missing weights into its cache
+    download: bool = True  # let livebg download missing weights (torchvision's cache, RVM into livebg's)
+    fast: bool = False  # with name auto: the bundled selfie model rather than RVM
     crop_pass: bool = True  # fixed-size (ONNX) models: run again on a crop around the person (one more model call a frame)
     full_pass_every: int = 8  # crop pass on video: the whole-frame pass at least every N frames, following the person's box between
 
@@ -256,7 +257,7 @@ SETTINGS = {
     "model": ("model", "name"), "weights": ("model", "weights"), "device": ("model", "device"),
     "precision": ("model", "precision"), "batch_size": ("model", "batch_size"),
     "infer_size": ("model", "infer_size"), "classes": ("model", "classes"), "threads": ("model", "threads"),
-    "download": ("model", "download"), "crop_pass": ("model", "crop_pass"),
+    "download": ("model", "download"), "crop_pass": ("model", "crop_pass"), "fast": ("model", "fast"),
     "full_pass_every": ("model", "full_pass_every"),
     "smoothing": ("smoothing", "method"), "smoothing_strength": ("smoothing", "strength"),
     "look_ahead": ("smoothing", "look_ahead"),

@@ -1,7 +1,9 @@
-"""Score livebg's matte on a labelled sequence, one row per configuration.
+"""Score livebg's matte on labelled sequences, one row per configuration, one table per
+sequence and a table of the means over all of them.
 
-    python scripts/evaluate.py ../shared/media/labeled/davis_lucia
+    python scripts/evaluate.py ../shared/media/labeled/*/
     python scripts/evaluate.py ../shared/media/labeled/davis_lucia --lag
+    python scripts/evaluate.py ../shared/media/labeled/*/ --model rvm   # RVM's weights cached, or --weights FILE
 
 The model runs once per frame for each model setting (with and without the crop pass); rows
 reuse those probabilities, so rows with one model setting differ only in smoothing and
@@ -48,6 +50,19 @@ ROWS = {
     "default with a 180 px guide": {"refine": {"guide_size": 180}},
     "default": {},
 }
+# With --model rvm, the model as RVM's own tools run it: the whole frame in, the ratio that
+# brings it to 256 px (RVM's documented choice at this size), RVM's refiner to full size, no
+# livebg stage after it (the "RVM raw" of the model issue).
+RVM_REFERENCE = "RVM reference (256 px; its own refiner; nothing after)"
+RVM_ROWS = {
+    RVM_REFERENCE: "reference",
+    "raw model": {"smoothing": {"method": "none"}, "refine": {"method": "bilinear"}},
+    "adaptive smoothing only": {"smoothing": {"method": "adaptive", "look_ahead": False}, "refine": {"method": "bilinear"}},
+    "look-ahead only": {"smoothing": {"strength": 0.0, "look_ahead": True}, "refine": {"method": "bilinear"}},
+    "guided refinement only": {"smoothing": {"method": "none"}, "refine": {"method": "guided"}},
+    "default without look-ahead (as live)": {"smoothing": {"look_ahead": False}},
+    "default": {},
+}
 LAG_ROWS = {
     "none": {"method": "none"},
     "ema": {"method": "ema", "look_ahead": False},
@@ -86,27 +101,43 @@ def parse_settings(pairs: list[str]) -> dict[str, dict]:
     return out
 
 
-def evaluate(labeled: str, base: Config, rows: dict[str, dict | None], limit: int = 0) -> list[dict]:
+def evaluate(labeled: str, base: Config, rows: dict[str, dict | str | None], limit: int = 0) -> list[dict]:
     pairs = load_labeled(labeled, limit)
     runs: dict = {}  # ModelConfig -> (probabilities, model seconds): each model setting runs once
 
-    def model_run(model):
-        if model not in runs:
-            segmenter = load_segmenter(model)[0].stream()  # as a video job runs it
+    def model_run(model, reference: bool = False):
+        key = (model, reference)
+        if key not in runs:
+            if reference:
+                from livebg.segment.rvm import RvmSegmenter
+                from livebg.segment.weights import fetch_rvm
+
+                segmenter = RvmSegmenter(fetch_rvm(weights_file=model.weights), model_short=256,
+                                         source_short=0, threads=model.threads).stream()
+            else:
+                segmenter = load_segmenter(model)[0].stream()  # as a video job runs it
             started = time.perf_counter()
             probs = [segmenter.predict([image])[0] for image, _ in pairs]
-            runs[model] = probs, time.perf_counter() - started
-        return runs[model]
+            runs[key] = probs, time.perf_counter() - started
+        return runs[key]
 
     results = []
     # load the smoother's compiled kernel before any row is timed
     Matter(base).warm_up(pairs[0][0], np.zeros(pairs[0][0].shape[:2], np.float32))
     for name, overrides in rows.items():
-        config = row_config(base, overrides if overrides is not None else {"model": PLAIN})
-        matter = None if overrides is None else Matter(config)
-        probs, model_seconds = model_run(config.model)
+        reference = overrides == "reference"
+        if reference or overrides is None:
+            config = row_config(base, {"model": PLAIN})
+        else:
+            assert isinstance(overrides, dict)
+            config = row_config(base, overrides)
+        matter = Matter(config) if isinstance(overrides, dict) else None
+        probs, model_seconds = model_run(config.model, reference)
         started = time.perf_counter()
-        alphas = mattes(matter, probs, [image for image, _ in pairs])
+        if reference:  # RVM's own alpha, at the frame's size already
+            alphas = [np.asarray(p, np.float32) for p in probs]
+        else:
+            alphas = mattes(matter, probs, [image for image, _ in pairs])
         seconds = model_seconds + time.perf_counter() - started
         flick = FlickerMeter()
         for alpha, (_, truth) in zip(alphas, pairs):
@@ -138,8 +169,8 @@ def lag_table(base: Config) -> list[dict]:
     return rows
 
 
-def print_table(results: list[dict], model: str, labeled: str) -> None:
-    print(f"{Path(labeled).name}, {results[0]['frames']} frames, model {model}")
+def print_table(results: list[dict], model: str, title: str) -> None:
+    print(f"{title}, model {model}")
     print()
     print("| configuration | IoU | boundary F | flicker | fps |")
     print("|---|---:|---:|---:|---:|")
@@ -149,9 +180,10 @@ def print_table(results: list[dict], model: str, labeled: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Score livebg's matte on a labelled sequence.")
-    parser.add_argument("labeled", help="directory with JPEGImages/ and Annotations/ (DAVIS layout)")
+    parser.add_argument("labeled", nargs="+", help="directories with JPEGImages/ and Annotations/ (DAVIS layout)")
     parser.add_argument("--config", help="a TOML preset to start from (default: livebg's defaults)")
-    parser.add_argument("--model", help="model name or .onnx path (default: the CPU default)")
+    parser.add_argument("--model", help="model name or .onnx path (default: selfie; rvm adds its reference row)")
+    parser.add_argument("--weights", help="RVM's .onnx file, when it is not in livebg's cache")
     parser.add_argument("--limit", type=int, default=0, help="only the first N frames")
     parser.add_argument("--rows", help=f"comma-separated subset of: {', '.join(ROWS)}")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -159,20 +191,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lag", action="store_true", help="also print the lag of each smoothing setting")
     args = parser.parse_args(argv)
     base = load_config(args.config)
-    if args.model:
-        base = base.override("model", name=args.model)
-    base = base.override("model", device="cpu")
-    rows = dict(ROWS)
+    base = base.override("model", name=args.model or "selfie", device="cpu", weights=args.weights)
+    known: dict = RVM_ROWS if base.model.name == "rvm" else ROWS
+    rows = dict(known)
     if args.rows:
         wanted = [r.strip() for r in args.rows.split(",")]
-        unknown = [r for r in wanted if r not in ROWS]
+        unknown = [r for r in wanted if r not in known]
         if unknown:
-            parser.error(f"unknown rows {unknown}: use {', '.join(ROWS)}")
-        rows = {r: ROWS[r] for r in wanted}
+            parser.error(f"unknown rows {unknown}: use {', '.join(known)}")
+        rows = {r: known[r] for r in wanted}
     if args.set:
         rows["custom"] = parse_settings(args.set)
-    results = evaluate(args.labeled, base, rows, args.limit)
-    print_table(results, base.model.name, args.labeled)
+    tables = []
+    for labeled in args.labeled:
+        results = evaluate(labeled, base, rows, args.limit)
+        tables.append(results)
+        print_table(results, base.model.name, f"{Path(labeled).name}, {results[0]['frames']} frames")
+        print(flush=True)
+    if len(tables) > 1:
+        mean = [{"name": r["name"], "frames": sum(t[i]["frames"] for t in tables),
+                 **{k: sum(t[i][k] for t in tables) / len(tables) for k in ("iou", "boundary_f", "flicker", "fps")}}
+                for i, r in enumerate(tables[0])]
+        print_table(mean, base.model.name, f"mean over {len(tables)} samples (each sample weighs the same)")
     if args.lag:
         print()
         print("lag on a synthetic disk that starts moving at 3 px/frame (frames the matte trails; 0 = none)")

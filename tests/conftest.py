@@ -1,18 +1,63 @@
-"""Shared fixtures and fakes: paths to ../shared, synthetic videos whose frames encode their
-index, and a segmenter that needs no model."""
+"""Shared fixtures and fakes for every test folder: paths to ../shared, synthetic videos whose
+frames encode their index, real frames and a synthetic scene to test stages on, a segmenter
+that needs no model, and the bad inputs the error tests feed the CLI.
+
+Test folders have no __init__.py: every test file's name is unique across tests/, and tests/
+itself is on sys.path, so tests in any folder can `from conftest import ...`, `import live_fakes`
+and `import cli_process`."""
 from __future__ import annotations
 
+import sys
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
 from livebg.segment.base import Segmenter
 
-REPO = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
 SHARED = REPO.parent / "shared"
+if str(TESTS) not in sys.path:  # pytest's default import mode puts it there; other modes do not
+    sys.path.insert(0, str(TESTS))
+
+
+RVM_FILE = SHARED / "models" / "rvm_mobilenetv3_fp32.onnx"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def offline_cache(tmp_path_factory):
+    """Every test (and the livebg processes they start) gets an empty cache of its own and no
+    downloads: `auto` then falls back to the bundled selfie model, as on an offline machine,
+    and nothing is written to the user's ~/.cache. Tests of RVM put the shared copy of its
+    weights into a cache with ``rvm_cache``."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in ("LIVEBG_CACHE", "LIVEBG_OFFLINE")}
+    os.environ["LIVEBG_CACHE"] = str(tmp_path_factory.mktemp("livebg-cache"))
+    os.environ["LIVEBG_OFFLINE"] = "1"
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def rvm_cache(tmp_path, monkeypatch) -> Path:
+    """A livebg cache holding RVM's release file (the shared copy, under its release name), as
+    after a first download: the real loading code finds it and checks its sha256."""
+    import shutil
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copyfile(RVM_FILE, cache / RVM_FILE.name)
+    monkeypatch.setenv("LIVEBG_CACHE", str(cache))
+    return cache
 
 
 @pytest.fixture(scope="session")
@@ -137,3 +182,45 @@ def read_video(path: Path):
                 "time_base": s.time_base}
         images = [f.to_ndarray(format="rgba" if "a" in (s.codec_context.pix_fmt or "")[:5] and s.codec_context.pix_fmt.startswith("yuva") else "rgb24") for f in c.decode(s)]
     return images, info
+
+
+# -- real frames and a synthetic scene -------------------------------------------------------------
+def lucia_frame(shared: Path, index: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB frame, boolean person mask) of frame ``index`` of the labelled DAVIS clip lucia."""
+    image = cv2.imread(str(shared / "media/labeled/davis_lucia/JPEGImages" / f"{index:05d}.jpg"))
+    mask = cv2.imread(str(shared / "media/labeled/davis_lucia/Annotations" / f"{index:05d}.png"), cv2.IMREAD_GRAYSCALE)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mask > 127
+
+
+def yuv_frames(shared: Path, count: int = 3) -> list[np.ndarray]:
+    """The first ``count`` frames of the doctor video as yuv420p planes (FFmpeg's packed layout)."""
+    with av.open(str(shared / "media/videos/doctor_960x540.mp4")) as c:
+        return [f.to_ndarray(format="yuv420p") for _, f in zip(range(count), c.decode(video=0))]
+
+
+def square_scene(h: int = 180, w: int = 320) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A bright square on a dark frame, a blurry low-resolution guess at it (as a model gives),
+    and the true matte: (frame, prob, truth)."""
+    frame = np.full((h, w, 3), 30, np.uint8)
+    frame[50:130, 100:220] = 220
+    truth = np.zeros((h, w), np.float32)
+    truth[50:130, 100:220] = 1
+    prob = cv2.resize(cv2.GaussianBlur(truth, (0, 0), 8), (64, 64), interpolation=cv2.INTER_AREA)
+    return frame, prob, truth
+
+
+# -- bad inputs for the error tests (test_errors_*.py) ---------------------------------------------
+@pytest.fixture(scope="session")
+def media(tmp_path_factory, shared) -> dict[str, Path]:
+    """Broken videos, backgrounds and models, made from a valid noise video (``media["valid"]``)."""
+    from cli_process import make_bad_media
+
+    return make_bad_media(tmp_path_factory.mktemp("bad-inputs"), shared)
+
+
+@pytest.fixture
+def out_dir(tmp_path) -> Path:
+    """An empty output directory that a refused job must leave empty."""
+    d = tmp_path / "out"
+    d.mkdir()
+    return d

@@ -103,7 +103,7 @@ class SlowSegmenter(Segmenter):
 
 
 def test_slow_segmentation_keeps_the_camera_rate_with_older_masks(tmp_path, selfie, monkeypatch, capsys, recording_backend):
-    monkeypatch.setattr(segmentation, "load_segmenter", lambda config: (SlowSegmenter(selfie, 0.25), "slow on purpose"))
+    monkeypatch.setattr(segmentation, "load_segmenter", lambda config, **kwargs: (SlowSegmenter(selfie, 0.25), "slow on purpose"))
     record = recording_backend("livebg-test-slowseg", native="RGB", keep_frames=False)
     code, stats = run_cam(tmp_path, "--source", str(DOCTOR), "--vcam-backend", "livebg-test-slowseg",
                           "--duration", "3", "--bg", "white")

@@ -135,6 +135,8 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
                 alpha, image = matte_photo(image, prob)
             else:
                 alpha = matter(prob, image)
+            if float(alpha.max()) < 0.5:
+                log(f"{path.name}: no person found: the output shows the background only")
             result = compositor(image, alpha, Fraction(0))
             write_image_atomic(out, result)
             written.append(out)

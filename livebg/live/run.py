@@ -68,7 +68,7 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             if options.vcam:
                 vcam = VirtualCamera(width=capture.width, height=capture.height, fps=capture.fps,
                                      device=options.vcam_device, backend=options.vcam_backend)
-            segmenter, reason = load_segmenter(config.model)
+            segmenter, reason = load_segmenter(config.model, live=True)
             _limit_torch_threads(segmenter, config.model.threads)
             warm = np.zeros((capture.height, capture.width, 3), np.uint8)
             segmenter.predict([warm])  # a first call at the camera's size (resizes, crop pass); keep it out of the live numbers

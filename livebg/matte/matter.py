@@ -14,13 +14,13 @@ import cv2
 import numpy as np
 
 from livebg.config import Config
+from livebg.frames.cuts import thumbnail
 from livebg.frames.frame import LumaCoefficients
 from livebg.matte.refine import Refiner, guide_small, luma_and_guide
 from livebg.matte.smoothing import (
     BACKWARD_FRAMES,
     TemporalSmoother,
     neighbour_average,
-    thumbnail,
 )
 
 

@@ -63,6 +63,11 @@ def matte_photo(image: np.ndarray, prob: np.ndarray, *, refine: RefineConfig | N
     unknown = trimap == 0.5
     if not unknown.any():
         return (trimap > 0.5).astype(np.float32), image
+    if not (trimap == 1.0).any() or not (trimap == 0.0).any():
+        # no sure person (nobody there, or only a faint guess) or no sure background (the
+        # person fills the photo): closed-form matting has nothing to anchor the solution to,
+        # so the refined map is the alpha
+        return np.clip(soft, 0.0, 1.0).astype(np.float32), image
     # solve only in the bounding box of the unknown band (plus a margin of known pixels)
     ys, xs = np.nonzero(unknown)
     margin = max(8, round(0.02 * min(h, w)))

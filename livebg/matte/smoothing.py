@@ -26,28 +26,11 @@ import cv2
 import numpy as np
 
 from livebg.config import SmoothingConfig
-from livebg.frames.resize import shrink
+from livebg.frames.cuts import cut_between, thumbnail
 
-THUMB_SIZE = (64, 36)
 NEIGHBOUR_WEIGHT = 0.5  # weight of a neighbour's map (the frame's own: 1) where the picture is unchanged
 PICTURE_TOLERANCE = 0.1  # a guide change (0..1) at which a neighbour's weight has fallen to 0
 BACKWARD_FRAMES = 2  # how far ahead the adaptive smoother's pass back starts
-
-
-def thumbnail(frame: np.ndarray) -> np.ndarray:
-    """A 64x36 float thumbnail in [0, 1] of an RGB frame or a grey one (uint8, or float in [0, 1]).
-
-    Halved by OpenCV's fast 2x steps while it is at least twice the thumbnail's size, then
-    averaged down the rest of the way: a direct INTER_AREA from 480x270 takes ~7x as long."""
-    if frame.ndim == 3:
-        frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    small = frame
-    while small.shape[1] >= 2 * THUMB_SIZE[0] and small.shape[0] >= 2 * THUMB_SIZE[1]:
-        small = shrink(small, 2)
-    thumb = cv2.resize(small, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
-    if frame.dtype == np.uint8:
-        thumb *= 1 / 255.0
-    return thumb
 
 
 def neighbour_average(prob: np.ndarray, guide: np.ndarray,
@@ -103,7 +86,7 @@ class TemporalSmoother:
 
     def differ_as_a_cut(self, a: np.ndarray, b: np.ndarray) -> bool:
         """True when two ``thumbnail``s differ as the frames on either side of a scene cut do."""
-        return float(cv2.absdiff(a, b).mean()) > self.config.cut_threshold
+        return cut_between(a, b, self.config.cut_threshold)
 
     def __call__(self, prob: np.ndarray, frame: np.ndarray | None = None, *,
                  thumb: np.ndarray | None = None) -> np.ndarray:

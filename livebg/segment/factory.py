@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livebg.config import ModelConfig
-from livebg.errors import ConfigError, DeviceError, ModelError
+from livebg.errors import ConfigError, DeviceError, ModelError, say
 from livebg.segment.base import Segmenter
 from livebg.segment.crop import PersonCropSegmenter
 from livebg.segment.onnx_model import OnnxSegmenter
+from livebg.segment.rvm import MODEL_SHORT_SIDE, RvmSegmenter
 from livebg.segment.torch_model import TorchSegmenter
 from livebg.segment.weights import (
     CPU_DEFAULT_MODEL,
-    CUDA_DEFAULT_MODEL,
     ModelSpec,
+    fetch_rvm,
     load_torchvision_model,
     resolve_model,
 )
@@ -55,22 +56,56 @@ class ModelChoice:
     reason: str
 
 
-def choose_model(config: ModelConfig) -> ModelChoice:
-    """Which model and device to use, and why (for the startup line)."""
+# What the startup line says the other choice costs (docs/speed.md, docs/quality.md).
+FAST_NOTE = "--fast: the bundled selfie model, several times faster, weaker on groups, full bodies and motion"
+RVM_NOTE = "--model rvm: better on groups, full bodies and motion, several times slower on a CPU"
+
+
+def choose_model(config: ModelConfig, *, live: bool = False) -> ModelChoice:
+    """Which model and device to use, and why (for the startup line).
+
+    ``auto``: RVM for file jobs and photos wherever its weights are here or can be fetched,
+    and live on CUDA; the bundled selfie model live on a CPU (it keeps the camera's rate), with
+    ``fast``, and as the fallback when RVM's weights cannot be had (said in one line)."""
     device = resolve_device(config.device)
-    if config.name == "auto":
-        if device == "cuda":
-            return ModelChoice(resolve_model(CUDA_DEFAULT_MODEL), device, "default on CUDA")
-        return ModelChoice(resolve_model(CPU_DEFAULT_MODEL), device,
-                           "default on CPU: bundled, works offline" + ("" if config.device == "cpu" else "; no CUDA device found"))
-    return ModelChoice(resolve_model(config.name), device, "chosen with --model or the preset")
+    if config.name != "auto":
+        return ModelChoice(resolve_model(config.name), device, "chosen with --model or the preset")
+    selfie = resolve_model(CPU_DEFAULT_MODEL)
+    if config.fast:
+        return ModelChoice(selfie, device, f"--fast: bundled, works offline; {RVM_NOTE}")
+    if live and device == "cpu":
+        return ModelChoice(selfie, device, f"default live on a CPU: keeps the camera's rate; {RVM_NOTE}")
+    try:
+        fetch_rvm(download=config.download)
+    except ModelError as exc:
+        say(f"using the bundled selfie model instead of RVM: {exc}")
+        return ModelChoice(selfie, device, f"default while RVM's weights are missing; {RVM_NOTE}")
+    where = "on CUDA" if device == "cuda" else "for files and photos"
+    return ModelChoice(resolve_model("rvm"), device, f"default {where}; {FAST_NOTE}")
 
 
-def load_segmenter(config: ModelConfig) -> tuple[Segmenter, str]:
-    """Build the segmenter a ModelConfig asks for; returns it and the reason it was chosen."""
+def load_rvm(spec: ModelSpec, device: str, config: ModelConfig, reason: str) -> Segmenter:
+    if config.precision == "float16" and device != "cuda":
+        raise ConfigError("RVM runs in float16 on CUDA only (it is slower than float32 on a CPU): "
+                          "drop --precision float16, or use --device cuda")
+    if config.precision == "bfloat16":
+        raise ConfigError("RVM runs in float32 (float16 on CUDA): drop --precision bfloat16")
+    precision = "float16" if device == "cuda" and config.precision in ("auto", "float16") else "float32"
+    path = fetch_rvm(precision, download=config.download, weights_file=config.weights)
+    source = f"weights {path.name}" if config.weights else f"release file {path.name}"
+    return RvmSegmenter(path, device=device, threads=config.threads, source=source,
+                        model_short=config.infer_size or MODEL_SHORT_SIDE,
+                        chosen="--infer-size" if config.infer_size else "auto")
+
+
+def load_segmenter(config: ModelConfig, *, live: bool = False) -> tuple[Segmenter, str]:
+    """Build the segmenter a ModelConfig asks for (``live``: for `livebg cam`); returns it and
+    the reason it was chosen."""
     config.validate()
-    choice = choose_model(config)
+    choice = choose_model(config, live=live)
     spec, device = choice.spec, choice.device
+    if spec.kind == "rvm":
+        return load_rvm(spec, device, config, choice.reason), choice.reason
     if spec.kind == "onnx":
         # these may come from a preset made for a torchvision model (gpu-quality), so both places are named
         if config.weights:

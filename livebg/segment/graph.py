@@ -17,7 +17,7 @@ blocked (measured on the 256x256 model, one thread: 2.2 -> 1.5 ms a call, see
 pixels (a quarter of the bytes, no float image made in numpy).
 
 Every rewrite matches its pattern exactly (constants included) and leaves anything else alone,
-so any model can be passed through; ``tests/test_graph.py`` checks the outputs are unchanged.
+so any model can be passed through; ``tests/segment/test_graph.py`` checks the outputs are unchanged.
 """
 from __future__ import annotations
 

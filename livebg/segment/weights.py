@@ -1,13 +1,20 @@
-"""Where model weights come from: the bundled ONNX models, ONNX files, torchvision's cache.
+"""Where model weights come from: the bundled ONNX models, ONNX files, torchvision's cache,
+and livebg's own cache for Robust Video Matting.
 
-This is the only module that may download anything, and it does so only through
-torchvision's own loader (into torchvision's cache under ``TORCH_HOME``) when a torchvision
-model is asked for, its weights are not cached and downloads are allowed.
+This is the only module that may download anything: torchvision's weights through
+torchvision's own loader (into its cache under ``TORCH_HOME``), and RVM's official release
+file into ``$LIVEBG_CACHE`` (default ``~/.cache/livebg``), checked against its sha256. Both
+only when the model is asked for (or chosen by ``auto``), missing, and downloads are allowed.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
+import tempfile
+import time
 import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -31,8 +38,18 @@ TORCHVISION_MODELS = (
     "fcn_resnet101",
 )
 
+# Robust Video Matting: not bundled (its code is GPL-3.0, its authors state no licence for the
+# weights); the official release file is downloaded on first use.
+RVM_RELEASE = "https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0"
+RVM_FILES = {  # precision -> (file name, sha256; None: not recorded, the file is checked by loading it)
+    "float32": ("rvm_mobilenetv3_fp32.onnx", "88d4531297118f595bf2fd60f6f566aec2e559393802d1f436c380f0cbbd2828"),
+    "float16": ("rvm_mobilenetv3_fp16.onnx", None),
+}
+RVM_TERMS = ("Robust Video Matting by Lin et al., official v1.0.0 release; its code is GPL-3.0 and its "
+             "authors state no licence for the weights: check that your use is allowed")
+RETRY_AFTER_SECONDS = 24 * 3600  # a failed download is not retried on every run
+
 CPU_DEFAULT_MODEL = "selfie"
-CUDA_DEFAULT_MODEL = "deeplabv3_resnet101"
 
 OFFLINE_HINT = "--model selfie (bundled, works offline)"
 
@@ -65,8 +82,81 @@ def checkpoint_file_name(weights) -> str:
     return Path(urlparse(weights.url).path).name
 
 
+def livebg_cache() -> Path:
+    """livebg's own download cache: $LIVEBG_CACHE, else $XDG_CACHE_HOME/livebg or ~/.cache/livebg."""
+    if os.environ.get("LIVEBG_CACHE"):
+        return Path(os.environ["LIVEBG_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(base).expanduser() / "livebg"
+
+
+def offline() -> bool:
+    """LIVEBG_OFFLINE=1: never download (as --no-download, for every run in this environment)."""
+    return os.environ.get("LIVEBG_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def rvm_file(precision: str = "float32") -> Path:
+    return livebg_cache() / RVM_FILES[precision][0]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_rvm(precision: str = "float32", *, download: bool = True, weights_file: str = "") -> Path:
+    """The RVM ONNX file: ``weights_file`` when given, else the cached release file, downloaded
+    (and checked against its sha256) when missing and allowed. ModelError says what to do."""
+    if weights_file:
+        path = Path(weights_file).expanduser()
+        if not path.is_file():
+            raise ModelError(f"weights file not found: {weights_file} — check the --weights path")
+        return path
+    file, expected = RVM_FILES[precision]
+    cached = livebg_cache() / file
+    url = f"{RVM_RELEASE}/{file}"
+    fix = f"download {url} into {cached.parent}, pass --weights FILE, or use {OFFLINE_HINT}"
+    if cached.is_file():
+        if expected and sha256_of(cached) != expected:
+            raise ModelError(f"{cached} is not the official RVM release file (sha256 differs): delete it and run again")
+        return cached
+    if not download or offline():
+        off = "LIVEBG_OFFLINE is set" if offline() else "downloads are off"
+        raise ModelError(f"RVM's weights are not in livebg's cache ({cached}) and {off}: {fix}")
+    failed = cached.with_name(cached.name + ".failed")
+    if failed.is_file() and time.time() - failed.stat().st_mtime < RETRY_AFTER_SECONDS:
+        raise ModelError(f"RVM's weights could not be downloaded earlier ({failed.read_text().strip()}); "
+                         f"livebg retries in a day, or: {fix}")
+    say(f"downloading {file} from {RVM_RELEASE} into {cached.parent} ({RVM_TERMS})")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(prefix=f".{file}.", suffix=".part", dir=cached.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+            while block := response.read(1 << 20):
+                out.write(block)
+        if expected and sha256_of(Path(partial)) != expected:
+            raise ModelError(f"the download of {url} does not match its recorded sha256: try again later, or {fix}")
+        os.replace(partial, cached)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+        reason = first_line(getattr(exc, "reason", exc) if isinstance(exc, urllib.error.URLError) else exc, 120)
+        try:
+            failed.write_text(f"{reason}\n")
+        except OSError:
+            pass
+        raise ModelError(f"RVM's weights could not be downloaded ({reason}): {fix}") from None
+    finally:
+        Path(partial).unlink(missing_ok=True)
+    failed.unlink(missing_ok=True)
+    return cached
+
+
 def resolve_model(name: str) -> ModelSpec:
     """Turn a --model value (a name or an .onnx path) into a ModelSpec; unknown names fail."""
+    if name == "rvm":
+        return ModelSpec("rvm", "rvm", rvm_file(), f"{RVM_TERMS}: {RVM_RELEASE}/{RVM_FILES['float32'][0]}")
     if name in BUNDLED_MODELS:
         file, desc = BUNDLED_MODELS[name]
         return ModelSpec(name, "onnx", BUNDLED_DIR / file, f"bundled: {desc}")
@@ -79,7 +169,7 @@ def resolve_model(name: str) -> ModelSpec:
         if not path.is_file():
             raise ModelError(f"model file not found: {name} — check the path, or run `livebg models` to list the models")
         return ModelSpec(path.stem, "onnx", path, f"ONNX file {path}")
-    known = ", ".join([*BUNDLED_MODELS, *TORCHVISION_MODELS])
+    known = ", ".join(["rvm", *BUNDLED_MODELS, *TORCHVISION_MODELS])
     raise ModelError(f"unknown model {name!r}: use one of {known}, or a path to an .onnx file")
 
 
@@ -148,6 +238,10 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
 def describe_models() -> list[dict[str, str]]:
     """One row per known model for `livebg models`: name, kind, source, where, available."""
     rows = []
+    spec = resolve_model("rvm")
+    cached = spec.path is not None and spec.path.is_file()
+    rows.append({"name": "rvm", "kind": "onnx (RVM)", "source": spec.source, "where": str(spec.path),
+                 "available": "yes (cached)" if cached else "no: downloaded on first use"})
     for name in BUNDLED_MODELS:
         spec = resolve_model(name)
         rows.append({"name": name, "kind": "onnx", "source": spec.source, "where": str(spec.path),

@@ -1,35 +1,73 @@
-"""livebg.resize: the fast integer-factor shrink is OpenCV's INTER_AREA, and the guided
-filter's guide comes out as it did with INTER_AREA."""
+"""livebg.matte.refine: the Refiner (bilinear, guided) on a synthetic scene, and the guided
+filter's guide, which comes out as OpenCV's INTER_AREA gives it, at the size the settings ask."""
 from __future__ import annotations
 
 import av
 import cv2
 import numpy as np
 import pytest
+from conftest import square_scene
 
-from livebg.frames.resize import shrink
-from livebg.matte.refine import guide_small
+from livebg.config import RefineConfig
+from livebg.errors import ConfigError
+from livebg.matte.refine import Refiner, guide_small
 
+
+def test_bilinear_upsamples_to_the_frame():
+    frame, prob, _ = square_scene()
+    alpha = Refiner(RefineConfig(method="bilinear"))(prob, frame)
+    assert alpha.shape == frame.shape[:2] and alpha.dtype == np.float32
+    assert 0 <= alpha.min() and alpha.max() <= 1
+
+
+def test_guided_edges_follow_the_image():
+    frame, prob, truth = square_scene()
+    bilinear = Refiner(RefineConfig(method="bilinear"))(prob, frame)
+    guided = Refiner(RefineConfig(method="guided"))(prob, frame)
+    assert guided.shape == truth.shape and guided.dtype == np.float32
+    # the guided matte is much closer to the true square, and its edge is steep
+    assert np.abs(guided - truth).mean() < 0.5 * np.abs(bilinear - truth).mean()
+    assert guided[90, 95] < 0.1 and guided[90, 105] > 0.9
+
+
+def test_guided_adds_no_halo():
+    frame, prob, truth = square_scene()
+    guided = Refiner(RefineConfig(method="guided"))(prob, frame)
+    outside = truth == 0
+    # nothing outside the object is made more opaque than the model said (no dilate-and-blur rim)
+    bilinear = Refiner(RefineConfig(method="bilinear"))(prob, frame)
+    assert (guided[outside] <= bilinear[outside] + 1e-3).mean() > 0.99
+
+
+def test_sharpness_one_keeps_a_softer_edge():
+    frame, prob, _ = square_scene()
+    soft = Refiner(RefineConfig(sharpness=1.0))(prob, frame)
+    sharp = Refiner(RefineConfig(sharpness=6.0))(prob, frame)
+    fractional = lambda a: np.count_nonzero((a > 0.05) & (a < 0.95))  # noqa: E731
+    assert fractional(sharp) < fractional(soft)
+
+
+def test_refiner_checks_its_inputs():
+    frame, prob, _ = square_scene()
+    with pytest.raises(ValueError, match="float32"):
+        Refiner()(prob.astype(np.float64), frame)
+    with pytest.raises(ValueError, match="uint8"):
+        Refiner()(prob, frame.astype(np.float32))
+
+
+@pytest.mark.parametrize("kwargs", [{"method": "bicubic"}, {"radius": 0}, {"eps": 0}, {"sharpness": 0.5},
+                                    {"guide_size": 16}, {"guide_size": 5000}])
+def test_bad_settings_are_refused(kwargs):
+    with pytest.raises(ConfigError):
+        Refiner(RefineConfig(**kwargs))
+
+
+# -- the guide -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def frame(shared):
     with av.open(str(shared / "media/videos/doctor_960x540.mp4")) as c:
         return next(c.decode(video=0)).to_ndarray(format="rgb24")
-
-
-@pytest.mark.parametrize("factor, tolerance", [(2, 0), (3, 0), (5, 0), (4, 1), (6, 1), (8, 2)])
-@pytest.mark.parametrize("channels", [1, 3])
-@pytest.mark.parametrize("crop", [(540, 960), (537, 959)])  # sizes not divisible by the factor too
-def test_shrink_is_inter_area(frame, factor, tolerance, channels, crop):
-    """Exactly INTER_AREA for 2x and odd factors; even factors above 2 go in 2x steps (a mean of
-    means, each rounded: within a level per step)."""
-    image = frame if channels == 3 else np.ascontiguousarray(frame[..., 1])
-    image = image[:crop[0], :crop[1]]
-    h, w = crop[0] - crop[0] % factor, crop[1] - crop[1] % factor
-    expected = cv2.resize(image[:h, :w], (w // factor, h // factor), interpolation=cv2.INTER_AREA)
-    got = shrink(image, factor)
-    assert got.shape == expected.shape and got.dtype == np.uint8 and got.flags.c_contiguous
-    assert np.abs(got.astype(np.int16) - expected.astype(np.int16)).max() <= tolerance
 
 
 @pytest.mark.parametrize("size, short_side, levels", [((540, 960), 270, 0), ((1080, 1920), 270, 1), ((480, 854), 270, 0),

@@ -1,12 +1,14 @@
-"""Photo matting (livebg image --matting) on a real portrait, at reduced size so it is quick."""
+"""livebg.matte.photo: photo matting (livebg image --matting) on a real portrait, at reduced
+size so it is quick, and the trimap it starts from."""
 import cv2
 import numpy as np
 import pytest
+from conftest import square_scene
 
 from livebg.config import Config
 from livebg.frames.images import read_image
 from livebg.jobs import run_images
-from livebg.matte.photo import matte_photo
+from livebg.matte.photo import matte_photo, trimap_from_probability
 from livebg.segment.factory import load_segmenter
 
 
@@ -83,3 +85,14 @@ def test_the_first_matting_run_says_it_compiles(tmp_path, portrait, segmenter, m
                    progress=False, matting=True)
         said = "compiles its code on its first run" in capsys.readouterr().err
         assert said == (not compiled)
+
+
+def test_trimap_has_a_band_around_the_edge():
+    _, _, truth = square_scene()
+    import cv2
+
+    prob = cv2.GaussianBlur(truth, (0, 0), 2)
+    trimap = trimap_from_probability(prob, band=4)
+    assert set(np.unique(trimap)) == {0.0, 0.5, 1.0}
+    assert trimap[90, 160] == 1.0 and trimap[10, 10] == 0.0
+    assert trimap[50, 160] == 0.5 and trimap[90, 100] == 0.5

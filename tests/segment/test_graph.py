@@ -1,5 +1,5 @@
-"""livebg.graph: the ONNX rewrites keep every model's output, match only their exact patterns,
-and take away the layout conversions ONNX Runtime put around the selfie model's nodes."""
+"""livebg.segment.graph: the ONNX rewrites keep every model's output, match only their exact
+patterns, and take away the layout conversions ONNX Runtime put around the selfie model's nodes."""
 from __future__ import annotations
 
 import collections

@@ -1,0 +1,210 @@
+"""Robust Video Matting (RVM, MobileNetV3) through ONNX Runtime: a recurrent video matting model
+for groups, whole bodies and motion.
+
+Written against the ONNX file's contract, not RVM's code: inputs ``src`` (RGB in [0, 1],
+NCHW), ``r1i``..``r4i`` (the recurrent state, zeros of shape [1, 1, 1, 1] to start) and
+``downsample_ratio`` (float32 [1]); outputs ``fgr`` (foreground colour), ``pha`` (alpha) and
+``r1o``..``r4o`` (the next state).
+
+The state belongs to one stream (``RvmStream``, from ``stream()``): it is dropped at scene
+cuts, when the frame size or the ratio changes, and on ``reset()``. ``predict`` treats frames
+as unrelated photos: each starts from zeros and runs ``settle_runs`` times, so the state
+settles on the picture.
+
+Frames are shrunk to ``src_size`` before the model (the decoder's planes are read as they
+are); the model then works at ``ratio`` of that. livebg's guided refinement brings the alpha
+to the frame's full size, so RVM's own full-resolution refiner has little to do.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from livebg.errors import ModelError
+from livebg.frames.cuts import CUT_THRESHOLD, CutDetector
+from livebg.frames.yuv import downscale
+from livebg.segment.base import Segmenter
+from livebg.segment.onnx_model import inference_threads
+from livebg.segment.weights import first_line
+
+STATE_INPUTS = ("r1i", "r2i", "r3i", "r4i")
+STATE_OUTPUTS = ("r1o", "r2o", "r3o", "r4o")
+INPUTS = ("src", *STATE_INPUTS, "downsample_ratio")
+OUTPUTS = ("fgr", "pha", *STATE_OUTPUTS)
+
+# The model's working size (the short side after the downsample ratio). RVM's authors advise
+# 256..512 px, more for full bodies than for portraits; see docs/quality.md for the choice.
+MODEL_SHORT_SIDE = 384
+# Frames are scaled to this short side before the model: livebg's guided refinement brings the
+# alpha to full size, so RVM's refiner (which works at the source's size) need not run.
+SOURCE_SHORT_SIDE = 384
+SETTLE_RUNS = 3  # photos: runs on the same picture before its alpha is taken
+
+
+@dataclass(frozen=True)
+class RvmPlan:
+    """How a frame of one size goes through the model."""
+    src_size: tuple[int, int]  # (w, h) the frame is shrunk to
+    ratio: float  # downsample_ratio
+
+    @property
+    def model_short_side(self) -> int:
+        return round(min(self.src_size) * self.ratio)
+
+
+def plan_for(height: int, width: int, model_short: int = MODEL_SHORT_SIDE,
+             source_short: int = SOURCE_SHORT_SIDE) -> RvmPlan:
+    """The source size and ratio for frames of (height, width): the frame scaled so that its
+    short side is ``source_short`` (small frames are enlarged: the model sees small people
+    better at its working size), and the ratio that brings that to ``model_short`` (at most 1).
+    ``source_short`` 0: the frame as it is (RVM's own way, its refiner bringing the alpha up)."""
+    scale = max(source_short, model_short) / min(height, width) if source_short > 0 else 1.0
+    w, h = max(2, round(width * scale)), max(2, round(height * scale))
+    ratio = min(1.0, model_short / min(w, h))
+    return RvmPlan((w, h), float(ratio))
+
+
+class RvmSegmenter(Segmenter):
+    """The RVM ONNX file in an ONNX Runtime session; ``stream()`` gives the per-stream state."""
+
+    name = "rvm"
+    reads_planes = True  # frames may be I420Image: only downscale() reads them
+
+    def __init__(self, path: str | Path, *, device: str = "cpu", threads: int = 0, source: str = "",
+                 model_short: int = MODEL_SHORT_SIDE, source_short: int = SOURCE_SHORT_SIDE,
+                 settle_runs: int = SETTLE_RUNS, cut_threshold: float = CUT_THRESHOLD, chosen: str = "auto"):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        self.source = source
+        self.model_short = model_short
+        self.source_short = source_short
+        self.settle_runs = settle_runs
+        self.cut_threshold = cut_threshold
+        self.chosen = chosen  # how model_short was set: "auto" or "--infer-size"
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = inference_threads(threads)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session: Any = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
+        except Exception as exc:  # ORT raises its own exception types for unreadable files
+            raise ModelError(f"ONNX Runtime cannot load {self.path} ({first_line(exc, 160)}): "
+                             "check the file, or delete it so that livebg downloads it again") from None
+        inputs = {i.name for i in self.session.get_inputs()}
+        outputs = [o.name for o in self.session.get_outputs()]
+        if not set(INPUTS) <= inputs or not set(OUTPUTS) <= set(outputs):
+            raise ModelError(f"{self.path} is not a Robust Video Matting export (inputs {sorted(inputs)}, outputs "
+                             f"{outputs}): use rvm_mobilenetv3_fp32.onnx from RVM's v1.0.0 release")
+        self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+        types = {i.name: i.type for i in self.session.get_inputs()}
+        self._dtype: Any = np.float16 if types["src"] == "tensor(float16)" else np.float32
+        self._ratio_dtype: Any = np.float16 if types["downsample_ratio"] == "tensor(float16)" else np.float32
+        self._device_type = "cuda" if self.device == "cuda" else "cpu"
+        self.precision = "float16" if self._dtype == np.float16 else "float32"
+        # the first run sets up ONNX Runtime's buffers: startup, not the first frame
+        blank = np.zeros((64, 64, 3), np.uint8)
+        self.run(blank, None, 1.0)
+
+    @property
+    def infer_size(self) -> int:  # type: ignore[override]
+        return self.model_short
+
+    def plan(self, height: int, width: int) -> RvmPlan:
+        return plan_for(height, width, self.model_short, self.source_short)
+
+    def describe(self) -> str:
+        return (f"model rvm (Robust Video Matting, ONNX Runtime, {self.source}) on {self.device}, {self.precision}, "
+                f"model at {self.model_short} px short side ({self.chosen}), recurrent")
+
+    def run(self, small: np.ndarray, state: list[Any] | None, ratio: float
+            ) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+        """One model call on an RGB uint8 picture at the source size: (alpha HxW float32,
+        foreground RGB HxWx3 float32 in [0, 1], the next state).
+
+        Through ONNX Runtime's IO binding: the recurrent state stays where the model runs (on
+        CUDA, in GPU memory between frames) as OrtValues, and only the picture goes in and the
+        alpha and foreground come out. The same path runs on the CPU, where the tests see it."""
+        from onnxruntime import OrtValue
+
+        x = np.ascontiguousarray(small.transpose(2, 0, 1)[None], dtype=self._dtype)
+        x *= self._dtype(1 / 255)
+        binding = self.session.io_binding()
+        binding.bind_cpu_input("src", x)
+        binding.bind_cpu_input("downsample_ratio", np.array([ratio], self._ratio_dtype))
+        for name, value in zip(STATE_INPUTS, state or [None] * 4):
+            if value is None:
+                value = OrtValue.ortvalue_from_numpy(np.zeros((1, 1, 1, 1), self._dtype), self._device_type, 0)
+            binding.bind_ortvalue_input(name, value)
+        binding.bind_output("fgr", "cpu")
+        binding.bind_output("pha", "cpu")
+        for name in STATE_OUTPUTS:
+            binding.bind_output(name, self._device_type)
+        self.session.run_with_iobinding(binding)
+        fgr, pha, *next_state = binding.get_outputs()
+        return (np.asarray(pha.numpy()[0, 0], np.float32), np.asarray(fgr.numpy()[0], np.float32).transpose(1, 2, 0),
+                next_state)
+
+    def predict(self, frames: Sequence[Any]) -> list[np.ndarray]:
+        """Unrelated pictures (photos): each from a fresh state, settled over ``settle_runs`` runs."""
+        out = []
+        for frame in frames:
+            plan = self.plan(*frame.shape[:2])
+            small = downscale(frame, plan.src_size)
+            state = None
+            for _ in range(self.settle_runs):
+                alpha, _fgr, state = self.run(small, state, plan.ratio)
+            out.append(np.clip(alpha, 0, 1))
+        return out
+
+    def stream(self) -> "RvmStream":
+        return RvmStream(self)
+
+    def close(self) -> None:
+        self.session = None
+
+
+class RvmStream(Segmenter):
+    """RVM on consecutive frames of one stream, carrying the recurrent state between them."""
+
+    def __init__(self, model: RvmSegmenter):
+        self.model = model
+        self.name = model.name
+        self.device = model.device
+        self.precision = model.precision
+        self.reads_planes = True
+        self.infer_size = model.infer_size
+        self.cuts = CutDetector(model.cut_threshold)
+        self.resets = 0  # times the state was dropped (cuts, size changes, reset())
+        self.last_foreground: np.ndarray | None = None  # fgr of the last frame, at the source size
+        self._state: list[np.ndarray] | None = None
+        self._key: tuple | None = None  # (frame size, plan) the state was made for
+
+    def describe(self) -> str:
+        return self.model.describe()
+
+    def reset(self) -> None:
+        self._state = None
+        self.cuts.reset()
+
+    def predict(self, frames: Sequence[Any]) -> list[np.ndarray]:
+        out = []
+        for frame in frames:
+            plan = self.model.plan(*frame.shape[:2])
+            small = downscale(frame, plan.src_size)
+            cut = self.cuts(small)
+            key = (frame.shape[:2], plan)
+            if key != self._key or cut:
+                if self._state is not None:
+                    self.resets += 1
+                self._state, self._key = None, key
+            alpha, self.last_foreground, self._state = self.model.run(small, self._state, plan.ratio)
+            out.append(np.clip(alpha, 0, 1))
+        return out
