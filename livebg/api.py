@@ -54,7 +54,7 @@ class BackgroundReplacer:
         self.config = _config(config, settings)
         self.segmenter = segmenter or load_segmenter(self.config.model)[0]
         self._predictor = self.segmenter.stream()
-        self.matter = Matter(self.config)
+        self.matter = Matter(self.config, edge_threshold=self.segmenter.edge_threshold)
         self.fps = Fraction(fps).limit_denominator(1001)
         self._background: Background | None = None
         self._size: tuple[int, int] | None = None

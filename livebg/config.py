@@ -174,7 +174,7 @@ class RefineConfig:
     radius: int = 2  # guided filter radius in full-resolution pixels (scaled with the frame)
     eps: float = 1e-3  # guided filter regularisation: smaller follows image edges more closely
     sharpness: float = 8.0  # guided: steepness of the edge ramp; 1 keeps the filter's soft edge
-    threshold: float = 0.6  # guided: the filtered probability the edge is placed at (alpha 0.5 there)
+    threshold: float = 0.0  # guided: the filtered probability the edge is placed at (alpha 0.5 there); 0: the model's own (0.6, RVM 0.5)
     guide_size: int = 270  # guided: short side in px of the grey image the edges are fitted on; larger is steadier, slower
 
     def validate(self) -> None:
@@ -186,8 +186,8 @@ class RefineConfig:
             raise ConfigError(f"refine eps {self.eps} is out of range: use (0, 1)")
         if not 1.0 <= self.sharpness <= 20.0:
             raise ConfigError(f"refine sharpness {self.sharpness} is out of range: use 1..20 (1 keeps the soft edge)")
-        if not 0.0 < self.threshold < 1.0:
-            raise ConfigError(f"refine threshold {self.threshold} is out of range: use (0, 1), e.g. 0.5")
+        if not 0.0 <= self.threshold < 1.0:
+            raise ConfigError(f"refine threshold {self.threshold} is out of range: use (0, 1), e.g. 0.5, or 0 for the model's own")
         if not 32 <= self.guide_size <= 4320:
             raise ConfigError(f"guide size {self.guide_size} is out of range: use 32..4320 pixels (default 270)")
 

@@ -4,6 +4,12 @@
         --bg ../shared/media/background_videos/big_buck_bunny_320x176.mp4 --repeat 3
     python scripts/benchmark.py INPUT --device cuda          # DeepLabV3-ResNet101 fp16, batch 1/4/8/16
     python scripts/benchmark.py INPUT --device cpu --quick   # the same on tiny inputs, so it cannot rot
+    python scripts/benchmark.py INPUT --rvm-weights ../shared/models/rvm_mobilenetv3_fp32.onnx  # + RVM rows
+
+With RVM's weights (``--rvm-weights``, or in livebg's cache), two more rows: livebg with RVM,
+and RVM's reference loop (what RVM's own converter does: ONNX Runtime one frame at a time on
+the whole frame at the documented ratio, 256 px inside the model, PyAV decode and libx264
+encode on this one thread, no overlap; composited over green as its converter does).
 
 Every row runs in this one process, side by side, on the same input clip, and writes H.264
 (crf 20, preset veryfast) like livebg does. The floor clears each decoded frame's picture type
@@ -36,6 +42,8 @@ TORCH_MODEL = "deeplabv3_mobilenet_v3_large"
 CUDA_MODEL = "deeplabv3_resnet101"
 CRF, PRESET = 20, "veryfast"
 OUTPUT_FLOOR = "decode + encode of livebg's output"
+DEFAULT_ROW = "livebg --fast (selfie model)"
+RVM_REFERENCE = "RVM reference loop (its converter's way)"
 
 
 def make_clip(input_path: str, frames: int, directory: Path) -> str:
@@ -85,14 +93,57 @@ def floor_run(input_path: str, output: str) -> tuple[int, float, float, None]:
     return frames, time.perf_counter() - started, time.process_time() - cpu_started, None
 
 
-def livebg_run(input_path: str, bg: str, output: str, model: str, weights: str = "") -> tuple[int, float, float, dict]:
+def livebg_run(input_path: str, bg: str, output: str, model: str, weights: str = "",
+               fast: bool = False) -> tuple[int, float, float, dict]:
     from livebg.config import Config
     from livebg.jobs import run_video
 
-    config = Config().override("model", name=model, device="cpu", weights=weights, download=False)
+    config = Config().override("model", name=model, device="cpu", weights=weights, download=False, fast=fast)
     config = config.override("background", bg=bg).override("output", crf=CRF, preset=PRESET)
     result = run_video(input_path, output, config, progress=False)
     return result.frames, result.seconds, result.cpu_seconds, result.stage_cpu
+
+
+def rvm_reference_run(input_path: str, output: str, weights: str) -> tuple[int, float, float, None]:
+    """RVM's reference loop (see the module docstring): decode, model, composite, encode, in turn."""
+    import numpy as np
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(weights, providers=["CPUExecutionProvider"])
+    green = np.array([120, 255, 155], np.float32).reshape(3, 1, 1) / 255  # the converter's default
+    with av.open(input_path) as src, av.open(output, "w") as dst:
+        stream = src.streams.video[0]
+        out = dst.add_stream("libx264", rate=stream.average_rate, options={"crf": str(CRF), "preset": PRESET})
+        out.width, out.height, out.pix_fmt = stream.codec_context.width, stream.codec_context.height, "yuv420p"
+        out.time_base = stream.time_base
+        ratio = np.array([min(1.0, 256 / min(out.width, out.height))], np.float32)
+        state = [np.zeros((1, 1, 1, 1), np.float32)] * 4
+        started = time.perf_counter()
+        cpu_started = time.process_time()
+        frames = 0
+        for frame in src.decode(stream):
+            src_t = frame.to_ndarray(format="rgb24").transpose(2, 0, 1)[None].astype(np.float32) / 255
+            fgr, pha, *state = session.run(None, {"src": src_t, "r1i": state[0], "r2i": state[1], "r3i": state[2],
+                                                 "r4i": state[3], "downsample_ratio": ratio})
+            com = fgr[0] * pha[0] + green * (1 - pha[0])
+            image = (com.transpose(1, 2, 0) * 255).clip(0, 255).astype(np.uint8)
+            new = av.VideoFrame.from_ndarray(image, format="rgb24")
+            new.pts, new.time_base = frame.pts, frame.time_base
+            for packet in out.encode(new):
+                dst.mux(packet)
+            frames += 1
+        for packet in out.encode():
+            dst.mux(packet)
+    return frames, time.perf_counter() - started, time.process_time() - cpu_started, None
+
+
+def rvm_weights(args) -> str:
+    """RVM's file for the RVM rows: --rvm-weights, else livebg's cache; "" when neither has it."""
+    if args.rvm_weights:
+        return args.rvm_weights
+    from livebg.segment.weights import rvm_file
+
+    return str(rvm_file()) if rvm_file().is_file() else ""
 
 
 def seeds_run(input_path: str, bg: str, output: str, model: str, weights: str, frames: int) -> tuple[int, float, float, None]:
@@ -132,7 +183,7 @@ def file_mode(args, workdir: Path) -> list[dict]:
         prepare_random_checkpoint(TORCH_MODEL, Path(args.torch_home or workdir / "torch"))
     runs = {
         "decode + encode floor": lambda: floor_run(clip, str(workdir / "floor.mp4")),
-        "livebg, default model": lambda: livebg_run(clip, args.bg, str(workdir / "default.mp4"), "auto"),
+        "livebg --fast (selfie model)": lambda: livebg_run(clip, args.bg, str(workdir / "default.mp4"), "auto", fast=True),
         # not a goal: what decoding + encoding cost on livebg's own output (its new background is
         # harder to encode than the input), i.e. the most livebg / floor could be if its own work
         # were free
@@ -141,6 +192,10 @@ def file_mode(args, workdir: Path) -> list[dict]:
         f"seeds' method, {TORCH_MODEL}": lambda: seeds_run(clip, args.bg, str(workdir / "seeds.mp4"), TORCH_MODEL,
                                                           weights, args.seeds_frames),
     }
+    rvm = rvm_weights(args)
+    if rvm:
+        runs["livebg, rvm"] = lambda: livebg_run(clip, args.bg, str(workdir / "rvm.mp4"), "rvm", rvm)
+        runs[RVM_REFERENCE] = lambda: rvm_reference_run(clip, str(workdir / "rvm_reference.mp4"), rvm)
     fps: dict[str, list[float]] = {name: [] for name in runs}
     cpu: dict[str, list[float]] = {name: [] for name in runs}
     stages: dict[str, dict] = {}
@@ -209,11 +264,16 @@ def print_file_table(rows: list[dict], args) -> None:
     for r in rows:
         print(f"| {r['name']} | {r['frames']} | {r['fps']:.1f} | {r['median']:.1f} | {r['cpu']:.1f} | "
               f"{r['fps'] / floor:.2f} | {r['fps'] / seeds:.1f}x |")
-    default, torch_row = by_name["livebg, default model"], by_name[f"livebg, {TORCH_MODEL}"]
+    default, torch_row = by_name[DEFAULT_ROW], by_name[f"livebg, {TORCH_MODEL}"]
     floor_row, seeds_row = by_name["decode + encode floor"], by_name[f"seeds' method, {TORCH_MODEL}"]
     print()
-    print(f"livebg (default model) / floor = {default['fps'] / floor:.2f} best, "
+    print(f"livebg --fast / floor = {default['fps'] / floor:.2f} best, "
           f"{default['median'] / floor_row['median']:.2f} median (goal >= 0.70)")
+    if RVM_REFERENCE in by_name:
+        rvm_row, ref = by_name["livebg, rvm"], by_name[RVM_REFERENCE]
+        print(f"livebg with rvm / RVM's reference loop = {rvm_row['fps'] / ref['fps']:.2f}x best, "
+              f"{rvm_row['median'] / ref['median']:.2f}x median (goal >= 2x); "
+              f"--fast / livebg with rvm = {default['fps'] / rvm_row['fps']:.1f}x")
     print(f"livebg ({TORCH_MODEL}) / seeds' method = {torch_row['fps'] / seeds:.1f}x best, "
           f"{torch_row['median'] / seeds_row['median']:.1f}x median (goal >= 5x)")
     out_floor = by_name[OUTPUT_FLOOR]
@@ -225,7 +285,7 @@ def print_file_table(rows: list[dict], args) -> None:
         # total is FFmpeg's decoder and x264's threads, the background decoder and the like
         stage_total = sum(default["stages"].values())
         print()
-        print("CPU ms/frame by thread, livebg default model (process total "
+        print("CPU ms/frame by thread, livebg --fast (process total "
               f"{default['cpu']:.1f}; floor {floor_row['cpu']:.1f}):")
         print()
         print("| thread | CPU ms/frame |")
@@ -277,6 +337,19 @@ def batch_mode(args, workdir: Path) -> list[dict]:
         seconds = time.perf_counter() - started
         rows.append({"batch": batch, "frames": done, "fps": done / seconds})
         print(f"  batch {batch}: {done / seconds:.1f} fps", file=sys.stderr, flush=True)
+    rvm = rvm_weights(args)
+    if rvm:
+        from livebg.segment.rvm import RvmSegmenter
+
+        stream = RvmSegmenter(rvm, device=args.device, model_short=64 if args.quick else 384).stream()
+        stream.predict(frames[:1])  # warm-up
+        sync()
+        started = time.perf_counter()
+        for image in frames:
+            stream.predict([image])  # recurrent: one frame at a time, state kept on the device
+        sync()
+        seconds = time.perf_counter() - started
+        rows.append({"batch": "rvm (1, recurrent)", "frames": len(frames), "fps": len(frames) / seconds})
     print(f"{CUDA_MODEL}, {precision} on {args.device}, inference {infer_size} px short side, "
           f"{len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]} (segmentation only)")
     print()
@@ -309,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=("cpu", "cuda"), help=f"batch mode: {CUDA_MODEL} per batch size on this device")
     parser.add_argument("--batch-sizes", default="1,4,8,16")
     parser.add_argument("--quick", action="store_true", help="batch mode on tiny frames (for tests and CPU-only machines)")
+    parser.add_argument("--rvm-weights", default="", help="RVM's .onnx file: adds livebg with rvm and RVM's reference loop "
+                                                          "(default: livebg's cache, if it holds the file)")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be 1 or more")

@@ -131,7 +131,8 @@ def evaluate(labeled: str, base: Config, rows: dict[str, dict | str | None], lim
         else:
             assert isinstance(overrides, dict)
             config = row_config(base, overrides)
-        matter = Matter(config) if isinstance(overrides, dict) else None
+        edge = 0.5 if config.model.name == "rvm" else 0.6  # the models' own (Segmenter.edge_threshold)
+        matter = Matter(config, edge_threshold=edge) if isinstance(overrides, dict) else None
         probs, model_seconds = model_run(config.model, reference)
         started = time.perf_counter()
         if reference:  # RVM's own alpha, at the frame's size already

@@ -118,7 +118,7 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
             log("--matting: pymatting compiles its code on its first run here (about 40 s on 2 cores); later runs reuse it")
     written = []
     # photos are independent: no temporal smoothing between them
-    matter = Matter(config.override("smoothing", method="none"))
+    matter = Matter(config.override("smoothing", method="none"), edge_threshold=segmenter.edge_threshold)
     compositor = Compositor(background, config.background.light_wrap)
     directory = outputs[0].parent  # every photo goes into one directory
     made = not directory.exists()

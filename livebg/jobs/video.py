@@ -86,7 +86,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
             f"{frames_text(source.frame_count) if source.frame_count else 'an unknown number of frames'} -> {out_plan.label}"
             + (f" (audio {'copied' if sink.audio.copy else 're-encoded'})" if isinstance(sink, VideoFileSink) and sink.audio else ""))
 
-        matter = Matter(config)
+        matter = Matter(config, edge_threshold=segmenter.edge_threshold)
         compositor = Compositor(background, config.background.light_wrap,
                                 device="cuda" if segmenter.device == "cuda" else None)
         bar = tqdm(total=source.frame_count or None, unit="frame", file=sys.stderr, disable=not progress,

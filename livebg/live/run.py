@@ -75,7 +75,7 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             started = time.perf_counter()
             warm_prob = segmenter.predict([warm])[0]
             seconds = time.perf_counter() - started
-            matter = Matter(config)
+            matter = Matter(config, edge_threshold=segmenter.edge_threshold)
             # one pass of the whole chain (the smoother's kernel is loaded when Matter is made; this
             # allocates the rest) so the first camera frames take their usual time and are not
             # queued up and dropped. Before the window opens, so that the window only appears once

@@ -16,7 +16,7 @@ import numpy as np
 from livebg.config import Config
 from livebg.frames.cuts import thumbnail
 from livebg.frames.frame import LumaCoefficients
-from livebg.matte.refine import Refiner, guide_small, luma_and_guide
+from livebg.matte.refine import SEGMENTATION_EDGE, Refiner, guide_small, luma_and_guide
 from livebg.matte.smoothing import (
     BACKWARD_FRAMES,
     TemporalSmoother,
@@ -46,9 +46,11 @@ class Matter:
     the smoother can run back from BACKWARD_FRAMES frames ahead (``TemporalSmoother.backward``):
     1 + BACKWARD_FRAMES frames of delay."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, *, edge_threshold: float = SEGMENTATION_EDGE):
+        """``edge_threshold``: the model's own edge (``Segmenter.edge_threshold``), used when
+        ``[refine] threshold`` is 0."""
         self.smoother = TemporalSmoother(config.smoothing)
-        self.refiner = Refiner(config.refine)
+        self.refiner = Refiner(config.refine, edge_threshold=edge_threshold)
         self.look_ahead = config.smoothing.look_ahead and config.smoothing.method != "none"
         if self.look_ahead:  # load its compiled kernel now, at startup, not inside the first frame
             tiny = np.zeros((1, 1), np.float32)

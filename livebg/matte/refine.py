@@ -13,6 +13,8 @@ closed-form matting in the unknown band and foreground colour estimation (pymatt
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
@@ -24,10 +26,16 @@ from livebg.frames.resize import shrink
 GUIDE_SHORT_SIDE = 270
 
 
+SEGMENTATION_EDGE = 0.6  # the threshold for a segmentation model's probability (see the module docstring)
+
+
 class Refiner:
-    def __init__(self, config: RefineConfig | None = None):
-        self.config = config or RefineConfig()
-        self.config.validate()
+    def __init__(self, config: RefineConfig | None = None, *, edge_threshold: float = SEGMENTATION_EDGE):
+        """``edge_threshold``: where the edge goes when the config leaves it to the model
+        (threshold 0): 0.6 for segmentation models, the model's own for others (RVM: 0.5)."""
+        config = config or RefineConfig()
+        config.validate()
+        self.config = config if config.threshold else replace(config, threshold=edge_threshold)
 
     def __call__(self, prob: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """float32 probability map (any size) + RGB uint8 frame -> float32 alpha at frame size."""

@@ -40,6 +40,9 @@ class Segmenter(abc.ABC):
     batch_size: int = 1
     reads_planes: bool = False
     infer_size: int = 0
+    # where the refined edge goes in this model's output ([refine] threshold 0): segmentation
+    # models spill a little onto the backdrop (0.6); a matting model's alpha is calibrated (0.5)
+    edge_threshold: float = 0.6
 
     @abc.abstractmethod
     def describe(self) -> str:

@@ -41,7 +41,7 @@ MODEL_SHORT_SIDE = 384
 # Frames are scaled to this short side before the model: livebg's guided refinement brings the
 # alpha to full size, so RVM's refiner (which works at the source's size) need not run.
 SOURCE_SHORT_SIDE = 384
-SETTLE_RUNS = 3  # photos: runs on the same picture before its alpha is taken
+SETTLE_RUNS = 4  # photos: runs on the same picture before its alpha is taken (docs/quality.md)
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,7 @@ class RvmSegmenter(Segmenter):
 
     name = "rvm"
     reads_planes = True  # frames may be I420Image: only downscale() reads them
+    edge_threshold = 0.5  # a matting model's alpha: 0.5 is the edge
 
     def __init__(self, path: str | Path, *, device: str = "cpu", threads: int = 0, source: str = "",
                  model_short: int = MODEL_SHORT_SIDE, source_short: int = SOURCE_SHORT_SIDE,
@@ -181,6 +182,7 @@ class RvmStream(Segmenter):
         self.precision = model.precision
         self.reads_planes = True
         self.infer_size = model.infer_size
+        self.edge_threshold = model.edge_threshold
         self.cuts = CutDetector(model.cut_threshold)
         self.resets = 0  # times the state was dropped (cuts, size changes, reset())
         self.last_foreground: np.ndarray | None = None  # fgr of the last frame, at the source size
