@@ -82,6 +82,9 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         alpha_sink = open_frame_sink(alpha_plan, gray=True, **common) if alpha_plan else None
         if alpha_sink:
             sinks.append(alpha_sink)
+        if isinstance(source, VideoFileSource) and not source.orientation.upright:
+            log(f"{source.name} is stored {source.stored_width}x{source.stored_height} and {source.orientation.describe()} "
+                f"for display (a phone video): livebg works on it upright, {source.width}x{source.height}")
         log(f"{source.name}: {source.width}x{source.height} at {float(source.rate):.3f} fps, "
             f"{frames_text(source.frame_count) if source.frame_count else 'an unknown number of frames'} -> {out_plan.label}"
             + (f" (audio {'copied' if sink.audio.copy else 're-encoded'})" if isinstance(sink, VideoFileSink) and sink.audio else ""))

@@ -17,6 +17,7 @@ to the frame's full size, so RVM's own full-resolution refiner has little to do.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -87,7 +88,9 @@ class RvmSegmenter(Segmenter):
         self.cut_threshold = cut_threshold
         self.chosen = chosen  # how model_short was set: "auto" or "--infer-size"
         options = ort.SessionOptions()
-        options.intra_op_num_threads = inference_threads(threads)
+        # every core by default: RVM is the job's bottleneck by far (decoding, the matte and
+        # encoding take a small share), unlike the selfie model, which leaves one to the pipeline
+        options.intra_op_num_threads = inference_threads(threads or os.cpu_count() or 2)
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import av
 
 from livebg.errors import InputError
 from livebg.frames import yuv as i420
 from livebg.frames.frame import Frame
+from livebg.frames.orientation import Orientation, from_display_matrix
 
 
 class VideoFileSource:
@@ -27,11 +28,14 @@ class VideoFileSource:
             raise InputError(f"{path} has no video stream: give a video file")
         self._stream = stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
-        self.width = stream.codec_context.width
-        self.height = stream.codec_context.height
-        if not self.width or not self.height:
+        self.stored_width = stream.codec_context.width
+        self.stored_height = stream.codec_context.height
+        if not self.stored_width or not self.stored_height:
             self._container.close()
             raise InputError(f"{path}: the video stream has no frame size; the file is corrupt or truncated")
+        # phone videos: stored sideways, with the rotation in a display matrix
+        self.orientation = _orientation(self.path)
+        self.width, self.height = self.orientation.size(self.stored_width, self.stored_height)
         self.rate = Fraction(stream.average_rate or stream.guessed_rate or 30)
         # FFmpeg's guess of the lowest rate that represents every timestamp (r_frame_rate): above
         # the average for variable-rate video. Outputs that count frames (AVI) tick at it.
@@ -47,7 +51,8 @@ class VideoFileSource:
             self.duration = None
         self.has_audio = bool(self._container.streams.audio)
         # 4:2:0 at an even size: the frames keep their planes (Frame.yuv), RGB only when asked for
-        self.gives_yuv = stream.codec_context.pix_fmt == "yuv420p" and not (self.width % 2 or self.height % 2)
+        self.gives_yuv = (stream.codec_context.pix_fmt == "yuv420p" and not (self.width % 2 or self.height % 2)
+                          and self.orientation.upright)
         # MP4/MOV list every sample in an index, so a packet count below it means a cut-off file
         self._indexed = "mov" in self._container.format.name.split(",")
         self.start_pts: int | None = None
@@ -69,7 +74,9 @@ class VideoFileSource:
                     pts = frame.pts if frame.pts is not None else (self.start_pts or 0) + index * frame_step
                     if self.start_pts is None:
                         self.start_pts = pts
-                    if frame.format.name == "yuv420p" and not (frame.width % 2 or frame.height % 2):
+                    if not self.orientation.upright:
+                        yuv, image = None, self.orientation.apply(frame.to_ndarray(format="rgb24"))
+                    elif frame.format.name == "yuv420p" and not (frame.width % 2 or frame.height % 2):
                         # RGB only if asked for (Frame.rgb: OpenCV's conversion, about 3x faster
                         # than swscale's, same BT.601 result); the model reads the planes
                         yuv, image = i420.from_frame(frame), None
@@ -98,3 +105,19 @@ class VideoFileSource:
 
 def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc)
+
+
+def _orientation(path: Path) -> Orientation:
+    """The display orientation of the first video frame (its display matrix), upright when the
+    file has none or cannot be decoded here (decoding errors are reported by __iter__)."""
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                side: Any = frame.side_data  # iterates SideData objects (the stubs say keys)
+                for data in side:
+                    if str(data.type).endswith("DISPLAYMATRIX"):
+                        return from_display_matrix(bytes(data))
+                return Orientation()
+    except (av.FFmpegError, OSError):
+        pass
+    return Orientation()
