@@ -11,7 +11,7 @@ from typing import Sequence
 
 from livebg import __version__
 from livebg.config import SETTINGS, Config, apply_settings, load_config
-from livebg.errors import LivebgError, say
+from livebg.errors import DAMAGED_INPUT, LivebgError, say, set_quiet
 from livebg.live.options import add_cam_parser
 from livebg.signals import terminate_as_interrupt
 
@@ -72,7 +72,7 @@ def _common(p: argparse.ArgumentParser, *, stream: bool = True, bg_help: str = B
     consecutive frames (smoothing, the crop pass's whole-frame interval)."""
     p.add_argument("--bg", help=bg_help)
     p.add_argument("--config", help="a TOML preset (path, or a name in configs/: default, cpu-fast, gpu-quality)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no report lines (warnings and errors stay)")
     _model_options(p, stream=stream)
     _matte_options(p, stream=stream)
 
@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--bg-fit", choices=("loop", "hold", "stretch"), help="video backgrounds shorter or longer than the input (default: loop)")
     v.add_argument("--alpha-out", help="also write the alpha matte: a directory of PNGs or a video path")
     v.add_argument("--fps", type=float, help="frame rate of an image sequence or a photo (default: 30; a video keeps its own)")
+    v.add_argument("--strict", action="store_const", const=True, default=None,
+                   help="fail on a damaged input video instead of writing the frames it gives (exit 4 then)")
     v.add_argument("--crf", type=int, help="quality 0..51, lower is better and bigger (default: 20; .webm: VP9 at crf + 10)")
     v.add_argument("--preset", help="x264 speed preset (default: veryfast)")
     v.add_argument("--no-audio", dest="audio", action="store_const", const=False, help="drop the input's audio")
@@ -137,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `livebg models | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
         return 1
+    finally:
+        set_quiet(False)
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -144,6 +148,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.command == "models":
             _print_models()
             return 0
+        set_quiet(bool(getattr(args, "quiet", False)))
         config = config_from_args(args)
         if args.command == "video":
             from livebg.jobs import run_video
@@ -152,7 +157,9 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 say("--look-ahead does nothing with --smoothing none (nothing is smoothed in time): "
                     "choose --smoothing adaptive or ema to use it")
             result = run_video(args.input, args.output, config, progress=not args.quiet)
-            return 130 if result.interrupted else 0
+            if result.interrupted:
+                return 130
+            return DAMAGED_INPUT if result.damage else 0
         if args.command == "image":
             from livebg.jobs import run_images
 
@@ -172,6 +179,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         say("a path starts with ~name, and there is no such user here: write the path out", error=True)
         return 2
     except KeyboardInterrupt:
-        say("interrupted; nothing was written")
+        if args.command != "image":  # photos: run_images said what it kept
+            say("interrupted; nothing was written")
         return 130
     return 1

@@ -195,6 +195,7 @@ class RefineConfig:
 @dataclass(frozen=True)
 class InputConfig:
     fps: float = 0.0  # frame rate of image sequences and photos; 0: not set (30)
+    strict: bool = False  # a damaged input video fails the job instead of keeping the frames it gives
 
     def validate(self) -> None:
         if not 0 <= self.fps <= 1000:
@@ -265,7 +266,7 @@ SETTINGS = {
     "guide_size": ("refine", "guide_size"),
     "bg": ("background", "bg"), "bg_fit": ("background", "fit"),
     "crf": ("output", "crf"), "preset": ("output", "preset"), "audio": ("output", "audio"),
-    "alpha_out": ("output", "alpha_out"), "fps": ("input", "fps"),
+    "alpha_out": ("output", "alpha_out"), "fps": ("input", "fps"), "strict": ("input", "strict"),
 }
 
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import sys
 
+# Exit codes besides 0, 1 (a bug), 2 (LivebgError), 130 (Ctrl-C) and 143 (SIGTERM):
+PHOTOS_FAILED = 3  # some photos of a batch failed; the others were written
+DAMAGED_INPUT = 4  # the input video was damaged; the output holds what could be decoded
+
 
 class LivebgError(Exception):
     """Base class: the message is shown to the user as one line."""
@@ -34,10 +38,33 @@ class ConfigError(LivebgError):
     """A setting or preset file is wrong."""
 
 
+class PhotosFailed(LivebgError):
+    """Some photos of a batch failed; the others were written. Exit code 3."""
+
+    exit_code = PHOTOS_FAILED
+
+    def __init__(self, message: str, *, failed: list, written: list):
+        super().__init__(message)
+        self.failed = failed  # (path, reason) of each photo that failed
+        self.written = written
+
+
 class DeviceError(LivebgError):
     """A camera or virtual camera device is missing or failed."""
 
 
-def say(message: str, *, error: bool = False) -> None:
-    """The one place ``livebg: …`` lines are written (to stderr, so stdout stays the output's)."""
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """-q: leave out the progress-report lines (``say(..., detail=True)``); warnings and errors stay."""
+    global _quiet
+    _quiet = quiet
+
+
+def say(message: str, *, error: bool = False, detail: bool = False) -> None:
+    """The one place ``livebg: …`` lines are written (to stderr, so stdout stays the output's).
+    ``detail``: a report of what is happening (model, input, what was written), which -q hides."""
+    if detail and _quiet:
+        return
     print(f"livebg: {'error: ' if error else ''}{message}", file=sys.stderr, flush=True)

@@ -16,7 +16,7 @@ def test_file_mode_table(shared, tmp_path):
     out = run([shared / "media/videos/thoughtful.mp4", "--bg", shared / "media/backgrounds" / sorted(
         p.name for p in (shared / "media/backgrounds").glob("*.jpg"))[0], "--frames", 4, "--seeds-frames", 2,
         "--model-calls", 3, "--torch-home", tmp_path])
-    for row in ("decode + encode floor", "livebg, default model", "livebg, deeplabv3_mobilenet_v3_large",
+    for row in ("decode + encode floor", "livebg --fast (selfie model)", "livebg, deeplabv3_mobilenet_v3_large",
                 "seeds' method, deeplabv3_mobilenet_v3_large", "decode + encode of livebg's output",
                 "/ floor =", "/ seeds' method =", "would be about",
                 "| as exported (float32 input) |", "| rewritten by livebg/graph.py (uint8 input) |",

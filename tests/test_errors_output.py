@@ -52,7 +52,7 @@ def test_frame_directories_are_readable_and_named_as_frames(capsys, media, tmp_p
     try:
         capsys.readouterr()
         assert main(["video", str(media["valid"]), "--bg", "white", "-o", str(tmp_path / "frames"),
-                     "--alpha-out", str(tmp_path / "matte") + "/", "-q"]) == 0
+                     "--alpha-out", str(tmp_path / "matte") + "/"]) == 0
     finally:
         os.umask(previous)
     err = capsys.readouterr().err

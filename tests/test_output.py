@@ -43,7 +43,7 @@ def video_facts(path):
 
 def test_round_trip_keeps_frames_size_rate_timestamps_and_audio(talking, tmp_path, capsys):
     out = tmp_path / "out.mp4"
-    assert main(["video", str(talking), "--bg", "white", "-o", str(out), "-q"]) == 0
+    assert main(["video", str(talking), "--bg", "white", "-o", str(out)]) == 0
     src, got = video_facts(talking), video_facts(out)
     for key in ("frames", "size", "rate", "pts_seconds", "codec", "pix_fmt"):
         assert got[key] == src[key], key

@@ -7,6 +7,11 @@ from pathlib import Path
 from livebg.errors import OutputError, say
 
 
+def detail(message: str) -> None:
+    """A progress-report line (-q hides it)."""
+    say(message, detail=True)
+
+
 def log(message: str) -> None:
     say(message)
 

@@ -11,12 +11,13 @@ from tqdm import tqdm
 from livebg.composite.blend import Compositor
 from livebg.composite.factory import open_background
 from livebg.config import Config
-from livebg.errors import InputError, OutputError
+from livebg.errors import InputError, LivebgError, OutputError, PhotosFailed
 from livebg.frames.images import IMAGE_EXTENSIONS, read_image
-from livebg.jobs.common import check_not_overwriting, log
+from livebg.jobs.common import check_not_overwriting, detail, log
 from livebg.matte.matter import Matter
 from livebg.segment.base import Segmenter
 from livebg.segment.factory import load_segmenter
+from livebg.segment.weights import first_line
 from livebg.sinks import VIDEO_EXTENSIONS, check_writable, write_image_atomic
 
 
@@ -105,18 +106,17 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
         if out.resolve() in inputs_resolved:
             raise OutputError(f"-o {out} is one of the input photos and would be overwritten: choose another path")
         check_not_overwriting(out, "-o", None, config.background.bg)
-    images = [read_image(f, error=InputError) for f in files[:1]]  # fail early on a bad first file
-    h, w = images[0].shape[:2]
+    first = _first_readable(files)  # the background is sized for it (each photo is fitted)
+    h, w = first.shape[:2]
     background = open_background(config.background.bg, (w, h), fit="hold")
     if segmenter is None:
         segmenter, reason = load_segmenter(config.model)
-        log(f"{segmenter.describe()} — {reason}")
+        detail(f"{segmenter.describe()} — {reason}")
     if matting:
         from livebg.matte.photo import matting_compiled
 
         if not matting_compiled():
             log("--matting: pymatting compiles its code on its first run here (about 40 s on 2 cores); later runs reuse it")
-    written = []
     # photos are independent: no temporal smoothing between them
     matter = Matter(config.override("smoothing", method="none"), edge_threshold=segmenter.edge_threshold)
     compositor = Compositor(background, config.background.light_wrap)
@@ -124,31 +124,66 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
     made = not directory.exists()
     if made:
         directory.mkdir()
+    written: list[Path] = []
+    failed: list[tuple[Path, str]] = []
+    bar = tqdm(list(zip(files, outputs)), unit="photo", file=sys.stderr, disable=not progress or len(files) < 2,
+               desc="livebg")
     try:
-        for path, out in tqdm(list(zip(files, outputs)), unit="photo", file=sys.stderr,
-                              disable=not progress or len(files) < 2, desc="livebg"):
-            image = read_image(path, error=InputError)
-            prob = segmenter.predict([image])[0]
-            if matting:
-                from livebg.matte.photo import matte_photo
-
-                alpha, image = matte_photo(image, prob)
+        # each photo is a job of its own: a bad one is reported and the others are written
+        for path, out in bar:
+            try:
+                _one_photo(path, out, segmenter, matter, compositor, matting)
+            except LivebgError as exc:
+                failed.append((path, str(exc)))
+            except Exception as exc:  # a library's failure on one picture (pymatting, OpenCV)
+                failed.append((path, f"{type(exc).__name__}: {first_line(exc, 160)}"))
             else:
-                alpha = matter(prob, image)
-            if float(alpha.max()) < 0.5:
-                log(f"{path.name}: no person found: the output shows the background only")
-            result = compositor(image, alpha, Fraction(0))
-            write_image_atomic(out, result)
-            written.append(out)
-    except BaseException:
-        # a batch is one job: a bad photo (or Ctrl-C) leaves none of this run's outputs behind
-        for out in written:
-            out.unlink(missing_ok=True)
-        if made and not any(directory.iterdir()):
-            directory.rmdir()
+                written.append(out)
+                continue
+            bar.write(f"livebg: {path.name}: {failed[-1][1]}", file=sys.stderr)
+    except KeyboardInterrupt:
+        log(f"interrupted: {len(written)} photo{'s' if len(written) != 1 else ''} written and kept, "
+            f"{len(files) - len(written) - len(failed)} not done")
         raise
     finally:
+        bar.close()
         background.close()
-    log(f"wrote {len(written)} photo{'s' if len(written) != 1 else ''}" + (f": {written[0]}" if len(written) == 1 else f" into {written[0].parent}"))
+        if made and not any(directory.iterdir()):
+            directory.rmdir()
+    if written:
+        detail(f"wrote {len(written)} photo{'s' if len(written) != 1 else ''}"
+            + (f": {written[0]}" if len(written) == 1 else f" into {written[0].parent}"))
+    if failed:
+        names = ", ".join(p.name for p, _ in failed[:5]) + (", …" if len(failed) > 5 else "")
+        raise PhotosFailed(f"{len(failed)} of {len(files)} photo{'s' if len(files) != 1 else ''} failed ({names}); "
+                           f"{len(written)} written: see the line for each above", failed=failed, written=written)
     return written
+
+
+def _first_readable(files: Sequence[Path]):
+    """The first photo that can be read; the batch fails here only when none can."""
+    errors = []
+    for path in files:
+        try:
+            return read_image(path, error=InputError)
+        except InputError as exc:
+            errors.append(str(exc))
+            if len(files) == 1:
+                raise
+    raise InputError(f"none of the {len(files)} photos can be read (first: {errors[0]})")
+
+
+def _one_photo(path: Path, out: Path, segmenter: Segmenter, matter: Matter, compositor: Compositor,
+               matting: bool) -> None:
+    image = read_image(path, error=InputError)
+    prob = segmenter.predict([image])[0]
+    if matting:
+        from livebg.matte.photo import matte_photo
+
+        alpha, image = matte_photo(image, prob)
+    else:
+        alpha = matter(prob, image)
+    if float(alpha.max()) < 0.5:
+        log(f"{path.name}: no person found: the output shows the background only")
+    write_image_atomic(out, compositor(image, alpha, Fraction(0)))
 

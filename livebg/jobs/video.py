@@ -17,7 +17,13 @@ from livebg.composite.i420 import I420Compositor
 from livebg.config import SEQUENCE_FPS, Config
 from livebg.errors import InputError, OutputError
 from livebg.jobs.chains import rgb_chain, yuv_chain
-from livebg.jobs.common import check_not_overwriting, frames_text, log, remove_output
+from livebg.jobs.common import (
+    check_not_overwriting,
+    detail,
+    frames_text,
+    log,
+    remove_output,
+)
 from livebg.matte.matter import Matter
 from livebg.pipeline import run_stages
 from livebg.segment.base import Segmenter
@@ -35,6 +41,7 @@ class VideoResult:
     interrupted: bool = False
     cpu_seconds: float = 0.0  # CPU time of the whole process (all threads) over ``seconds``
     stage_cpu: dict[str, float] | None = None  # CPU seconds of each pipeline thread, by name
+    damage: str = ""  # how the input was damaged ("": it was not); the CLI exits with 4 then
 
     @property
     def fps(self) -> float:
@@ -52,7 +59,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
     config.validate()
     bg_spec = config.background.bg
     transparent = bg_spec.strip().lower() == "transparent"
-    source = open_source(input_spec, fps=config.input.fps or SEQUENCE_FPS)
+    source = open_source(input_spec, fps=config.input.fps or SEQUENCE_FPS, strict=config.input.strict)
     if isinstance(source, VideoFileSource) and config.input.fps:
         log(f"fps {config.input.fps:g} (--fps or the preset) is for image sequences and photos: "
             f"{source.name} keeps its own {float(source.rate):.3f} fps")
@@ -72,7 +79,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
                                      input_duration=source.duration)
         if segmenter is None:
             segmenter, reason = load_segmenter(config.model)
-            log(f"{segmenter.describe()}{segmenter.stream_note} — {reason}")
+            detail(f"{segmenter.describe()}{segmenter.stream_note} — {reason}")
         audio = Path(source.name) if (config.output.audio and source.has_audio and out_plan.kind == "video") else None
         common: dict[str, Any] = dict(width=source.width, height=source.height, rate=source.rate, base_rate=source.base_rate,
                       time_base=source.time_base,
@@ -85,7 +92,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         if isinstance(source, VideoFileSource) and not source.orientation.upright:
             log(f"{source.name} is stored {source.stored_width}x{source.stored_height} and {source.orientation.describe()} "
                 f"for display (a phone video): livebg works on it upright, {source.width}x{source.height}")
-        log(f"{source.name}: {source.width}x{source.height} at {float(source.rate):.3f} fps, "
+        detail(f"{source.name}: {source.width}x{source.height} at {float(source.rate):.3f} fps, "
             f"{frames_text(source.frame_count) if source.frame_count else 'an unknown number of frames'} -> {out_plan.label}"
             + (f" (audio {'copied' if sink.audio.copy else 're-encoded'})" if isinstance(sink, VideoFileSink) and sink.audio else ""))
 
@@ -129,11 +136,13 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
         result = VideoResult(out_path, alpha_path, sink.frames, elapsed, pipeline.interrupted, cpu,
-                             dict(pipeline.cpu_seconds))
+                             dict(pipeline.cpu_seconds), damage=damage_note(source))
         held = "the file holds the frames done so far and plays" if out_plan.kind == "video" else "the frames done so far"
         note = f" (interrupted: {held})" if result.interrupted else ""
-        log(f"wrote {out_plan.label}{f' and {alpha_plan.label}' if alpha_plan and alpha_path else ''}: {frames_text(result.frames)} in "
+        detail(f"wrote {out_plan.label}{f' and {alpha_plan.label}' if alpha_plan and alpha_path else ''}: {frames_text(result.frames)} in "
             f"{elapsed:.1f} s ({result.fps:.1f} fps){note}")
+        if result.damage:
+            log(f"the input is damaged: {result.damage}")
         return result
     except BaseException:
         for sink in sinks:
@@ -143,3 +152,19 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         if background is not None:
             background.close()
         source.close()
+
+
+def damage_note(source) -> str:
+    """What a damaged input cost, in a line ("" for an intact one)."""
+    if not isinstance(source, VideoFileSource):
+        return ""
+    parts = []
+    if source.damaged:
+        spans = ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in source.damaged[:4])
+        count = sum(b - a + 1 for a, b in source.damaged)
+        parts.append(f"{frames_text(count)} ({spans}) decoded from damaged data and may look garbled")
+    if source.stopped:
+        parts.append(f"it ends early, {source.stopped}: the output holds the frames before that")
+    if not parts:
+        return ""
+    return "; ".join(parts) + " (use a complete copy of the file; --strict fails instead)"

@@ -6,12 +6,14 @@ from __future__ import annotations
 import abc
 import errno
 import os
+import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from livebg.errors import OutputError
+from livebg.errors import OutputError, say
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}
 ALPHA_VIDEO_EXTENSIONS = {".mov", ".webm"}
@@ -50,6 +52,42 @@ def write_failed(path: Path, exc: BaseException) -> OutputError:
                        f"or --no-audio if the input's audio is damaged")
 
 
+PARTIAL_TAG = ".livebg-partial-"
+
+
+def partial_path(final: Path) -> Path:
+    """A hidden temporary name beside ``final``, unique to this job (two jobs writing the same
+    output never share one): .NAME.livebg-partial-PID-TOKEN.EXT. The output appears under its
+    final name only by the rename at the end, so the last job to finish wins, whole."""
+    return final.with_name(f".{final.stem}{PARTIAL_TAG}{os.getpid()}-{secrets.token_hex(4)}{final.suffix}")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_partials(directory: Path) -> list[Path]:
+    """Remove the partial outputs in ``directory`` that livebg runs left when they were killed
+    (kill -9, a crash, power loss): those whose process is gone. A running job's are kept."""
+    removed = []
+    for path in directory.glob(f".*{PARTIAL_TAG}*"):
+        pid = path.name.split(PARTIAL_TAG, 1)[1].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _running(int(pid)):
+            continue
+        try:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
+
+
 def plan_output(path: str | Path, *, transparent: bool, what: str = "output") -> OutputPlan:
     """Check an output path before any work starts: directory exists and is writable, format can hold the request."""
     text = str(path)
@@ -63,6 +101,10 @@ def plan_output(path: str | Path, *, transparent: bool, what: str = "output") ->
             raise OutputError(f"{what} {out}: {parent} is a file, not a directory; choose another path")
         raise OutputError(f"{what} directory {parent} does not exist: create it first or choose another path")
     check_writable(parent, what)
+    stale = remove_stale_partials(parent)
+    if stale:
+        say(f"removed {len(stale)} partial file{'s' if len(stale) > 1 else ''} in {parent} left by an earlier livebg "
+            f"run that was killed before it finished ({', '.join(p.name for p in stale[:3])}{', …' if len(stale) > 3 else ''})")
     ext = out.suffix.lower()
     if text.endswith(("/", os.sep)) or out.is_dir() or not ext:
         if out.exists() and not out.is_dir():

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from livebg.errors import OutputError
-from livebg.sinks.files import FrameSink, write_failed
+from livebg.sinks.files import FrameSink, partial_path, write_failed
 
 
 def _umask() -> int:
@@ -27,9 +26,8 @@ class ImageDirSink(FrameSink):
         self.path = Path(path)
         if self.path.exists() and any(self.path.iterdir()):
             raise OutputError(f"{what} directory {self.path} is not empty: choose a new or empty directory")
-        self.partial = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.livebg-partial-", dir=self.path.parent))
-        # mkdtemp makes it private (0700); the frames are a result, as readable as any new directory
-        os.chmod(self.partial, 0o777 & ~_umask())
+        self.partial = partial_path(self.path)
+        self.partial.mkdir(mode=0o777 & ~_umask())
         self.params = [cv2.IMWRITE_PNG_COMPRESSION, compression]
         self.frames = 0
         self._closed = False
@@ -73,7 +71,7 @@ def write_image_atomic(path: Path, image: np.ndarray, quality: int = 95) -> None
     ok, data = cv2.imencode(ext, image, params)
     if not ok:
         raise OutputError(f"cannot encode {path.name} as {ext}: use .png or .jpg")
-    partial = path.with_name(f".{path.stem}.livebg-partial{ext}")
+    partial = partial_path(path)
     try:
         partial.write_bytes(data.tobytes())
         os.replace(partial, path)

@@ -13,7 +13,7 @@ import numpy as np
 
 from livebg.errors import OutputError, say
 from livebg.frames import yuv as i420
-from livebg.sinks.files import FrameSink, write_failed
+from livebg.sinks.files import FrameSink, partial_path, write_failed
 
 # audio codecs each container takes as they are; others are re-encoded
 AUDIO_COPY = {
@@ -28,10 +28,6 @@ AUDIO_REENCODE = {".webm": "libopus"}
 OPUS_RATES = {8000, 12000, 16000, 24000, 48000}
 
 
-def _partial_name(final: Path) -> Path:
-    return final.with_name(f".{final.stem}.livebg-partial{final.suffix}")
-
-
 class VideoFileSink(FrameSink):
     """Encodes frames with PyAV: same size, rate and timestamps as the input; audio carried over.
 
@@ -43,7 +39,7 @@ class VideoFileSink(FrameSink):
                  alpha: bool = False, gray: bool = False, crf: int = 20, preset: str = "veryfast",
                  audio_from: Path | None = None, threads: int = 0, base_rate: Fraction | None = None):
         self.path = Path(path)
-        self.partial = _partial_name(self.path)
+        self.partial = partial_path(self.path)
         self.ext = self.path.suffix.lower()
         self.alpha = alpha
         self.gray = gray

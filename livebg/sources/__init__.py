@@ -24,7 +24,7 @@ def is_photo(spec: str) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
 
 
-def open_source(spec: str, *, fps: float = SEQUENCE_FPS) -> FrameSource:
+def open_source(spec: str, *, fps: float = SEQUENCE_FPS, strict: bool = False) -> FrameSource:
     """A video file, a directory of frames, a glob of frames or one photo (a one-frame sequence:
     read as ``livebg image`` reads it, EXIF orientation applied, at ``fps``)."""
     path = Path(spec).expanduser()
@@ -39,4 +39,4 @@ def open_source(spec: str, *, fps: float = SEQUENCE_FPS) -> FrameSource:
         raise InputError(f"input not found: {spec} — check the path")
     if is_photo(spec):
         return ImageSequenceSource([path], fps=fps, name=str(path))
-    return VideoFileSource(path)
+    return VideoFileSource(path, strict=strict)

@@ -14,9 +14,19 @@ from livebg.frames.orientation import Orientation, from_display_matrix
 
 
 class VideoFileSource:
-    def __init__(self, path: str | Path):
+    """A video file's frames in presentation order, upright, with exact timestamps.
+
+    Damage does not cost the frames before it: a file cut off (or unreadable from some point)
+    ends the frames there and ``stopped`` says why; frames the decoder made from damaged data
+    are given (as players show them) and listed in ``damaged`` as (first, last) index ranges.
+    With ``strict`` either raises InputError instead."""
+
+    def __init__(self, path: str | Path, *, strict: bool = False):
         self.path = Path(path)
         self.name = str(path)
+        self.strict = strict
+        self.stopped = ""  # why the frames ended before the file's end ("": they did not)
+        self.damaged: list[tuple[int, int]] = []
         if not self.path.is_file():
             raise InputError(f"input not found: {path} — check the path")
         try:
@@ -61,16 +71,30 @@ class VideoFileSource:
         index = 0
         frame_step = max(1, round(1 / (self.rate * self.time_base)))
         packets = 0
+        in_damage = False
         try:
             # Demux and decode separately: with frame threading FFmpeg's decoder drops a cut-off
             # last packet silently, so truncation shows only in the packets (flagged corrupt,
             # or fewer than the MP4/MOV index lists).
             for packet in self._container.demux(self._stream):
                 if packet.is_corrupt:
-                    raise InputError(f"{self.path} is truncated or corrupt: packet {packets} is damaged "
-                                     f"(after {index} frames): use a complete copy of the file, or re-encode it")
+                    self._stop(f"packet {packets} is damaged (after {index} frames)")
+                    return
                 packets += packet.size > 0
                 for frame in packet.decode():
+                    # A frame the decoder flags corrupt spoils the frames that refer to it, up
+                    # to the next intact key frame
+                    if frame.is_corrupt:
+                        if self.strict:
+                            raise InputError(f"{self.path} is damaged: frame {index} decodes with errors "
+                                             f"(--strict): use a complete copy of the file, or drop --strict")
+                        if not in_damage:
+                            self.damaged.append((index, index))
+                        in_damage = True
+                    elif frame.key_frame:
+                        in_damage = False
+                    if in_damage:
+                        self.damaged[-1] = (self.damaged[-1][0], index)
                     pts = frame.pts if frame.pts is not None else (self.start_pts or 0) + index * frame_step
                     if self.start_pts is None:
                         self.start_pts = pts
@@ -85,13 +109,23 @@ class VideoFileSource:
                     yield Frame(index, pts, (pts - self.start_pts) * self.time_base, image, yuv=yuv)
                     index += 1
         except av.FFmpegError as exc:
-            raise InputError(f"{self.path} is corrupt or truncated: decoding failed after {index} frames "
-                             f"({_reason(exc)}): use a complete copy of the file, or re-encode it") from None
+            if index == 0:
+                raise InputError(f"{self.path} is corrupt: decoding failed at the first frame ({_reason(exc)}): "
+                                 "use a complete copy of the file, or re-encode it") from None
+            self._stop(f"decoding failed after {index} frames ({_reason(exc)})")
+            return
         if self._indexed and index and packets < self.frame_count:
-            raise InputError(f"{self.path} is truncated: its index lists {self.frame_count} frames but the file "
-                             f"holds {packets}: use a complete copy of the file, or re-encode it")
+            self._stop(f"its index lists {self.frame_count} frames but the file holds {packets}")
+            return
         if index == 0:
             raise InputError(f"{self.path} has no video frames: give a video that has at least one frame")
+
+    def _stop(self, reason: str) -> None:
+        """The frames end here: raise (no frame yet, or --strict), else note why."""
+        message = f"{self.path} is truncated or corrupt: {reason}"
+        if self.strict or self.start_pts is None:
+            raise InputError(f"{message}: use a complete copy of the file, or re-encode it")
+        self.stopped = reason
 
     def close(self) -> None:
         self._container.close()
