@@ -128,6 +128,11 @@ def _print_models() -> None:
         print(f"{r['name']:<{width}}  {r['kind']:<11}  {r['available']}")
         print(f"{'':<{width}}  from {r['source']}")
         print(f"{'':<{width}}  at   {r['where']}")
+    print()
+    print("Which to pick: rvm (the default for files and photos) mattes people: groups, whole bodies, motion,")
+    print("hair; selfie (--fast, and live on a CPU) is several times faster, offline, best for one person near")
+    print("the camera; the torchvision models segment 21 object classes (--classes person,dog) and batch frames")
+    print("on a GPU (configs/gpu-quality.toml: deeplabv3_resnet101 in float16), for classes other than people.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

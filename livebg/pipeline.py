@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import cv2
 
-from livebg.signals import second_stop, signals_noted
+from livebg.signals import Caught, second_stop, signals_noted
 
 Stage = Callable[[Iterator], Iterator]
 
@@ -163,7 +163,7 @@ def run_stages(source: Iterable, stages: Sequence[Stage], *, queue_size: int = 4
     (not the first one repeated, see SAME_STOP_SECONDS) stops at once. Raises the first error
     of any thread after every thread has ended."""
     pipeline = Pipeline(queue_size=queue_size)
-    caught: list[float] = []  # when each stop signal came
+    caught: list[Caught] = []  # when each stop signal came, and which
     announced = False
     with signals_noted(caught), opencv_serial():
         pipeline.start(source, stages)

@@ -15,17 +15,18 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 # A second stop signal this soon after the first is the same stop, delivered twice: coreutils'
-# `timeout` (without --foreground) signals the process and then its whole process group. A
-# person pressing Ctrl-C again to abandon the job does it after reading the message.
-SAME_STOP_SECONDS = 0.5
+# `timeout` (without --foreground) signals the process and then its whole process group,
+# microseconds apart (a handler runs when the main thread next looks, up to the pipeline's 0.1 s
+# poll later). A person's quick second Ctrl-C (0.3 s after the first) abandons the job.
+SAME_STOP_SECONDS = 0.2
+
+Caught = tuple[float, int]  # (time.monotonic(), signal number) of one stop signal
 
 
-
-
-def second_stop(times: Sequence[float]) -> bool:
-    """True when the stop signals caught at these ``time.monotonic()`` times hold a second stop:
-    one SAME_STOP_SECONDS or more after the first (sooner, it is the first one repeated)."""
-    return any(t - times[0] >= SAME_STOP_SECONDS for t in times[1:])
+def second_stop(caught: Sequence[Caught]) -> bool:
+    """True when these stop signals hold a second stop: one SAME_STOP_SECONDS or more after the
+    first (sooner, it is the first one delivered twice, as `timeout` does)."""
+    return any(t - caught[0][0] >= SAME_STOP_SECONDS for t, _ in caught[1:])
 
 
 @contextmanager
@@ -44,14 +45,21 @@ def terminate_as_interrupt(command: str) -> Iterator[None]:
         received.append(signum)
         raise KeyboardInterrupt
 
-    installed = False
+    installed = restored_int = False
     if command in ("video", "image") and threading.current_thread() is threading.main_thread():
         installed = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        # A job started in the background by a non-interactive shell (`livebg video … &` in a
+        # script) inherits SIGINT ignored; `kill -INT` must still stop it as Ctrl-C does.
+        restored_int = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     if installed:
         signal.signal(signal.SIGTERM, interrupt)
+    if restored_int:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
+        if restored_int:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if installed:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             if received:
@@ -61,7 +69,7 @@ def terminate_as_interrupt(command: str) -> Iterator[None]:
 
 
 @contextmanager
-def signals_noted(caught: list[float]) -> Iterator[None]:
+def signals_noted(caught: list[Caught]) -> Iterator[None]:
     """While the pipeline runs, SIGINT and SIGTERM only note their time in ``caught``, for the
     loop in ``run_stages`` to act on; nothing is raised on the main thread. (Raised as
     KeyboardInterrupt, a second signal right after the first could land in the code that
@@ -75,7 +83,7 @@ def signals_noted(caught: list[float]) -> Iterator[None]:
     previous: dict[int, Any] = {}
 
     def note(signum, frame):
-        caught.append(time.monotonic())
+        caught.append((time.monotonic(), signum))
         try:
             previous[signum](signum, frame)
         except KeyboardInterrupt:
@@ -99,11 +107,11 @@ class StopOnSignal:
     def __init__(self, stop: threading.Event):
         self.stop = stop
         self.received: int | None = None
-        self._times: list[float] = []  # when each signal came
+        self._times: list[Caught] = []  # when each signal came, and which
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum, frame) -> None:
-        self._times.append(time.monotonic())
+        self._times.append((time.monotonic(), signum))
         if second_stop(self._times):
             raise KeyboardInterrupt
         if self.received is None:

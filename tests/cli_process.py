@@ -143,13 +143,18 @@ sys.exit(main(sys.argv[1:]))
 class LivebgProcess:
     """`python -m livebg video …` in a subprocess, its stderr collected by a reader thread."""
 
-    def __init__(self, args: list[str], cwd: Path, *, frame_seconds: float = 0.0):
+    def __init__(self, args: list[str], cwd: Path, *, frame_seconds: float = 0.0, ignore_sigint: bool = False):
         """``frame_seconds``: the encoder takes at least this long a frame (a slow job, whose
-        drain after a Ctrl-C lasts long enough for a second one)."""
+        drain after a Ctrl-C lasts long enough for a second one). ``ignore_sigint``: start it
+        with SIGINT ignored, as a non-interactive shell starts `livebg video … &`."""
+        import signal
+
         command = [sys.executable, "-m", "livebg", *args]
         if frame_seconds:
             command[1:3] = ["-c", SLOW_ENCODER.format(seconds=frame_seconds)]
-        self.proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        setup = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
+        self.proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     preexec_fn=setup)
         self._chunks: list[bytes] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -112,3 +112,30 @@ def test_ctrl_c_twice_abandons_the_file(tmp_path, shared):
     assert "Traceback" not in err, err
     assert "nothing was written" in err, err
     assert os.listdir(tmp_path) == [], os.listdir(tmp_path)
+
+
+def test_a_quick_second_ctrl_c_abandons_the_file(tmp_path, shared):
+    """Two presses 0.3 s apart (a quick double press) abandon the job; only signals microseconds
+    apart (`timeout` signalling the process and then its group) count as one."""
+    proc = LivebgProcess(["video", str(shared / "media" / "videos" / "doctor_960x540.mp4"), "-o", "OUT.mp4"], tmp_path,
+                         frame_seconds=0.1)
+    frames_flowing(proc, 1.0)
+    proc.proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.proc.send_signal(signal.SIGINT)
+    status = proc.finish()
+    assert status == 130, proc.stderr
+    assert "nothing was written" in proc.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_job_started_with_sigint_ignored_still_stops_on_sigint(tmp_path, shared):
+    """`livebg video … &` from a script inherits SIGINT ignored: kill -INT used to do nothing."""
+    proc = LivebgProcess(["video", str(shared / "media" / "videos" / "doctor_960x540.mp4"), "-o", "OUT.mp4"], tmp_path,
+                         ignore_sigint=True)
+    frames_flowing(proc, 1.0)
+    proc.proc.send_signal(signal.SIGINT)
+    status = proc.finish()
+    assert status == 130, proc.stderr
+    with av.open(str(tmp_path / "OUT.mp4")) as c:
+        assert 0 < sum(1 for _ in c.decode(video=0)) < 760

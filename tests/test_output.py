@@ -232,3 +232,24 @@ def test_the_reported_time_includes_closing_the_file(talking, tmp_path, monkeypa
     assert result.frames == 40 == len(first_write)
     # the job's clock started before the first frame was written and stopped after the close
     assert result.seconds >= closed[0] - first_write[0] >= 0.5
+
+
+def test_png_frames_say_the_audio_is_not_kept(talking, tmp_path, capsys):
+    assert main(["video", str(talking), "--bg", "white", "-o", str(tmp_path / "frames") + "/", "-q"]) == 0
+    assert "holds no sound" in capsys.readouterr().err
+    assert main(["video", str(talking), "--bg", "white", "-o", str(tmp_path / "frames2") + "/", "-q", "--no-audio"]) == 0
+    assert "holds no sound" not in capsys.readouterr().err
+
+
+def test_an_animated_webp_background_says_it_shows_its_first_frame(talking, tmp_path, capsys):
+    from PIL import Image
+
+    frames = [Image.fromarray(np.full((40, 60, 3), c, np.uint8)) for c in (0, 100, 200)]
+    webp = tmp_path / "anim.webp"
+    frames[0].save(webp, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    still = tmp_path / "still.webp"
+    frames[1].save(still)
+    assert main(["video", str(talking), "--bg", str(webp), "-o", str(tmp_path / "a.mp4"), "-q"]) == 0
+    assert "animated WebP" in capsys.readouterr().err
+    assert main(["video", str(talking), "--bg", str(still), "-o", str(tmp_path / "b.mp4"), "-q"]) == 0
+    assert "animated WebP" not in capsys.readouterr().err

@@ -8,7 +8,7 @@ import numpy as np
 
 from livebg.composite.base import Background
 from livebg.composite.fit import fit_cover
-from livebg.errors import BackgroundError
+from livebg.errors import BackgroundError, say
 from livebg.frames.images import read_image
 
 
@@ -23,6 +23,9 @@ class ImageBackground(Background):
             self.image = read_image(path, error=BackgroundError)
         except BackgroundError as exc:  # say that it is the --bg file, not the input, that is wrong
             raise BackgroundError(f"--bg {exc}") from None
+        if is_animated_webp(path):  # neither OpenCV nor FFmpeg decodes its animation
+            say(f"--bg {path.name} is an animated WebP: livebg shows its first frame; to play it, convert it "
+                f"to a video (a GIF or .mp4 plays)")
         self._fitted: np.ndarray | None = None
 
     def frame_at(self, t, frame):
@@ -31,3 +34,9 @@ class ImageBackground(Background):
             self._fitted = fit_cover(self.image, w, h)
         return self._fitted
 
+
+def is_animated_webp(path: Path) -> bool:
+    """True for a WebP file with an animation (its VP8X header's animation flag)."""
+    with open(path, "rb") as f:
+        head = f.read(21)
+    return len(head) == 21 and head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and bool(head[20] & 0x02)

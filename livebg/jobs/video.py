@@ -81,6 +81,9 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
             segmenter, reason = load_segmenter(config.model)
             detail(f"{segmenter.describe()}{segmenter.stream_note} — {reason}")
         audio = Path(source.name) if (config.output.audio and source.has_audio and out_plan.kind == "video") else None
+        if config.output.audio and source.has_audio and out_plan.kind == "frames":
+            log(f"{out_plan.label} holds no sound: {Path(source.name).name}'s audio is not kept "
+                f"(write a video file to keep it, or --no-audio to say so)")
         common: dict[str, Any] = dict(width=source.width, height=source.height, rate=source.rate, base_rate=source.base_rate,
                       time_base=source.time_base,
                       crf=config.output.crf, preset=config.output.preset)

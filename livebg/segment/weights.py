@@ -235,6 +235,31 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# What `livebg models` shows for the torchvision models without importing torch (seconds):
+# name -> (weights enum member, download URL). tests/segment/test_weights.py checks that this
+# is what the installed torchvision says.
+TORCHVISION_LISTING = {
+    "deeplabv3_resnet101": ("DeepLabV3_ResNet101_Weights.COCO_WITH_VOC_LABELS_V1",
+                            "https://download.pytorch.org/models/deeplabv3_resnet101_coco-586e9e4e.pth"),
+    "deeplabv3_resnet50": ("DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1",
+                           "https://download.pytorch.org/models/deeplabv3_resnet50_coco-cd0a2569.pth"),
+    "deeplabv3_mobilenet_v3_large": ("DeepLabV3_MobileNet_V3_Large_Weights.COCO_WITH_VOC_LABELS_V1",
+                                     "https://download.pytorch.org/models/deeplabv3_mobilenet_v3_large-fc3c493d.pth"),
+    "lraspp_mobilenet_v3_large": ("LRASPP_MobileNet_V3_Large_Weights.COCO_WITH_VOC_LABELS_V1",
+                                  "https://download.pytorch.org/models/lraspp_mobilenet_v3_large-d234d4ea.pth"),
+    "fcn_resnet50": ("FCN_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1",
+                     "https://download.pytorch.org/models/fcn_resnet50_coco-1167a1af.pth"),
+    "fcn_resnet101": ("FCN_ResNet101_Weights.COCO_WITH_VOC_LABELS_V1",
+                      "https://download.pytorch.org/models/fcn_resnet101_coco-7ecb50ca.pth"),
+}
+
+
+def torch_hub_dir() -> Path:
+    """torch.hub.get_dir() without importing torch: $TORCH_HOME/hub, else $XDG_CACHE_HOME/torch/hub."""
+    home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "torch")
+    return Path(home).expanduser() / "hub"
+
+
 def describe_models() -> list[dict[str, str]]:
     """One row per known model for `livebg models`: name, kind, source, where, available."""
     rows = []
@@ -247,8 +272,8 @@ def describe_models() -> list[dict[str, str]]:
         rows.append({"name": name, "kind": "onnx", "source": spec.source, "where": str(spec.path),
                      "available": "yes" if spec.path and spec.path.is_file() else "no (package incomplete)"})
     for name in TORCHVISION_MODELS:
-        spec = resolve_model(name)
-        ok = spec.path is not None and spec.path.is_file()
-        rows.append({"name": name, "kind": "torchvision", "source": spec.source, "where": str(spec.path),
-                     "available": "yes (cached)" if ok else "no: downloaded on first use"})
+        member, url = TORCHVISION_LISTING[name]
+        path = torch_hub_dir() / "checkpoints" / Path(urlparse(url).path).name
+        rows.append({"name": name, "kind": "torchvision", "source": f"torchvision {member}: {url}", "where": str(path),
+                     "available": "yes (cached)" if path.is_file() else "no: downloaded on first use"})
     return rows

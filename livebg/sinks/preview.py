@@ -57,6 +57,20 @@ def draw_text_panel(image: np.ndarray, lines: Sequence[str], *, origin: tuple[in
         cv2.putText(image, line, (x0 + 8, y), FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
 
 
+def view(rgb: np.ndarray, beside: np.ndarray | None = None) -> np.ndarray:
+    """The window's BGR picture: the output, or the input and the output side by side at half
+    size each, so the window stays as wide as the frame (twice the width ran off a 1280 px
+    screen); never wider than MAX_WIDTH."""
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    width = min(rgb.shape[1], MAX_WIDTH)
+    if beside is not None:
+        bgr = np.hstack([cv2.cvtColor(beside, cv2.COLOR_RGB2BGR), bgr])
+    if bgr.shape[1] > width:
+        height = max(1, round(bgr.shape[0] * width / bgr.shape[1]))
+        bgr = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
+    return bgr
+
+
 class PreviewWindow:
     """An OpenCV window; ``show`` draws an RGB frame, ``poll`` returns a pressed key or None."""
 
@@ -80,12 +94,7 @@ class PreviewWindow:
         """Show ``rgb`` (with ``beside``, the input, on its left when given) and an overlay text box."""
         if not self._open:
             return
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        if beside is not None:
-            bgr = np.hstack([cv2.cvtColor(beside, cv2.COLOR_RGB2BGR), bgr])
-        if bgr.shape[1] > MAX_WIDTH:
-            scale = MAX_WIDTH / bgr.shape[1]
-            bgr = cv2.resize(bgr, (MAX_WIDTH, round(bgr.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        bgr = view(rgb, beside)
         draw_text_panel(bgr, overlay)
         cv2.imshow(self.title, bgr)
         self._shown = True

@@ -93,3 +93,29 @@ def test_unknown_model_and_class(shared):
         load_segmenter(ModelConfig(name="selfie", classes=("cat",)))
     with pytest.raises(ModelError, match="model file not found"):
         load_segmenter(ModelConfig(name="missing.onnx"))
+
+
+def test_the_models_listing_matches_torchvision_without_importing_it(monkeypatch, tmp_path):
+    """`livebg models` lists the torchvision models from a table (importing torch took 6 s):
+    the table must say what the installed torchvision says, and the cache where torch looks."""
+    import torch.hub
+
+    from livebg.segment.weights import TORCHVISION_LISTING, TORCHVISION_MODELS, torch_hub_dir, torchvision_weights
+
+    assert set(TORCHVISION_LISTING) == set(TORCHVISION_MODELS)
+    for name, (member, url) in TORCHVISION_LISTING.items():
+        weights = torchvision_weights(name)
+        assert (str(weights), weights.url) == (member, url), name
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert torch_hub_dir() == Path(torch.hub.get_dir())
+
+
+def test_livebg_models_does_not_load_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from livebg.cli import main; status = main(['models']); "
+            "sys.exit(3 if 'torch' in sys.modules else status)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "rvm" in result.stdout and "Which to pick" in result.stdout

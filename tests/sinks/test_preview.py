@@ -108,3 +108,18 @@ def test_closing_the_window_quits(xvfb, tmp_path):
             child.kill()
     assert code == 0, child.stderr.read()
     assert json.loads(stats.read_text())["stop"] == "window closed"
+
+
+def test_side_by_side_keeps_the_window_as_wide_as_the_frame():
+    from livebg.sinks.preview import MAX_WIDTH, view
+
+    out = np.zeros((540, 960, 3), np.uint8)
+    out[:] = (255, 0, 0)  # red output
+    inp = np.zeros_like(out)  # black input
+    alone = view(out)
+    assert alone.shape == (540, 960, 3) and tuple(alone[0, 0]) == (0, 0, 255)  # BGR
+    both = view(out, inp)
+    assert both.shape == (270, 960, 3)  # two half-size pictures, no wider than the frame
+    assert both[:, :470].max() == 0 and tuple(both[135, 700]) == (0, 0, 255)  # input left, output right
+    big = view(np.zeros((1080, 2560, 3), np.uint8))
+    assert big.shape[1] == MAX_WIDTH
