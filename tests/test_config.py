@@ -68,7 +68,7 @@ def parse(*argv: str) -> Config:
 
 def test_cli_flags_override_a_preset():
     preset = load_config("cpu-fast")
-    assert preset.model.name == "selfie_landscape" and preset.output.preset == "ultrafast"
+    assert preset.model.name == "selfie_landscape" and preset.refine.guide_size == 180
     config = parse("video", "in.mp4", "--config", "cpu-fast", "--model", "selfie", "--smoothing-strength", "0.3",
                    "--crf", "28", "--bg", "white", "--bg-fit", "hold", "--classes", "person, cat", "--no-audio",
                    "--batch-size", "2")
@@ -79,7 +79,7 @@ def test_cli_flags_override_a_preset():
     assert config.output.crf == 28 and config.output.audio is False
     assert config.background.bg == "white" and config.background.fit == "hold"
     # settings no flag was given for keep the preset's values, not the defaults
-    assert config.output.preset == preset.output.preset == "ultrafast"
+    assert config.refine.guide_size == preset.refine.guide_size == 180
     assert config.model.device == preset.model.device == "cpu"
 
 

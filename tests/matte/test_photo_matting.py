@@ -96,3 +96,52 @@ def test_trimap_has_a_band_around_the_edge():
     assert set(np.unique(trimap)) == {0.0, 0.5, 1.0}
     assert trimap[90, 160] == 1.0 and trimap[10, 10] == 0.0
     assert trimap[50, 160] == 0.5 and trimap[90, 100] == 0.5
+
+
+def test_big_photos_are_matted_at_a_bounded_size_and_brought_back_edge_aware(shared):
+    """A photo over MATTING_PIXELS is solved at that size and brought to full size by a guided
+    fit of its luma: the alpha follows the full-size picture's edges, close to matting the
+    whole photo (which took 6 GB at 10 MP and was killed at 64 MP)."""
+    import cv2
+    import numpy as np
+
+    from livebg.frames.images import read_image
+    from livebg.matte.photo import matte_photo
+
+    image = read_image(shared / "media/portraits/doctor-5871743_640.jpg")
+    big = cv2.resize(image, (image.shape[1] * 2, image.shape[0] * 2), interpolation=cv2.INTER_CUBIC)
+    prob = np.zeros((96, 64), np.float32)
+    cv2.ellipse(prob, (32, 60), (22, 40), 0, 0, 360, 1.0, -1)
+    prob = cv2.GaussianBlur(prob, (9, 9), 3)
+    full_alpha, _ = matte_photo(big, prob, max_pixels=10**9)
+    bounded_alpha, out = matte_photo(big, prob, max_pixels=big.shape[0] * big.shape[1] // 4)
+    assert bounded_alpha.shape == big.shape[:2] and bounded_alpha.dtype == np.float32 and out.shape == big.shape
+    hard = (full_alpha > 0.5) & (bounded_alpha > 0.5)
+    assert hard.sum() / max(1, ((full_alpha > 0.5) | (bounded_alpha > 0.5)).sum()) > 0.97
+    assert np.abs(full_alpha - bounded_alpha).mean() < 0.02
+    # the soft edge is still soft (an upscaled hard mask would not be)
+    assert ((bounded_alpha > 0.05) & (bounded_alpha < 0.95)).sum() > 0.2 * ((full_alpha > 0.05) & (full_alpha < 0.95)).sum()
+
+
+def test_a_24_megapixel_photo_stays_within_3_gb(shared, tmp_path):
+    """The hardening goal, in a child process whose peak memory is read back (its time is
+    scripts/bench_matting.py's; measured in docs/speed.md)."""
+    import os
+    import subprocess
+    import sys
+
+    import cv2
+
+    from conftest import REPO
+
+    image = cv2.imread(str(shared / "media/portraits/doctor-5871743_640.jpg"))
+    scale = (24e6 / (image.shape[0] * image.shape[1])) ** 0.5
+    big = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)), interpolation=cv2.INTER_LINEAR)
+    photo = tmp_path / "big.jpg"
+    cv2.imwrite(str(photo), big)
+    child = subprocess.Popen([sys.executable, "-m", "livebg", "image", str(photo), "-o", str(tmp_path / "out.jpg"),
+                              "--bg", "white", "--matting", "--fast", "-q"], cwd=REPO, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, child.stderr.read().decode()
+    assert usage.ru_maxrss / 1024 / 1024 < 3.0, usage.ru_maxrss
+    assert cv2.imread(str(tmp_path / "out.jpg")).shape == big.shape
