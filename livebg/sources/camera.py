@@ -26,8 +26,8 @@ from livebg.errors import DeviceError, InputError, say
 from livebg.frames.frame import Frame
 
 DEFAULT_FPS = 30.0
-REOPEN_ATTEMPTS = 3
-REOPEN_DELAY = 0.5  # seconds before the first reopen; the pause grows with each attempt
+REOPEN_SECONDS = 15.0  # a camera that fails is tried again for this long (unplugged, replugged)
+REOPEN_DELAY = 0.5  # seconds before the first reopen; the pause grows with each attempt, up to 2 s
 
 
 class CaptureFault(Exception):
@@ -253,10 +253,10 @@ class LiveCapture:
     up, or None after a normal end.
     """
 
-    def __init__(self, open_device: DeviceFactory, *, max_pending: int = 2, reopen_attempts: int | None = None,
+    def __init__(self, open_device: DeviceFactory, *, max_pending: int = 2, reopen_seconds: float | None = None,
                  reopen_delay: float | None = None, log: Callable[[str], None] | None = None):
         self._open_device = open_device
-        self.reopen_attempts = REOPEN_ATTEMPTS if reopen_attempts is None else reopen_attempts
+        self.reopen_seconds = REOPEN_SECONDS if reopen_seconds is None else reopen_seconds
         self.reopen_delay = REOPEN_DELAY if reopen_delay is None else reopen_delay
         self.mailbox = FrameMailbox(max_pending=max_pending)
         self._log = log or say
@@ -268,6 +268,7 @@ class LiveCapture:
         self.failure: str | None = None
         self.reopens = 0
         self._attempts = 0
+        self._fault_at = 0.0  # time.monotonic() of the fault being recovered from
         self.started_at: float | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -348,20 +349,26 @@ class LiveCapture:
         return index
 
     def _reopen(self, reason: str) -> bool:
-        """Reopen the device after a fault, a few times with a growing pause; False when giving up."""
+        """Reopen the device after a fault, again and again with a growing pause, for up to
+        ``reopen_seconds`` (a camera unplugged and plugged back in); False when giving up."""
+        if self._attempts == 0:
+            self._fault_at = time.monotonic()
         while not self._stop.is_set():
             self._attempts += 1
-            if self._attempts > self.reopen_attempts:
-                self.failure = (f"{reason} and could not be reopened ({self.reopen_attempts} attempts): "
-                                f"check the cable or the stream, then start livebg cam again")
+            pause = min(2.0, self.reopen_delay * self._attempts)
+            if time.monotonic() + pause - self._fault_at > self.reopen_seconds:
+                self.failure = (f"{reason} and could not be reopened within {self.reopen_seconds:g} s "
+                                f"({self._attempts - 1} attempts): check the cable or the stream, then start livebg cam again")
                 return False
-            self._log(f"{reason}; reopening ({self._attempts}/{self.reopen_attempts})")
-            if self._stop.wait(self.reopen_delay * self._attempts):
+            if self._attempts == 1:
+                self._log(f"{reason}; reopening (trying for up to {self.reopen_seconds:g} s)")
+            if self._stop.wait(pause):
                 return False
             try:
                 device = self._open_device()
             except (DeviceError, InputError, CaptureFault) as exc:
-                self._log(f"reopening failed: {exc}")
+                if self._attempts == 1:
+                    self._log(f"reopening failed: {exc}; trying again")
                 continue
             with self._lock:
                 if self._stop.is_set():
@@ -369,6 +376,7 @@ class LiveCapture:
                     return False
                 self.device = device
             self.reopens += 1
+            self._log(f"reopened after {time.monotonic() - self._fault_at:.1f} s; frames flow again")
             return True
         return False
 

@@ -86,17 +86,56 @@ def drain(capture: LiveCapture) -> int:
     return n
 
 
-def test_a_camera_that_stops_is_reopened_a_few_times_then_given_up():
+def test_a_camera_that_stops_is_reopened_until_its_time_is_up():
     Scripted.opens = 3
     messages = []
-    with LiveCapture(lambda: Scripted(4), reopen_delay=0.01, log=messages.append) as capture:
+    with LiveCapture(lambda: Scripted(4), reopen_delay=0.01, reopen_seconds=0.3, log=messages.append) as capture:
         capture.start()
         assert drain(capture) == 12
     assert capture.reopens == 2
-    assert messages[:2] == ["camera scripted stopped delivering frames; reopening (1/3)"] * 2
-    assert messages[-2:] == ["camera scripted stopped delivering frames; reopening (3/3)", "reopening failed: unplugged"]
-    assert capture.failure.startswith("camera scripted stopped delivering frames and could not be reopened")
+    assert messages[0] == "camera scripted stopped delivering frames; reopening (trying for up to 0.3 s)"
+    assert messages[1].startswith("reopened after") and "reopening failed: unplugged; trying again" in messages
+    assert capture.failure.startswith("camera scripted stopped delivering frames and could not be reopened within 0.3 s")
     assert capture.device is None  # released
+
+
+class Unplugged:
+    """A camera that stops after 5 frames and cannot be opened for ``outage`` seconds after."""
+
+    outage = 3.0
+    back_at = 0.0
+    opened = 0
+
+    def __init__(self):
+        if time.monotonic() < Unplugged.back_at:
+            raise DeviceError("no such device")
+        Unplugged.opened += 1
+        self.name, self.width, self.height, self.fps = "camera usb", 8, 6, 30.0
+        self.n = 5 if Unplugged.opened == 1 else 10_000
+
+    def read(self):
+        if self.n == 0:
+            Unplugged.back_at = time.monotonic() + Unplugged.outage
+            raise CaptureFault("camera usb stopped delivering frames")
+        self.n -= 1
+        time.sleep(0.01)
+        return CapturedImage(np.zeros((6, 8, 3), np.uint8))
+
+    def close(self):
+        pass
+
+
+def test_a_camera_gone_for_3_seconds_is_picked_up_again_without_a_restart():
+    Unplugged.opened, Unplugged.back_at = 0, 0.0
+    messages = []
+    with LiveCapture(Unplugged, log=messages.append) as capture:  # the default reopen window
+        capture.start()
+        got = 0
+        deadline = time.monotonic() + 12
+        while got < 30 and time.monotonic() < deadline:
+            got += capture.get(0.2) is not None
+    assert got >= 30 and capture.failure is None and capture.reopens == 1, messages
+    assert any(m.startswith("reopened after 3.") or m.startswith("reopened after 4.") for m in messages), messages
 
 
 def test_close_releases_the_device_and_is_safe_twice():
