@@ -4,6 +4,12 @@ into a recording virtual camera, for a fixed time, once per model.
 
     python scripts/bench_live.py                       # 1280x720 at 30 fps, 20 s per model
     python scripts/bench_live.py --seconds 10 --models selfie --size 960x540
+    python scripts/bench_live.py --models selfie --size 960x540,1280x720 --sinks I420,RGB --load 0,1,2
+
+``--sinks``: the pixel format the virtual camera takes natively (v4l2loopback takes I420, the
+OBS backend RGB-like formats): livebg converts to it before handing the frame over.
+``--load N``: N other processes keep a core busy each for the whole run (Zoom or Meet take a
+core of their own beside livebg); 0 is an idle machine.
 
 The 720p test video is made at run time in a temporary directory from
 ../shared/media/videos/doctor_960x540.mp4 (nothing is written into the repository).
@@ -73,33 +79,47 @@ def available_models(asked: list[str] | None) -> list[str]:
     return models
 
 
-def run_one(model: str, video: Path, seconds: float, extra: list[str]) -> dict:
+def busy_cores(n: int) -> list:
+    """``n`` processes that each keep a core busy until terminated."""
+    import subprocess
+
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def run_one(model: str, video: Path, seconds: float, extra: list[str], native: str = "I420", load: int = 0) -> dict:
     sys.path.insert(0, str(REPO / "tests"))
     from live_fakes import recording_backend
 
     from livebg.cli import main
 
     name = f"bench-{abs(hash((model, time.time())))}"
-    record = recording_backend(name, native="I420", keep_frames=False)
-    with tempfile.TemporaryDirectory() as tmp:
-        stats_path = Path(tmp) / "stats.json"
-        code = main(["cam", "--source", str(video), "--vcam-backend", name, "--duration", str(seconds),
-                     "--model", model, "--stats-json", str(stats_path), "-q", *extra])
-        if code != 0:
-            raise SystemExit(f"livebg cam failed for model {model} (exit {code})")
-        stats = json.loads(stats_path.read_text())
+    record = recording_backend(name, native=native, keep_frames=False)
+    hogs = busy_cores(load)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            stats_path = Path(tmp) / "stats.json"
+            code = main(["cam", "--source", str(video), "--vcam-backend", name, "--duration", str(seconds),
+                         "--model", model, "--stats-json", str(stats_path), "-q", *extra])
+            stats = json.loads(stats_path.read_text()) if code == 0 else {}
+    finally:
+        for hog in hogs:
+            hog.terminate()
+            hog.wait()
+    if code != 0:
+        raise SystemExit(f"livebg cam failed for model {model} (exit {code})")
+    stats["sink"], stats["load"] = native, load
     stats["received"] = len(record.frames)
     stats["lost_at_sink"] = stats["frames_out"] - len(record.frames)
     stats["model_label"] = Path(model).stem if model.endswith(".onnx") else model
     return stats
 
 
-def table(rows: list[dict], size: str) -> str:
-    head = ("model", "size", "out fps", "latency p50 ms", "latency p95 ms", "mask age p95 ms",
+def table(rows: list[dict]) -> str:
+    head = ("model", "size", "sink", "busy cores", "out fps", "latency p50 ms", "latency p95 ms", "mask age p95 ms",
             "dropped at capture", "lost at sink", "model ms p50")
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
-        cells = (r["model_label"], size, f"{r['fps']:.1f}", f"{r['latency_p50_ms']:.1f}", f"{r['latency_p95_ms']:.1f}",
+        cells = (r["model_label"], r["size"], r["sink"], str(r["load"]), f"{r['fps']:.1f}", f"{r['latency_p50_ms']:.1f}", f"{r['latency_p95_ms']:.1f}",
                  f"{r['mask_age_p95_ms']:.0f}", f"{r['dropped']} of {r['frames_in']}", str(r["lost_at_sink"]),
                  f"{r['segment_p50_ms']:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -109,22 +129,30 @@ def table(rows: list[dict], size: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO, help="video to replay as the camera")
-    parser.add_argument("--size", default="1280x720", help="camera size WxH (default 1280x720)")
+    parser.add_argument("--size", default="1280x720", help="camera sizes WxH, comma-separated (default 1280x720)")
+    parser.add_argument("--sinks", default="I420", help="virtual camera formats, comma-separated: I420, RGB (default I420)")
+    parser.add_argument("--load", default="0", help="busy competing processes, comma-separated (default 0)")
     parser.add_argument("--fps", type=int, default=30, help="camera rate (default 30)")
     parser.add_argument("--seconds", type=float, default=20.0, help="run time per model (default 20)")
     parser.add_argument("--models", nargs="+", help="models to run (default: selfie, selfie_landscape, the "
                                                     "DeepLabV3 ONNX in ../shared, a cached torchvision model)")
     parser.add_argument("--bg", default="blur", help="background (default blur)")
     args, extra = parser.parse_known_args()
-    width, height = (int(v) for v in args.size.lower().split("x"))
-    with tempfile.TemporaryDirectory(prefix="livebg-bench-") as tmp:
-        video = make_camera_video(args.video, Path(tmp) / "camera.mp4", width=width, height=height,
-                                  fps=args.fps, seconds=args.seconds)
-        rows = []
-        for model in available_models(args.models):
-            print(f"bench: {model} for {args.seconds:.0f} s …", file=sys.stderr, flush=True)
-            rows.append(run_one(model, video, args.seconds, ["--bg", args.bg, *extra]))
-    print(table(rows, f"{width}x{height}@{args.fps}"))
+    rows = []
+    for size in args.size.split(","):
+        width, height = (int(v) for v in size.lower().split("x"))
+        with tempfile.TemporaryDirectory(prefix="livebg-bench-") as tmp:
+            video = make_camera_video(args.video, Path(tmp) / "camera.mp4", width=width, height=height,
+                                      fps=args.fps, seconds=args.seconds)
+            for model in available_models(args.models):
+                for native in args.sinks.split(","):
+                    for load in (int(n) for n in args.load.split(",")):
+                        print(f"bench: {model} {size} {native} load {load} for {args.seconds:.0f} s …",
+                              file=sys.stderr, flush=True)
+                        row = run_one(model, video, args.seconds, ["--bg", args.bg, *extra], native.strip(), load)
+                        row["size"] = f"{width}x{height}@{args.fps}"
+                        rows.append(row)
+    print(table(rows))
     return 0
 
 

@@ -51,6 +51,13 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
     from livebg.sinks.vcam import VirtualCamera
 
     options.validate()
+
+    def report(message: str) -> None:  # a report line: -q hides it (a caller's own log gets it all)
+        if log is say:
+            say(message, detail=True)
+        else:
+            log(message)
+
     if not options.vcam and not options.preview:
         log("cam: --no-vcam without --preview: frames are processed but shown nowhere (statistics only)")
     if options.preview and display_problem():
@@ -83,11 +90,11 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             matter.warm_up(warm, warm_prob)
             if options.preview:
                 preview = PreviewWindow(title="livebg")
-            log(f"cam: {segmenter.describe()}{segmenter.stream_note} ({reason}); about {seconds * 1000:.0f} ms a frame")
+            report(f"cam: {segmenter.describe()}{segmenter.stream_note} ({reason}); about {seconds * 1000:.0f} ms a frame")
             outputs = [vcam.describe()] if vcam is not None else []
             if preview is not None:
                 outputs.append("preview window (h: help, q: quit)")
-            log(f"cam: {capture.name} {capture.width}x{capture.height} at {capture.fps:.2f} fps -> "
+            report(f"cam: {capture.name} {capture.width}x{capture.height} at {capture.fps:.2f} fps -> "
                 f"{' + '.join(outputs) or 'nowhere'}; background {chooser.label()}; Ctrl-C stops")
             worker = MaskWorker(segmenter=segmenter, capture=capture, seconds=seconds)
             state = ViewState(mirror=options.mirror)
