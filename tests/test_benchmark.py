@@ -125,3 +125,19 @@ def test_benchmark_rejects_a_background_the_seeds_method_cannot_make(shared, tmp
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
         assert f"--bg {bg}: the seeds' method takes a colour, blur[:N], or an image or video file" in result.stderr
+
+
+def test_live_benchmark_and_soak_scripts_run(tmp_path):
+    """scripts/bench_live.py (RGB and I420 sinks, a competing busy core) and scripts/soak_live.py
+    (statistics sampled while it runs) on a few seconds, so that they cannot rot."""
+    out = subprocess.run([sys.executable, str(REPO / "scripts/bench_live.py"), "--models", "selfie", "--size", "320x180",
+                          "--sinks", "I420,RGB", "--load", "0,1", "--seconds", "2"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| selfie |")]
+    assert len(rows) == 4 and any("| RGB | 1 |" in r for r in rows)
+    soak = subprocess.run([sys.executable, str(REPO / "scripts/soak_live.py"), "--minutes", "0.1", "--every", "2",
+                           "--size", "320x180", "--warm-up", "1"], capture_output=True, text=True, timeout=300)
+    assert soak.returncode == 0, soak.stderr[-3000:]
+    samples = [line for line in soak.stdout.splitlines() if line.startswith("| 0.")]
+    assert len(samples) >= 2 and "memory after warm-up" in soak.stdout

@@ -2,9 +2,11 @@
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import cv2
@@ -59,6 +61,7 @@ class LiveLoop:
         self.duration = duration
         self.log = log
         self.stats = LiveStats()
+        self.stats_log: tuple[Path, float] | None = None  # (file, seconds): a JSON line per interval
         self.interval = 1.0 / (capture.fps or 30.0)
         self.stop_reason = ""
         self._background = chooser.current_background()
@@ -146,7 +149,22 @@ class LiveLoop:
             lines.extend(help_lines())
         return lines
 
+    def _log_stats(self, started: float, since: int) -> int:
+        """Append one JSON line of this interval's statistics; returns the frames counted so far."""
+        assert self.stats_log is not None
+        latencies = sorted(self.stats.latency_ms[since:])
+        line = {"seconds": round(time.perf_counter() - started, 1), "frames_in": self.capture.frames_in,
+                "frames_out": self.stats.frames_out, "dropped": self.capture.dropped,
+                "latency_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1) if latencies else None,
+                "rss_mb": resident_mb()}
+        with open(self.stats_log[0], "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+        return len(self.stats.latency_ms)
+
     def run(self) -> None:
+        started = time.perf_counter()
+        next_log = started + self.stats_log[1] if self.stats_log else None
+        logged = 0
         deadline = time.perf_counter() + self.duration if self.duration else None
         timeout = 0.01 if self.preview is not None else 0.1
         while not self.stop.is_set():
@@ -175,8 +193,23 @@ class LiveLoop:
             if self.vcam is not None:
                 self.vcam.send(out)
             self.stats.record(frame.captured_at, time.perf_counter(), mask_age)
+            if next_log is not None and self.stats_log and time.perf_counter() >= next_log:
+                logged = self._log_stats(started, logged)
+                next_log += self.stats_log[1]
             if self.preview is not None:
                 beside = shown_input if self.state.side_by_side else None
                 self.preview.show(out, beside=beside, overlay=self.overlay_lines())
         if self.stop.is_set() and not self.stop_reason:
             self.stop_reason = "signal"
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory in MB (Linux's /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None

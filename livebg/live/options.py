@@ -38,6 +38,8 @@ class LiveOptions:
     preview: bool = False
     duration: float = 0.0  # 0: until stopped
     stats_json: str | None = None
+    stats_log: str | None = None  # a JSON line of statistics every stats_every seconds (long runs, soak tests)
+    stats_every: float = 60.0
     max_pending: int = 2  # frames the capture holds for a slow consumer before dropping the oldest
 
     def validate(self) -> "LiveOptions":
@@ -54,6 +56,13 @@ class LiveOptions:
             if not parent.is_dir():
                 raise ConfigError(f"--stats-json directory {parent} does not exist: create it or choose another path")
             check_writable(parent, "--stats-json")
+        if self.stats_log:
+            parent = Path(self.stats_log).expanduser().parent
+            if not parent.is_dir():
+                raise ConfigError(f"--stats-log directory {parent} does not exist: create it or choose another path")
+            check_writable(parent, "--stats-log")
+        if not 0.5 <= self.stats_every <= 86400:
+            raise ConfigError(f"--stats-every {self.stats_every} is out of range: use 0.5..86400 seconds")
         return self
 
 
@@ -81,6 +90,9 @@ def add_cam_parser(subparsers, add_common_options: Callable[[argparse.ArgumentPa
     p.add_argument("--preview", action="store_true", help="show the result in a window with hotkeys (h lists them)")
     p.add_argument("--duration", type=float, default=0.0, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--stats-json", metavar="FILE", help="also write the summary statistics to FILE as JSON")
+    p.add_argument("--stats-log", metavar="FILE", help="append a JSON line of statistics to FILE every --stats-every "
+                                                       "seconds (memory, latency, drops: for long runs)")
+    p.add_argument("--stats-every", type=float, default=60.0, metavar="SECONDS", help="interval of --stats-log (default 60)")
     add_common_options(p)
 
 
@@ -88,4 +100,4 @@ def options_from_args(args: argparse.Namespace) -> LiveOptions:
     return LiveOptions(source=args.source, width=args.width, height=args.height, fps=args.cam_fps,
                        mirror=args.mirror, vcam=args.vcam, vcam_device=args.vcam_device,
                        vcam_backend=args.vcam_backend, preview=args.preview, duration=args.duration,
-                       stats_json=args.stats_json).validate()
+                       stats_json=args.stats_json, stats_log=args.stats_log, stats_every=args.stats_every).validate()

@@ -101,6 +101,8 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             loop = LiveLoop(capture=capture, worker=worker, matter=matter, chooser=chooser,
                             light_wrap=config.background.light_wrap, vcam=vcam, preview=preview, state=state, stop=stop,
                             duration=options.duration, log=log)
+            if options.stats_log:
+                loop.stats_log = (Path(options.stats_log).expanduser(), options.stats_every)
             if chooser.effect == "original":
                 worker.paused.set()
             # the handlers stay until every device is released: a copy of the stop signal (`timeout`

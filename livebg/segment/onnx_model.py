@@ -74,6 +74,22 @@ def inference_threads(requested: int) -> int:
     return requested or max(1, cores - 1)
 
 
+def session_setup(threads: int, device: str):
+    """ONNX Runtime's session options (``threads`` for one operator, operators in turn, every
+    graph optimisation) and providers (CUDA first when asked for and installed)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    providers = ["CPUExecutionProvider"]
+    if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
+    return options, providers
+
+
 class OnnxSegmenter(Segmenter):
     """An ONNX model run by ONNX Runtime; its layout, scaling and output kind are read off the file.
 
@@ -100,14 +116,7 @@ class OnnxSegmenter(Segmenter):
         out_dims = dims(output) or _inferred_dims(model, output.name)
         self._read_layout(path, dims(graph_input), out_dims)
         self.input_name, self.output_name = graph_input.name, output.name
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = inference_threads(threads)
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        providers = ["CPUExecutionProvider"]
-        if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
+        options, providers = session_setup(inference_threads(threads), device)
         exported = model.SerializeToString()
         # uint8 pixels in, the scaling and ONNX Runtime's slow spots rewritten (livebg/graph.py);
         # a model the rewrites fail on, or break, runs as exported

@@ -28,7 +28,7 @@ from livebg.errors import ModelError
 from livebg.frames.cuts import CUT_THRESHOLD, CutDetector
 from livebg.frames.yuv import downscale
 from livebg.segment.base import Segmenter
-from livebg.segment.onnx_model import inference_threads
+from livebg.segment.onnx_model import inference_threads, session_setup
 from livebg.segment.weights import first_line
 
 STATE_INPUTS = ("r1i", "r2i", "r3i", "r4i")
@@ -87,16 +87,9 @@ class RvmSegmenter(Segmenter):
         self.settle_runs = settle_runs
         self.cut_threshold = cut_threshold
         self.chosen = chosen  # how model_short was set: "auto" or "--infer-size"
-        options = ort.SessionOptions()
         # every core by default: RVM is the job's bottleneck by far (decoding, the matte and
         # encoding take a small share), unlike the selfie model, which leaves one to the pipeline
-        options.intra_op_num_threads = inference_threads(threads or os.cpu_count() or 2)
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        providers = ["CPUExecutionProvider"]
-        if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
+        options, providers = session_setup(inference_threads(threads or os.cpu_count() or 2), device)
         try:
             self.session: Any = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
         except Exception as exc:  # ORT raises its own exception types for unreadable files
