@@ -148,7 +148,7 @@ class Pipeline:
 def opencv_serial() -> Iterator[None]:
     """OpenCV's own thread pool off while the stages run. The stages already keep the cores
     busy; OpenCV splitting each small resize or filter across its pool as well only adds
-    hand-offs (on 2 cores, the default matte took ~0.7 CPU ms a frame more with it on)."""
+    hand-offs (the default matte took more CPU time a frame with it on)."""
     before = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:

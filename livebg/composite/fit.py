@@ -27,7 +27,7 @@ def fit_cover(image: np.ndarray, width: int, height: int, *, even: bool = False)
     """Scale to fill width x height, keeping the aspect ratio, and crop the centre.
 
     The centre is cut from the source and scaled straight to the target (a crop of the
-    scaled image would cost a strided copy of the whole frame, 4x the resize itself)."""
+    scaled image would cost a strided copy of the whole frame, dearer than the resize itself)."""
     h, w = image.shape[:2]
     x, y, cw, ch = cover_rect(w, h, width, height, even=even)
     interp = cv2.INTER_AREA if cw > width else cv2.INTER_LINEAR

@@ -17,7 +17,7 @@ def thumbnail(frame: np.ndarray) -> np.ndarray:
     """A 64x36 float thumbnail in [0, 1] of an RGB frame or a grey one (uint8, or float in [0, 1]).
 
     Halved by OpenCV's fast 2x steps while it is at least twice the thumbnail's size, then
-    averaged down the rest of the way: a direct INTER_AREA from 480x270 takes ~7x as long."""
+    averaged down the rest of the way: a direct INTER_AREA from 480x270 is much slower."""
     if frame.ndim == 3:
         frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     small = frame

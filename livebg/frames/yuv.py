@@ -1,8 +1,8 @@
 """yuv420p frames as one numpy array in FFmpeg's layout ((H * 3 / 2) x W: Y, then U, then V).
 
-PyAV's ``VideoFrame.to_ndarray(format="yuv420p")`` takes about 0.7 ms for a 960x540 frame here
-(the decoder pads each row to 1024 bytes) and ``from_ndarray`` about 0.1 ms; copying the rows
-through the planes' buffers takes 0.03 and 0.02 ms, for the same bytes.
+PyAV's ``VideoFrame.to_ndarray(format="yuv420p")`` and ``from_ndarray`` are slow (the decoder
+pads each row, a 960 px one to 1024 bytes); copying the rows through the planes' buffers moves
+the same bytes much faster.
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ class I420Image:
     """A yuv420p frame, or a rectangle of one, where the segmenters take an RGB frame: it has the
     RGB frame's ``shape``, crops like it (``image[y0:y1, x0:x1]``) and ``downscale`` makes the
     model's RGB input from its planes at the model's size. A file job's frames never become
-    RGB at full size (0.1 ms of conversion and 1.5 MB a frame at 960x540), and the resize reads
+    RGB at full size (which saves a conversion and 1.5 MB a frame at 960x540), and the resize reads
     half the bytes."""
 
     def __init__(self, yuv: np.ndarray, box: tuple[int, int, int, int] | None = None):

@@ -9,7 +9,7 @@ maps: where the linear model gives an alpha of 0 or 1 for every possible luma ac
 block, the block is copied from the background or the frame without any arithmetic, and that
 is most of a frame. Only the soft edge is computed.
 
-numba compiles on first use (about a second) and caches the machine code on disk.
+numba compiles on first use (a pause at startup) and caches the machine code on disk.
 """
 from __future__ import annotations
 

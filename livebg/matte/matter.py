@@ -151,7 +151,7 @@ class Matter:
         return _Step(tag, prob, guide, scale, gray, gate, thumbnail(guide))
 
     def _finish(self, step: _Step, prob: np.ndarray):
-        # the small guide's thumbnail serves the scene-cut check: a fifth of the cost of the frame's
+        # the small guide's thumbnail serves the scene-cut check: much cheaper than the frame's
         return self._refine(step, self.smoother(prob, thumb=step.thumb))
 
     def _refine(self, step: _Step, prob: np.ndarray):

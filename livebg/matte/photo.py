@@ -34,9 +34,9 @@ def trimap_from_probability(prob: np.ndarray, *, high: float = TRIMAP_HIGH, low:
 
 
 def matting_compiled() -> bool:
-    """True when pymatting's compiled code is cached. numba compiles it on the first use (about
-    40 s on 2 cores, against 2-5 s a photo after) and caches it beside the package, or under
-    NUMBA_CACHE_DIR when that is set."""
+    """True when pymatting's compiled code is cached. numba compiles it on the first use (which
+    takes far longer than matting a photo does afterwards) and caches it beside the package, or
+    under NUMBA_CACHE_DIR when that is set."""
     import importlib.util
     import os
     from pathlib import Path
@@ -50,9 +50,9 @@ def matting_compiled() -> bool:
     return any(next(place.rglob("estimate_foreground_ml*.nbi"), None) for place in places)
 
 
-# Closed-form matting's cost grows with the unknown band's pixels (a 10 MP photo took 128 s and
-# 6 GB, 64 MP was killed at 24 GB): it is solved at this working size, and the alpha and the
-# foreground colour are brought to full size edge-aware, a strip of rows at a time.
+# Closed-form matting's cost grows with the unknown band's pixels (at full size a large photo
+# is very slow and can run out of memory): it is solved at this working size, and the alpha
+# and the foreground colour are brought to full size edge-aware, a strip of rows at a time.
 MATTING_PIXELS = 1_000_000
 STRIP_ROWS = 512
 UPSAMPLE_RADIUS = 2  # guided upsampling window, in working-size pixels

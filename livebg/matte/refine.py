@@ -52,7 +52,7 @@ class Refiner:
             alpha = cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
             return np.clip(alpha, 0.0, 1.0, out=alpha)
         a, b = self.coefficients(prob, guide, scale)
-        # one two-channel resize costs about a third of two one-channel ones
+        # one two-channel resize is much cheaper than two one-channel ones
         ab = cv2.resize(cv2.merge((a, b)), (w, h), interpolation=cv2.INTER_LINEAR)
         alpha = cv2.multiply(ab[..., 0], gray, dtype=cv2.CV_32F)
         alpha += ab[..., 1]
@@ -103,7 +103,7 @@ def guide_small(luma: np.ndarray, short_side: int = GUIDE_SHORT_SIDE) -> tuple[n
     factor = round(1 / scale)
     if scale < 1 and not (w % factor or h % factor) and (w // factor, h // factor) == size:  # e.g. 540p, 1080p
         small = shrink(luma, factor).astype(np.float32)
-    else:  # INTER_AREA to a non-integer ratio is slow (0.65 ms for 720p to 270 px): halve first
+    else:  # INTER_AREA to a non-integer ratio (e.g. 720p to 270 px) is slow: halve first
         while luma.shape[0] >= 2 * size[1] and luma.shape[1] >= 2 * size[0]:
             luma = shrink(luma, 2)
         small = cv2.resize(luma, size, interpolation=cv2.INTER_AREA).astype(np.float32)

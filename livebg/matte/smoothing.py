@@ -38,7 +38,7 @@ def neighbour_average(prob: np.ndarray, guide: np.ndarray,
     """``prob`` averaged with the ``(prob, guide)`` of up to two neighbouring frames, all at the
     guide's size: a neighbour weighs NEIGHBOUR_WEIGHT where its guide equals this one, falling
     linearly to 0 at a difference of PICTURE_TOLERANCE (something moved there, or the light
-    changed). A new array, in one compiled pass (~0.2 ms at 480x270 for two neighbours)."""
+    changed). A new array, in one compiled pass."""
     from livebg.matte.kernels import neighbour_average as kernel
 
     if len(neighbours) > 2:
@@ -63,7 +63,7 @@ class TemporalSmoother:
         self._thumb: np.ndarray | None = None
         self.cuts = 0
         if self.config.method == "adaptive":
-            # load the compiled kernel now (a third of a second the first time in a process),
+            # load the compiled kernel now (slow the first time in a process),
             # at startup, not in the middle of the second frame
             self._adaptive(np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32))
 
@@ -76,7 +76,7 @@ class TemporalSmoother:
         """True when ``frame`` differs from the previous one as a scene cut does. ``frame`` is the
         RGB frame or any grey version of it (uint8, or float in [0, 1]), or ``thumb`` its
         ``thumbnail`` when the caller has made it already (the matte stage makes it from its
-        small guide image, which is ~5x cheaper to shrink than the frame)."""
+        small guide image, which is much cheaper to shrink than the frame)."""
         if thumb is None:
             if frame is None:
                 raise TypeError("is_cut needs the frame or its thumbnail")

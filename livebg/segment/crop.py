@@ -93,7 +93,7 @@ class PersonCropSegmenter(Segmenter):
         """Bounding box in frame pixels of the ``prob > threshold`` pixels of a map that covers
         ``region`` (x0, y0, x1, y1) of the frame; None when there are none."""
         mask = prob > self.threshold
-        ys = np.flatnonzero(mask.any(axis=1))  # rows and columns with a person pixel: ~10x
+        ys = np.flatnonzero(mask.any(axis=1))  # rows and columns with a person pixel: far
         if ys.size == 0:                       # cheaper than the coordinates of every one
             return None
         xs = np.flatnonzero(mask.any(axis=0))

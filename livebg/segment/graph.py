@@ -3,8 +3,7 @@
 ONNX Runtime runs convolutions on x86 in a blocked channel layout (NCHWc) and converts to and
 from plain NCHW around any node it cannot run blocked. The MediaPipe selfie model, as exported,
 has three kinds of such nodes, and each rewrite here replaces one with what ONNX Runtime keeps
-blocked (measured on the 256x256 model, one thread: 2.2 -> 1.5 ms a call, see
-``scripts/benchmark.py``'s model table):
+blocked, which makes each call faster (``scripts/benchmark.py``'s model table measures it):
 
 - hard-swish written out as ``x * clip(x + 3, 0, 6) * (1/6)`` becomes ``x * HardSigmoid(x)``,
   which ONNX Runtime fuses into the convolution before it;

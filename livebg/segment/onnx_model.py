@@ -65,8 +65,8 @@ def _rewrite(model, path, input_name: str, scale: float, offset: float):
 
 
 def inference_threads(requested: int) -> int:
-    """CPU threads for the model: ``requested`` up to the machine's cores (more only slows it:
-    1000 ran at 0.4 fps here), or 0 for one per core less one, left to the pipeline."""
+    """CPU threads for the model: ``requested`` up to the machine's cores (more only slows it,
+    and far more slows it to a crawl), or 0 for one per core less one, left to the pipeline."""
     cores = os.cpu_count() or 2
     if requested > cores:
         say(f"--threads {requested} is more than the {cores} cores here: using {cores}")
@@ -124,7 +124,7 @@ class OnnxSegmenter(Segmenter):
         self.indices = class_indices(self.categories, classes, name)
         self.classes = tuple(classes)
         # Each session runs once on a blank input here: ONNX Runtime sets up its buffers on the
-        # first run (2-3x a call's time), which belongs to startup, not to the first frame; and
+        # first run (several calls' time), which belongs to startup, not to the first frame; and
         # a rewritten graph that loads but cannot run falls back to the file as exported.
         blank = np.zeros((self.height, self.width, 3), np.uint8)
         self.session: Any = None

@@ -76,7 +76,7 @@ class VideoFileSink(FrameSink):
             self.stream.codec_context.thread_count = threads
         self._in_format = "gray" if gray else ("rgba" if alpha else "rgb24")
         # RGB -> yuv420p with OpenCV's vectorised conversion (same BT.601 limited-range result as
-        # swscale's default, about 10x faster); the encoder then takes the planes as they are
+        # swscale's default, much faster); the encoder then takes the planes as they are
         self._to_i420 = self._in_format == "rgb24" and pix_fmt == "yuv420p"
         try:
             self.audio: AudioCarrier | None = AudioCarrier(audio_from, self.container, self.ext) if audio_from else None

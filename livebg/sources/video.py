@@ -101,8 +101,8 @@ class VideoFileSource:
                     if not self.orientation.upright:
                         yuv, image = None, self.orientation.apply(frame.to_ndarray(format="rgb24"))
                     elif frame.format.name == "yuv420p" and not (frame.width % 2 or frame.height % 2):
-                        # RGB only if asked for (Frame.rgb: OpenCV's conversion, about 3x faster
-                        # than swscale's, same BT.601 result); the model reads the planes
+                        # RGB only if asked for (Frame.rgb: OpenCV's conversion, faster than
+                        # swscale's, same BT.601 result); the model reads the planes
                         yuv, image = i420.from_frame(frame), None
                     else:
                         yuv, image = None, frame.to_ndarray(format="rgb24")
