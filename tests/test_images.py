@@ -291,3 +291,16 @@ def test_a_photo_that_breaks_the_matting_is_one_failure_not_a_crash(shared, tmp_
     err = capsys.readouterr().err
     assert "ValueError: Trimap did not contain foreground values" in err and "Traceback" not in err
     assert len(list(out.iterdir())) == 1
+
+
+def test_macos_resource_forks_and_partial_files_are_not_photos(tmp_path):
+    """A folder copied from a Mac holds ._IMG_1.jpg companions (not pictures); a killed run may
+    leave livebg's own partial outputs. Neither is a photo to process."""
+    from livebg.jobs.photos import collect_images
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "IMG_1.jpg"), np.zeros((8, 8, 3), np.uint8))
+    (folder / "._IMG_1.jpg").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    (folder / ".IMG_1_livebg.livebg-partial-99999-abcd.jpg").write_bytes(b"half")
+    assert [p.name for p in collect_images([str(folder)])] == ["IMG_1.jpg"]

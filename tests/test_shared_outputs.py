@@ -3,6 +3,7 @@ wins whole, and partial files left by a killed run are removed (and said) on the
 from __future__ import annotations
 
 import subprocess
+import time
 import sys
 from fractions import Fraction
 
@@ -51,10 +52,17 @@ def test_partials_of_a_killed_run_are_removed_and_said(tmp_path):
 
     running = out_dir / f".busy{PARTIAL_TAG}{os.getppid()}-abcd1236.mp4"  # pytest's parent: alive
     running.write_bytes(b"being written")
+    hour_ago = time.time() - 3600
+    for path in (stale, stale_frames):
+        os.utime(path, (hour_ago, hour_ago))
+    # a process id unknown here but a file written just now: maybe a job on another machine
+    # writing into a shared folder; kept
+    recent = out_dir / f".other{PARTIAL_TAG}{dead.stdout.strip()}-abcd1237.mp4"
+    recent.write_bytes(b"someone else's")
     result = subprocess.run([sys.executable, "-m", "livebg", "video", str(clip), "-o", str(out_dir / "new.mp4"),
                              "--bg", "white", "-q"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "removed 2 partial files" in result.stderr and "killed" in result.stderr
     assert not stale.exists() and not stale_frames.exists()
-    assert running.exists()
+    assert running.exists() and recent.exists()
     assert frames_in(out_dir / "new.mp4") == 5

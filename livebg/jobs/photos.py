@@ -19,6 +19,7 @@ from livebg.segment.base import Segmenter
 from livebg.segment.factory import load_segmenter
 from livebg.segment.weights import first_line
 from livebg.sinks import VIDEO_EXTENSIONS, check_writable, write_image_atomic
+from livebg.sinks.files import PARTIAL_TAG
 
 
 def collect_images(inputs: Sequence[str]) -> list[Path]:
@@ -27,7 +28,10 @@ def collect_images(inputs: Sequence[str]) -> list[Path]:
         path = Path(spec).expanduser()
         if path.is_dir():
             entries = list(path.iterdir())
-            found = sorted(p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+            # not macOS's ._IMG_1.jpg companions (resource forks, not pictures) nor livebg's own
+            # partial outputs; other hidden photos are photos
+            found = sorted(p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+                           and not p.name.startswith("._") and PARTIAL_TAG not in p.name)
             if not found:
                 raise InputError(f"{path} holds no images: give JPEG/PNG photos or a directory of them")
             photos = set(found)

@@ -73,10 +73,10 @@ def choose_model(config: ModelConfig, *, live: bool = False) -> ModelChoice:
     selfie = resolve_model(CPU_DEFAULT_MODEL)
     if config.fast:
         return ModelChoice(selfie, device, f"--fast: bundled, works offline; {RVM_NOTE}")
-    if live and device == "cpu":
+    if live and rvm_device(device) == "cpu":
         return ModelChoice(selfie, device, f"default live on a CPU: keeps the camera's rate; {RVM_NOTE}")
     try:
-        fetch_rvm(download=config.download)
+        fetch_rvm(download=config.download, weights_file=config.weights if config.weights.endswith(".onnx") else "")
     except ModelError as exc:
         say(f"using the bundled selfie model instead of RVM: {exc}")
         return ModelChoice(selfie, device, f"default while RVM's weights are missing; {RVM_NOTE}")
@@ -84,14 +84,34 @@ def choose_model(config: ModelConfig, *, live: bool = False) -> ModelChoice:
     return ModelChoice(resolve_model("rvm"), device, f"default {where}; {FAST_NOTE}")
 
 
+def rvm_device(device: str) -> str:
+    """Where RVM runs: ONNX Runtime decides, not torch (the onnxruntime wheel has no CUDA
+    provider even on a machine where torch sees a GPU; onnxruntime-gpu has one)."""
+    if device != "cuda":
+        return "cpu"
+    import onnxruntime as ort
+
+    return "cuda" if "CUDAExecutionProvider" in ort.get_available_providers() else "cpu"
+
+
 def load_rvm(spec: ModelSpec, device: str, config: ModelConfig, reason: str) -> Segmenter:
+    if config.device == "cuda" and rvm_device(device) != "cuda":
+        raise DeviceError("RVM on CUDA needs ONNX Runtime's CUDA provider: pip install onnxruntime-gpu, "
+                          "or use --device cpu")
+    device = rvm_device(device)
     if config.precision == "float16" and device != "cuda":
         raise ConfigError("RVM runs in float16 on CUDA only (it is slower than float32 on a CPU): "
                           "drop --precision float16, or use --device cuda")
     if config.precision == "bfloat16":
         raise ConfigError("RVM runs in float32 (float16 on CUDA): drop --precision bfloat16")
     precision = "float16" if device == "cuda" and config.precision in ("auto", "float16") else "float32"
-    path = fetch_rvm(precision, download=config.download, weights_file=config.weights)
+    try:
+        path = fetch_rvm(precision, download=config.download, weights_file=config.weights)
+    except ModelError as exc:
+        if precision != "float16" or config.precision == "float16":
+            raise
+        say(f"running RVM in float32: {exc}")  # the float32 file, which auto found, runs on CUDA too
+        path = fetch_rvm("float32", download=config.download, weights_file=config.weights)
     source = f"weights {path.name}" if config.weights else f"release file {path.name}"
     return RvmSegmenter(path, device=device, threads=config.threads, source=source,
                         model_short=config.infer_size or MODEL_SHORT_SIDE,

@@ -119,10 +119,13 @@ def fetch_rvm(precision: str = "float32", *, download: bool = True, weights_file
     cached = livebg_cache() / file
     url = f"{RVM_RELEASE}/{file}"
     fix = f"download {url} into {cached.parent}, pass --weights FILE, or use {OFFLINE_HINT}"
-    if cached.is_file():
-        if expected and sha256_of(cached) != expected:
-            raise ModelError(f"{cached} is not the official RVM release file (sha256 differs): delete it and run again")
-        return cached
+    try:
+        if cached.is_file():
+            if expected and sha256_of(cached) != expected:
+                raise ModelError(f"{cached} is not the official RVM release file (sha256 differs): delete it and run again")
+            return cached
+    except OSError as exc:
+        raise ModelError(f"cannot read {cached} ({first_line(exc, 120)}): check livebg's cache (LIVEBG_CACHE)") from None
     if not download or offline():
         off = "LIVEBG_OFFLINE is set" if offline() else "downloads are off"
         raise ModelError(f"RVM's weights are not in livebg's cache ({cached}) and {off}: {fix}")
@@ -131,14 +134,19 @@ def fetch_rvm(precision: str = "float32", *, download: bool = True, weights_file
         raise ModelError(f"RVM's weights could not be downloaded earlier ({failed.read_text().strip()}); "
                          f"livebg retries in a day, or: {fix}")
     say(f"downloading {file} from {RVM_RELEASE} into {cached.parent} ({RVM_TERMS})")
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=f".{file}.", suffix=".part", dir=cached.parent)
+    partial = ""
     try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(prefix=f".{file}.", suffix=".part", dir=cached.parent)
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
             while block := response.read(1 << 20):
                 out.write(block)
+            length = getattr(response, "length", None)  # Content-Length left over: a short read
+        if length:
+            raise ModelError(f"the download of {url} was cut short: try again later, or {fix}")
         if expected and sha256_of(Path(partial)) != expected:
             raise ModelError(f"the download of {url} does not match its recorded sha256: try again later, or {fix}")
+        os.chmod(partial, 0o644)  # mkstemp makes it private; the cache may be shared
         os.replace(partial, cached)
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
         reason = first_line(getattr(exc, "reason", exc) if isinstance(exc, urllib.error.URLError) else exc, 120)
@@ -148,7 +156,8 @@ def fetch_rvm(precision: str = "float32", *, download: bool = True, weights_file
             pass
         raise ModelError(f"RVM's weights could not be downloaded ({reason}): {fix}") from None
     finally:
-        Path(partial).unlink(missing_ok=True)
+        if partial:
+            Path(partial).unlink(missing_ok=True)
     failed.unlink(missing_ok=True)
     return cached
 
@@ -183,6 +192,7 @@ def load_torchvision_model(name: str, weights_file: str = "", download: bool = T
 
     builder = get_model_builder(name)
     weights = torchvision_weights(name)
+    download = download and not offline()
     if weights_file:
         return _load_from_file(name, builder, weights, Path(weights_file).expanduser()), weights
     cached = torch_hub_checkpoints() / checkpoint_file_name(weights)

@@ -8,6 +8,7 @@ import errno
 import os
 import secrets
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def write_failed(path: Path, exc: BaseException) -> OutputError:
 
 
 PARTIAL_TAG = ".livebg-partial-"
+STALE_SECONDS = 600  # a partial file untouched this long, whose process is gone, was left by a killed run
 
 
 def partial_path(final: Path) -> Path:
@@ -79,6 +81,11 @@ def remove_stale_partials(directory: Path) -> list[Path]:
     for path in directory.glob(f".*{PARTIAL_TAG}*"):
         pid = path.name.split(PARTIAL_TAG, 1)[1].split("-", 1)[0]
         if not pid.isdigit() or int(pid) == os.getpid() or _running(int(pid)):
+            continue
+        try:  # a job on another machine (a shared folder) has a process id this one does not know:
+            if time.time() - path.stat().st_mtime < STALE_SECONDS:  # only files left alone for long
+                continue
+        except OSError:
             continue
         try:
             shutil.rmtree(path) if path.is_dir() else path.unlink()

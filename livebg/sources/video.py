@@ -68,57 +68,65 @@ class VideoFileSource:
         self.start_pts: int | None = None
 
     def __iter__(self) -> Iterator[Frame]:
-        index = 0
-        frame_step = max(1, round(1 / (self.rate * self.time_base)))
+        self._index = 0
+        self._in_damage = False
         packets = 0
-        in_damage = False
         try:
             # Demux and decode separately: with frame threading FFmpeg's decoder drops a cut-off
             # last packet silently, so truncation shows only in the packets (flagged corrupt,
             # or fewer than the MP4/MOV index lists).
             for packet in self._container.demux(self._stream):
                 if packet.is_corrupt:
-                    self._stop(f"packet {packets} is damaged (after {index} frames)")
+                    # the frames the decoder still holds (its threads work a few frames behind)
+                    # are intact: they come out first
+                    yield from self._frames(self._stream.decode(None))
+                    self._stop(f"packet {packets} is damaged (after {self._index} frames)")
                     return
                 packets += packet.size > 0
-                for frame in packet.decode():
-                    # A frame the decoder flags corrupt spoils the frames that refer to it, up
-                    # to the next intact key frame
-                    if frame.is_corrupt:
-                        if self.strict:
-                            raise InputError(f"{self.path} is damaged: frame {index} decodes with errors "
-                                             f"(--strict): use a complete copy of the file, or drop --strict")
-                        if not in_damage:
-                            self.damaged.append((index, index))
-                        in_damage = True
-                    elif frame.key_frame:
-                        in_damage = False
-                    if in_damage:
-                        self.damaged[-1] = (self.damaged[-1][0], index)
-                    pts = frame.pts if frame.pts is not None else (self.start_pts or 0) + index * frame_step
-                    if self.start_pts is None:
-                        self.start_pts = pts
-                    if not self.orientation.upright:
-                        yuv, image = None, self.orientation.apply(frame.to_ndarray(format="rgb24"))
-                    elif frame.format.name == "yuv420p" and not (frame.width % 2 or frame.height % 2):
-                        # RGB only if asked for (Frame.rgb: OpenCV's conversion, faster than
-                        # swscale's, same BT.601 result); the model reads the planes
-                        yuv, image = i420.from_frame(frame), None
-                    else:
-                        yuv, image = None, frame.to_ndarray(format="rgb24")
-                    yield Frame(index, pts, (pts - self.start_pts) * self.time_base, image, yuv=yuv)
-                    index += 1
+                yield from self._frames(packet.decode())
         except av.FFmpegError as exc:
-            if index == 0:
+            if self._index == 0:
                 raise InputError(f"{self.path} is corrupt: decoding failed at the first frame ({_reason(exc)}): "
                                  "use a complete copy of the file, or re-encode it") from None
-            self._stop(f"decoding failed after {index} frames ({_reason(exc)})")
+            self._stop(f"decoding failed after {self._index} frames ({_reason(exc)})")
             return
-        if self._indexed and index and packets < self.frame_count:
+        if self._indexed and self._index and packets < self.frame_count:
             self._stop(f"its index lists {self.frame_count} frames but the file holds {packets}")
             return
-        if index == 0:
+        if self._index == 0:
             raise InputError(f"{self.path} has no video frames: give a video that has at least one frame")
+
+    def _frames(self, decoded) -> Iterator[Frame]:
+        """Frames from the decoder, upright, with their planes when they stay YUV; noting damage."""
+        frame_step = max(1, round(1 / (self.rate * self.time_base)))
+        for frame in decoded:
+            index = self._index
+            # A frame the decoder flags corrupt spoils the frames that refer to it, up to the
+            # next intact key frame
+            if frame.is_corrupt:
+                if self.strict:
+                    raise InputError(f"{self.path} is damaged: frame {index} decodes with errors "
+                                     f"(--strict): use a complete copy of the file, or drop --strict")
+                if not self._in_damage:
+                    self.damaged.append((index, index))
+                self._in_damage = True
+            elif frame.key_frame:
+                self._in_damage = False
+            if self._in_damage:
+                self.damaged[-1] = (self.damaged[-1][0], index)
+            pts = frame.pts if frame.pts is not None else (self.start_pts or 0) + index * frame_step
+            if self.start_pts is None:
+                self.start_pts = pts
+            if not self.orientation.upright:
+                yuv, image = None, self.orientation.apply(frame.to_ndarray(format="rgb24"))
+            elif frame.format.name == "yuv420p" and not (frame.width % 2 or frame.height % 2):
+                # RGB only if asked for (Frame.rgb: OpenCV's conversion, faster than swscale's,
+                # same BT.601 result); the model reads the planes
+                yuv, image = i420.from_frame(frame), None
+            else:
+                yuv, image = None, frame.to_ndarray(format="rgb24")
+            yield Frame(index, pts, (pts - self.start_pts) * self.time_base, image, yuv=yuv)
+            self._index += 1
 
     def _stop(self, reason: str) -> None:
         """The frames end here: raise (no frame yet, or --strict), else note why."""

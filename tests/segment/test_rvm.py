@@ -219,3 +219,24 @@ def test_photos_start_from_zero_state_and_settle(rvm, clips):
     first = rvm.predict([image, other])
     second = rvm.predict([other, image])
     np.testing.assert_allclose(first[0], second[1], atol=1e-5)
+
+
+def test_rvm_runs_on_cuda_only_with_onnx_runtimes_cuda_provider(monkeypatch):
+    """torch may see a GPU where the onnxruntime wheel has no CUDA provider: RVM then runs on
+    the CPU in float32 (never float16 there), and live auto keeps the selfie model."""
+    import onnxruntime as ort
+
+    from livebg.segment import factory
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert factory.rvm_device("cuda") == "cpu" and factory.rvm_device("cpu") == "cpu"
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert factory.rvm_device("cuda") == "cuda"
+
+
+def test_auto_with_rvms_file_as_weights_runs_rvm(tmp_path):
+    """The fallback line says 'pass --weights FILE': with auto, that file is RVM's."""
+    choice = choose_model(ModelConfig(device="cpu", weights=str(RVM_FILE)))
+    assert choice.spec.name == "rvm"
+    segmenter, _ = load_segmenter(ModelConfig(device="cpu", weights=str(RVM_FILE)))
+    assert isinstance(segmenter, RvmSegmenter)

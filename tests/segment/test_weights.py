@@ -70,6 +70,7 @@ def test_weights_file_and_mismatch(tmp_path, shared):
 
 
 def test_missing_weights_say_file_cache_and_offline_alternative(torch_home, monkeypatch):
+    monkeypatch.delenv("LIVEBG_OFFLINE")  # the session's offline switch; this test stands in for the network itself
     name = "deeplabv3_mobilenet_v3_large"
     file = checkpoint_file_name(torchvision_weights(name))
     with pytest.raises(ModelError) as info:
