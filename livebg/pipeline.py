@@ -13,6 +13,7 @@ import contextlib
 import queue
 import threading
 import time
+import types
 from typing import Callable, Iterable, Iterator, Sequence
 
 import cv2
@@ -75,17 +76,17 @@ class Pipeline:
 
     # -- threads ---------------------------------------------------------------------------
     def _run_source(self, source: Iterable, out: queue.Queue) -> None:
+        items = iter(source)
         try:
-            for item in source:
+            for item in items:
                 if self.drain_event.is_set() or not self._put(out, item):
                     break
         except BaseException as exc:
             self._fail(exc)
         finally:
-            close = getattr(source, "close", None)
-            if close is not None:  # generators: run their cleanup in this thread
+            if isinstance(items, types.GeneratorType):  # its cleanup (a decoder's) runs in this thread
                 try:
-                    close()
+                    items.close()
                 except BaseException as exc:
                     self._fail(exc)
         self._put(out, _END)
