@@ -12,7 +12,9 @@ from typing import Sequence
 from livebg import __version__
 from livebg.config import SETTINGS, Config, apply_settings, load_config
 from livebg.errors import DAMAGED_INPUT, LivebgError, say, set_quiet
+from livebg.batch.options import add_batch_parser
 from livebg.live.options import add_cam_parser
+from livebg.serve.options import add_serve_parser
 from livebg.signals import terminate_as_interrupt
 
 BG_HELP = ("background: an image or video path, or white, black, green, #RRGGBB (or #RGB), blur, blur:STRENGTH, "
@@ -109,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the models, where their weights come from, and which are available here")
 
     add_cam_parser(sub, lambda p: _common(p, bg_help=CAM_BG_HELP))
+    add_batch_parser(sub, _common)
+    add_serve_parser(sub)
     return parser
 
 
@@ -153,6 +157,10 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.command == "models":
             _print_models()
             return 0
+        if args.command == "serve":  # settings come per request; the server's own flags are its own
+            from livebg.serve.options import run_serve
+
+            return run_serve(args)
         set_quiet(bool(getattr(args, "quiet", False)))
         config = config_from_args(args)
         if args.command == "video":
@@ -174,6 +182,10 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             from livebg.live.run import run_cam
 
             return run_cam(args, config)
+        if args.command == "batch":
+            from livebg.batch.options import run_batch
+
+            return run_batch(args, config)
         parser.error(f"unknown command {args.command}")
     except LivebgError as exc:
         say(str(exc), error=True)

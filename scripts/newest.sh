@@ -11,7 +11,7 @@ lock=0
 rm -rf .venv-newest
 python3 -m venv .venv-newest
 .venv-newest/bin/python -m pip install -q --upgrade pip
-.venv-newest/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e '.[test]'
+.venv-newest/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e '.[test,serve,cluster]'
 if .venv-newest/bin/python -m pip show -q opencv-python-headless >/dev/null 2>&1; then
   .venv-newest/bin/python -m pip uninstall -q -y opencv-python-headless
   .venv-newest/bin/python -m pip install -q --force-reinstall --no-deps "opencv-python"

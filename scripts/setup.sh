@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[test,serve,cluster]'
 # Another package may pull in opencv-python-headless, which shadows opencv-python's cv2 and
 # has no window support (needed by `livebg cam --preview`); keep the full build.
 if .venv/bin/python -m pip show -q opencv-python-headless >/dev/null 2>&1; then
