@@ -49,6 +49,10 @@ class PhotosFailed(LivebgError):
         self.written = written
 
 
+class Cancelled(LivebgError):
+    """A job stopped by its caller (``cancel`` set): its outputs were removed."""
+
+
 class DeviceError(LivebgError):
     """A camera or virtual camera device is missing or failed."""
 

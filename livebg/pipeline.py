@@ -159,17 +159,19 @@ def opencv_serial() -> Iterator[None]:
 
 
 def run_stages(source: Iterable, stages: Sequence[Stage], *, queue_size: int = 4,
-               on_interrupt: Callable[[Pipeline], None] | None = None) -> Pipeline:
+               on_interrupt: Callable[[Pipeline], None] | None = None,
+               cancel: threading.Event | None = None) -> Pipeline:
     """Run a pipeline to the end. The first Ctrl-C drains (frames in flight finish), a second
-    (not the first one repeated, see SAME_STOP_SECONDS) stops at once. Raises the first error
-    of any thread after every thread has ended."""
+    (not the first one repeated, see SAME_STOP_SECONDS) stops at once, and so does ``cancel``
+    when it is set (a server's job cancelled by its client). Raises the first error of any
+    thread after every thread has ended."""
     pipeline = Pipeline(queue_size=queue_size)
     caught: list[Caught] = []  # when each stop signal came, and which
     announced = False
     with signals_noted(caught), opencv_serial():
         pipeline.start(source, stages)
         while True:
-            if second_stop(caught):
+            if second_stop(caught) or (cancel is not None and cancel.is_set()):
                 pipeline.stop()
             elif caught and not announced:
                 pipeline.drain()

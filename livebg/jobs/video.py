@@ -4,10 +4,11 @@ encode, one thread each (pipeline.py), along the YUV or the RGB chain (chains.py
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tqdm import tqdm
 
@@ -15,7 +16,7 @@ from livebg.composite.blend import Compositor
 from livebg.composite.factory import open_background
 from livebg.composite.i420 import I420Compositor
 from livebg.config import SEQUENCE_FPS, Config
-from livebg.errors import InputError, OutputError
+from livebg.errors import Cancelled, InputError, OutputError
 from livebg.jobs.chains import rgb_chain, yuv_chain
 from livebg.jobs.common import (
     check_not_overwriting,
@@ -54,8 +55,14 @@ def default_video_output(input_spec: str, transparent: bool) -> Path:
 
 
 def run_video(input_spec: str, output: str | Path | None, config: Config, *,
-              segmenter: Segmenter | None = None, progress: bool = True) -> VideoResult:
-    """Replace the background of every frame of a video file or image sequence."""
+              segmenter: Segmenter | None = None, progress: bool = True,
+              on_frame: Callable[[int, int | None], None] | None = None,
+              cancel: threading.Event | None = None) -> VideoResult:
+    """Replace the background of every frame of a video file or image sequence.
+
+    ``on_frame(done, total)`` is called after each frame is written (``total``: the input's
+    frame count when known); setting ``cancel`` stops the job, removes its outputs and raises
+    ``Cancelled``. A given ``segmenter`` may be shared: the job takes a stream of its own."""
     config.validate()
     bg_spec = config.background.bg
     transparent = bg_spec.strip().lower() == "transparent"
@@ -102,15 +109,25 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         matter = Matter(config, edge_threshold=segmenter.edge_threshold)
         compositor = Compositor(background, config.background.light_wrap,
                                 device="cuda" if segmenter.device == "cuda" else None)
-        bar = tqdm(total=source.frame_count or None, unit="frame", file=sys.stderr, disable=not progress,
+        total = source.frame_count or None
+        done = 0
+
+        def frame_written():
+            nonlocal done
+            bar.update(1)
+            done += 1
+            if on_frame is not None:
+                on_frame(done, total)
+
+        bar = tqdm(total=total, unit="frame", file=sys.stderr, disable=not progress,
                    dynamic_ncols=True, smoothing=0.1, desc="livebg", mininterval=0.5 if sys.stderr.isatty() else 2)
         # The one place the chain is chosen: frames the decoder gives as YUV 4:2:0, going to an
         # encoder that takes it as it is, stay YUV from end to end (jobs/chains.py).
         if (source.gives_yuv and sink.takes_i420 and alpha_sink is None and not transparent
                 and not config.background.light_wrap and compositor.device is None):
-            stages = yuv_chain(segmenter, matter, I420Compositor(background), sink, lambda: bar.update(1))
+            stages = yuv_chain(segmenter, matter, I420Compositor(background), sink, frame_written)
         else:
-            stages = rgb_chain(segmenter, matter, compositor, sink, alpha_sink, lambda: bar.update(1),
+            stages = rgb_chain(segmenter, matter, compositor, sink, alpha_sink, frame_written,
                                planes=source.gives_yuv)
 
         started = time.perf_counter()
@@ -121,10 +138,11 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
                       file=sys.stderr)  # tqdm.write defaults to stdout
 
         try:
-            pipeline = run_stages(source, stages,
-                                  on_interrupt=on_interrupt)
+            pipeline = run_stages(source, stages, on_interrupt=on_interrupt, cancel=cancel)
         finally:
             bar.close()
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("the job was cancelled; nothing was kept")
         if pipeline.stop_event.is_set():  # abandoned by a second Ctrl-C
             raise KeyboardInterrupt
         if sink.frames == 0:
