@@ -64,8 +64,8 @@ def _matte_options(p: argparse.ArgumentParser, *, stream: bool) -> None:
         g.add_argument("--smoothing-strength", type=float, help="0 (off) .. 0.95 (default: 0.8)")
     g.add_argument("--refine", choices=("bilinear", "guided"), help="edge refinement (default: guided)")
     g.add_argument("--guide-size", type=int, metavar="PX",
-                   help="guided refinement: short side of the image edges are fitted on; 180 is ~0.6 CPU ms "
-                        "a frame cheaper at 960x540, with edges a little less steady (default: 270)")
+                   help="guided refinement: short side of the image the edges are fitted on; smaller is "
+                        "cheaper, with edges a little less steady (default: 270)")
     g.add_argument("--light-wrap", type=float, help="0..1: background light spilling onto the edge (default: 0)")
 
 

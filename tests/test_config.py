@@ -201,3 +201,12 @@ def test_look_ahead_and_guide_size_flags(tmp_path, shared, capsys):
     photo = shared / "media/portraits/doctor-5871743_640.jpg"
     assert main(["video", str(photo), "--smoothing", "none", "--look-ahead", "-q", "-o", str(tmp_path / "o.mp4")]) == 0
     assert "--look-ahead does nothing with --smoothing none" in capsys.readouterr().err
+
+
+def test_option_help_says_what_an_option_does_not_what_it_took_on_one_machine():
+    """--guide-size's help quoted "~0.6 CPU ms a frame": a timing that goes stale with the machine
+    (those belong in docs/speed.md)."""
+    parser = build_parser()
+    for name, action in parser._subparsers._group_actions[0].choices.items():
+        text = " ".join(action.format_help().split())
+        assert not re.search(r"\d\s*(CPU\s*)?ms\b", text), f"`livebg {name} --help` quotes a timing"
