@@ -45,6 +45,21 @@ def test_standard_output_is_refused(capsys, media, tmp_path, monkeypatch):
     assert_empty(tmp_path)
 
 
+@pytest.mark.parametrize("where", [".", "./", "..", "/", "CWD"])
+def test_the_current_directory_or_its_parents_as_output_are_refused(capsys, media, tmp_path, monkeypatch, where):
+    """`-o .` in an empty directory crashed in partial_path (a path without a name); a directory
+    output gets PNG frames in a directory made under a temporary name and renamed into place,
+    which cannot be the current directory (nor any directory above it)."""
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    target = str(cwd) if where == "CWD" else where
+    status, line, _ = run_cli(capsys, ["video", str(media["valid"]), "--bg", "white", "-o", target])
+    assert status == 2
+    assert_says(line, "current directory", "-o frames/")
+    assert_empty(cwd)
+
+
 def test_frame_directories_are_readable_and_named_as_frames(capsys, media, tmp_path):
     """They were made private (0700) by mkdtemp, unlike every other output; the messages
     did not say that a path without an extension gets PNG frames."""

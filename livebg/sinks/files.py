@@ -116,7 +116,12 @@ def plan_output(path: str | Path, *, transparent: bool, what: str = "output") ->
     if text.endswith(("/", os.sep)) or out.is_dir() or not ext:
         if out.exists() and not out.is_dir():
             raise OutputError(f"{what} {out} exists and is not a directory: choose another path")
-        return OutputPlan(out, "frames", what)
+        # the frames' directory is made under a temporary name beside it and renamed into place
+        where = out.resolve()
+        if where == Path.cwd().resolve() or where in Path.cwd().resolve().parents:
+            raise OutputError(f"{what} {text} is the current directory or one above it: PNG frames go into a "
+                              f"directory of their own; name a new one, e.g. -o frames/")
+        return OutputPlan(Path(os.path.normpath(out)), "frames", what)
     if ext in IMAGE_OUT_EXTENSIONS:
         raise OutputError(f"{what} {out} is a single image, but a video has many frames: use .mp4, .mov, .webm or a directory")
     if ext not in VIDEO_EXTENSIONS:
