@@ -76,7 +76,8 @@ def choose_model(config: ModelConfig, *, live: bool = False) -> ModelChoice:
     if live and rvm_device(device) == "cpu":
         return ModelChoice(selfie, device, f"default live on a CPU: keeps the camera's rate; {RVM_NOTE}")
     try:
-        fetch_rvm(download=config.download, weights_file=config.weights if config.weights.endswith(".onnx") else "")
+        fetch_rvm(download=config.download, weights_file=config.weights if config.weights.endswith(".onnx") else "",
+                  skip_recent_failure=True)
     except ModelError as exc:
         say(f"using the bundled selfie model instead of RVM: {exc}")
         return ModelChoice(selfie, device, f"default while RVM's weights are missing; {RVM_NOTE}")

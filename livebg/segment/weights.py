@@ -107,9 +107,13 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch_rvm(precision: str = "float32", *, download: bool = True, weights_file: str = "") -> Path:
+def fetch_rvm(precision: str = "float32", *, download: bool = True, weights_file: str = "",
+              skip_recent_failure: bool = False) -> Path:
     """The RVM ONNX file: ``weights_file`` when given, else the cached release file, downloaded
-    (and checked against its sha256) when missing and allowed. ModelError says what to do."""
+    (and checked against its sha256) when missing and allowed. ModelError says what to do.
+
+    ``skip_recent_failure`` (``auto``, which has a fallback): a download that failed less than
+    RETRY_AFTER_SECONDS ago is not tried again. RVM asked for by name is always tried."""
     if weights_file:
         path = Path(weights_file).expanduser()
         if not path.is_file():
@@ -130,9 +134,9 @@ def fetch_rvm(precision: str = "float32", *, download: bool = True, weights_file
         off = "LIVEBG_OFFLINE is set" if offline() else "downloads are off"
         raise ModelError(f"RVM's weights are not in livebg's cache ({cached}) and {off}: {fix}")
     failed = cached.with_name(cached.name + ".failed")
-    if failed.is_file() and time.time() - failed.stat().st_mtime < RETRY_AFTER_SECONDS:
+    if skip_recent_failure and failed.is_file() and time.time() - failed.stat().st_mtime < RETRY_AFTER_SECONDS:
         raise ModelError(f"RVM's weights could not be downloaded earlier ({failed.read_text().strip()}); "
-                         f"livebg retries in a day, or: {fix}")
+                         f"livebg retries in a day (--model rvm tries again now), or: {fix}")
     say(f"downloading {file} from {RVM_RELEASE} into {cached.parent} ({RVM_TERMS})")
     partial = ""
     try:

@@ -112,10 +112,41 @@ def test_a_failed_download_is_not_retried_on_every_run(tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="could not be downloaded .Name or service not known"):
         fetch_rvm()
     with pytest.raises(ModelError, match="retries in a day"):
-        fetch_rvm()
+        fetch_rvm(skip_recent_failure=True)  # as ``auto`` asks
     assert len(calls) == 1
     assert not any(p.suffix == ".part" for p in tmp_path.iterdir())
 
+
+
+def test_an_explicit_model_rvm_tries_again_despite_a_recent_failure(tmp_path, monkeypatch, capsys):
+    """The .failed marker spares ``auto`` a retry on every run; it kept `--model rvm`, asked for
+    by name, from downloading for a day after one failure (a network down for a minute)."""
+    monkeypatch.setenv("LIVEBG_CACHE", str(tmp_path))
+    monkeypatch.delenv("LIVEBG_OFFLINE")
+    calls = []
+
+    def offline(url, timeout):
+        calls.append(url)
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(ModelError, match="could not be downloaded"):
+        load_segmenter(ModelConfig(name="rvm", device="cpu"))
+    assert choose_model(ModelConfig(device="cpu")).spec.name == "selfie" and len(calls) == 1  # auto: not again
+    assert "--model rvm tries again now" in capsys.readouterr().err
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: calls.append(url) or _Response(RVM_FILE.read_bytes()))
+    segmenter, _ = load_segmenter(ModelConfig(name="rvm", device="cpu"))  # asked for: tried again, and it works
+    assert isinstance(segmenter, RvmSegmenter) and len(calls) == 2
+    assert not (tmp_path / (RVM_FILE.name + ".failed")).exists()
+    (tmp_path / RVM_FILE.name).unlink()
+    (tmp_path / (RVM_FILE.name + ".failed")).write_text("Name or service not known\n")
+    monkeypatch.setenv("LIVEBG_OFFLINE", "1")  # offline: the error that says what to do, no download
+    with pytest.raises(ModelError, match="LIVEBG_OFFLINE is set.*--weights FILE, or use --model selfie"):
+        load_segmenter(ModelConfig(name="rvm", device="cpu"))
+    monkeypatch.delenv("LIVEBG_OFFLINE")
+    with pytest.raises(ModelError, match="downloads are off.*--weights FILE"):
+        load_segmenter(ModelConfig(name="rvm", device="cpu", download=False))
+    assert len(calls) == 2
 
 # -- the model -------------------------------------------------------------------------------------
 
