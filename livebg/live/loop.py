@@ -157,8 +157,13 @@ class LiveLoop:
                 "frames_out": self.stats.frames_out, "dropped": self.capture.dropped,
                 "latency_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1) if latencies else None,
                 "rss_mb": resident_mb()}
-        with open(self.stats_log[0], "a", encoding="utf-8") as f:
-            f.write(json.dumps(line) + "\n")
+        try:
+            with open(self.stats_log[0], "a", encoding="utf-8") as f:
+                f.write(json.dumps(line) + "\n")
+        except OSError as exc:  # a full disk, a removed directory: the session matters more than its log
+            self.log(f"--stats-log {self.stats_log[0]}: cannot write ({exc.strerror or exc}); "
+                     f"statistics are no longer logged, the session goes on")
+            self.stats_log = None
         return len(self.stats.latency_ms)
 
     def run(self) -> None:
@@ -194,8 +199,8 @@ class LiveLoop:
                 self.vcam.send(out)
             self.stats.record(frame.captured_at, time.perf_counter(), mask_age)
             if next_log is not None and self.stats_log and time.perf_counter() >= next_log:
-                logged = self._log_stats(started, logged)
                 next_log += self.stats_log[1]
+                logged = self._log_stats(started, logged)
             if self.preview is not None:
                 beside = shown_input if self.state.side_by_side else None
                 self.preview.show(out, beside=beside, overlay=self.overlay_lines())
