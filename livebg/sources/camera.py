@@ -31,7 +31,14 @@ REOPEN_DELAY = 0.5  # seconds before the first reopen; the pause grows with each
 
 
 class CaptureFault(Exception):
-    """The device stopped delivering frames (unplugged, stream broken); it may come back on reopen."""
+    """The device stopped delivering frames (unplugged, stream broken); it may come back on reopen.
+
+    ``position``: for a replayed file, the frame it failed at (a file that fails at the same
+    frame again after a reopen is damaged there, and is not reopened again); None for a camera."""
+
+    def __init__(self, message: str, *, position: int | None = None):
+        super().__init__(message)
+        self.position = position
 
 
 @dataclass
@@ -139,7 +146,8 @@ class FileReplay:
         try:
             frame = next(self._frames, None)
         except av.FFmpegError as exc:
-            raise CaptureFault(f"{self.name} failed after {self._index} frames ({getattr(exc, 'strerror', None) or exc})") from None
+            raise CaptureFault(f"{self.name} failed after {self._index} frames ({getattr(exc, 'strerror', None) or exc})",
+                               position=self._index) from None
         if frame is None:
             return None
         if self._scale:
@@ -269,6 +277,7 @@ class LiveCapture:
         self.reopens = 0
         self._attempts = 0
         self._fault_at = 0.0  # time.monotonic() of the fault being recovered from
+        self._fault_position: int | None = None  # where the last fault of a replayed file came
         self.started_at: float | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -312,6 +321,11 @@ class LiveCapture:
                     break  # a normal end of stream, or stopped
                 except CaptureFault as fault:
                     self._close_device()
+                    if fault.position is not None and fault.position == self._fault_position:
+                        self.failure = (f"{fault} again after reopening: the file is damaged there; "
+                                        f"replay a complete copy of it")
+                        break
+                    self._fault_position = fault.position
                     if self._stop.is_set() or not self._reopen(str(fault)):
                         break
         except BaseException as exc:  # a bug or an unexpected decoder error: report it, never hang

@@ -138,6 +138,23 @@ def test_a_camera_gone_for_3_seconds_is_picked_up_again_without_a_restart():
     assert any(m.startswith("reopened after 3.") or m.startswith("reopened after 4.") for m in messages), messages
 
 
+def test_a_replayed_file_that_fails_at_the_same_frame_again_ends_the_session(media):
+    """A replayed file whose decoding fails was reopened without end: each replay delivered the
+    frames before the damage, which counted as frames flowing again. Failing at the same frame
+    after a reopen ends the capture with the reason; a camera keeps its reopen window."""
+    messages = []
+    garbled = str(media["garbled"])  # decoding fails at frame 19
+    with LiveCapture(lambda: open_capture_device(garbled, fps=300), reopen_delay=0.01, log=messages.append) as capture:
+        capture.start()
+        deadline = time.monotonic() + 10
+        while not capture.ended and time.monotonic() < deadline:
+            capture.get(0.2)
+        assert capture.ended, f"still reopening after 10 s ({capture.reopens} reopens)"
+    assert capture.reopens == 1 and capture.frames_in == 2 * 19
+    assert capture.failure.startswith(f"{garbled} failed after 19 frames (Invalid data found when processing input) "
+                                      f"again after reopening: the file is damaged there")
+    assert "\n" not in capture.failure and capture.device is None
+
 def test_close_releases_the_device_and_is_safe_twice():
     Scripted.opens = 1
     capture = LiveCapture(lambda: Scripted(10_000)).start()
