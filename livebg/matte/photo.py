@@ -57,6 +57,7 @@ MATTING_PIXELS = 1_000_000
 STRIP_ROWS = 512
 UPSAMPLE_RADIUS = 2  # guided upsampling window, in working-size pixels
 UPSAMPLE_EPS = 1e-4
+REMAP_BLOCK = 16384  # cv2.remap takes images and maps under 32767 (SHRT_MAX) pixels a side
 
 
 def matte_photo(image: np.ndarray, prob: np.ndarray, *, refine: RefineConfig | None = None,
@@ -90,7 +91,7 @@ def matte_photo(image: np.ndarray, prob: np.ndarray, *, refine: RefineConfig | N
         my = np.broadcast_to(ys, (r1 - r0, w)).astype(np.float32)
 
         def up(x: np.ndarray) -> np.ndarray:
-            return cv2.remap(x, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            return _remap_blocks(x, mx, my)
 
         luma = cv2.cvtColor(image[r0:r1], cv2.COLOR_RGB2GRAY).astype(np.float32)
         luma *= 1 / 255.0
@@ -103,6 +104,21 @@ def matte_photo(image: np.ndarray, prob: np.ndarray, *, refine: RefineConfig | N
             corrected = np.clip(image[r0:r1].astype(np.int16) + up(colour.astype(np.float32)).astype(np.int16), 0, 255)
             out[r0:r1][fractional] = corrected.astype(np.uint8)[fractional]
     return alpha, out
+
+
+def _remap_blocks(src: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    """cv2.remap (bilinear, edges replicated) of any size: in blocks of columns, each from the
+    part of ``src`` its map reaches (``map_x`` the same in every row, both maps increasing), so
+    a panorama wider than SHRT_MAX works and the result is the same as one call's."""
+    rows = slice(max(0, int(map_y[0, 0])), min(src.shape[0], int(map_y[-1, 0]) + 2))
+    out = np.empty(map_x.shape + src.shape[2:], np.float32)
+    for c0 in range(0, map_x.shape[1], REMAP_BLOCK):
+        c1 = min(map_x.shape[1], c0 + REMAP_BLOCK)
+        s0 = max(0, int(map_x[0, c0]))
+        s1 = min(src.shape[1], int(map_x[0, c1 - 1]) + 2)
+        out[:, c0:c1] = cv2.remap(src[rows, s0:s1], map_x[:, c0:c1] - s0, map_y[:, c0:c1] - rows.start,
+                                  cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out
 
 
 def _matte_full(image: np.ndarray, prob: np.ndarray, refine: RefineConfig | None) -> tuple[np.ndarray, np.ndarray]:

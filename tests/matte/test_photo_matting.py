@@ -145,3 +145,31 @@ def test_a_24_megapixel_photo_stays_within_3_gb(shared, tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0, child.stderr.read().decode()
     assert usage.ru_maxrss / 1024 / 1024 < 3.0, usage.ru_maxrss
     assert cv2.imread(str(tmp_path / "out.jpg")).shape == big.shape
+
+
+def test_a_panorama_wider_than_32767_pixels_is_matted():
+    """cv2.remap takes maps of at most 32767 columns (SHRT_MAX): bringing the alpha of a wide
+    panorama back to full size failed. A 33000x200 picture with its person past column 32767."""
+    h, w = 200, 33000
+    image = np.full((h, w, 3), 40, np.uint8)
+    image[40:, 32400:32800] = 210  # a bright figure, its right edge past SHRT_MAX
+    truth = np.zeros((h, w), np.float32)
+    truth[40:, 32400:32800] = 1
+    prob = cv2.GaussianBlur(cv2.resize(truth, (w // 50, 64), interpolation=cv2.INTER_AREA), (0, 0), 1.5)
+    alpha, out = matte_photo(image, prob, max_pixels=300_000)
+    assert alpha.shape == (h, w) and out.shape == image.shape
+    assert alpha[120, 32600] > 0.9 and alpha[120, 32790] > 0.9  # inside, on either side of column 32767
+    assert alpha[120, 32850] < 0.1 and alpha[120, 100] < 0.1 and alpha[20, 32600] < 0.1
+    assert np.abs(alpha - truth).mean() < 0.01
+
+
+def test_remap_in_blocks_is_one_remap(monkeypatch):
+    """The column blocks (made narrow here) give exactly what one cv2.remap call gives."""
+    from livebg.matte import photo
+
+    monkeypatch.setattr(photo, "REMAP_BLOCK", 7)
+    src = np.random.default_rng(0).random((30, 40, 3), dtype=np.float32)
+    map_x = np.broadcast_to(((np.arange(100, dtype=np.float32) + 0.5) * 0.4 - 0.5)[None, :], (20, 100)).astype(np.float32)
+    map_y = np.broadcast_to(((np.arange(40, 60, dtype=np.float32) + 0.5) * 0.4 - 0.5)[:, None], (20, 100)).astype(np.float32)
+    whole = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    np.testing.assert_array_equal(photo._remap_blocks(src, map_x, map_y), whole)
