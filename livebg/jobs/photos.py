@@ -6,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 from tqdm import tqdm
 
 from livebg.composite.blend import Compositor
@@ -177,9 +178,10 @@ def _first_readable(files: Sequence[Path]):
     raise InputError(f"none of the {len(files)} photos can be read (first: {errors[0]})")
 
 
-def _one_photo(path: Path, out: Path, segmenter: Segmenter, matter: Matter, compositor: Compositor,
-               matting: bool) -> None:
-    image = read_image(path, error=InputError)
+def replace_photo(image: np.ndarray, segmenter: Segmenter, matter: Matter, compositor: Compositor | None,
+                  matting: bool) -> tuple[np.ndarray | None, np.ndarray]:
+    """One photo (RGB uint8): the composited picture (None without a compositor) and its alpha
+    (float32 HxW). ``matter`` must not smooth in time: photos are unrelated."""
     prob = segmenter.predict([image])[0]
     if matting:
         from livebg.matte.photo import matte_photo
@@ -187,7 +189,14 @@ def _one_photo(path: Path, out: Path, segmenter: Segmenter, matter: Matter, comp
         alpha, image = matte_photo(image, prob)
     else:
         alpha = matter(prob, image)
+    return (compositor(image, alpha, Fraction(0)) if compositor is not None else None), alpha
+
+
+def _one_photo(path: Path, out: Path, segmenter: Segmenter, matter: Matter, compositor: Compositor,
+               matting: bool) -> None:
+    picture, alpha = replace_photo(read_image(path, error=InputError), segmenter, matter, compositor, matting)
     if float(alpha.max()) < 0.5:
         log(f"{path.name}: no person found: the output shows the background only")
-    write_image_atomic(out, compositor(image, alpha, Fraction(0)))
+    assert picture is not None
+    write_image_atomic(out, picture)
 
