@@ -12,7 +12,7 @@ import time
 
 import av
 import pytest
-from cli_process import SLOW_ENCODER, LivebgProcess
+from cli_process import FRAMES, SLOW_ENCODER, LivebgProcess
 
 from livebg.cli import main
 from livebg.signals import SAME_STOP_SECONDS
@@ -139,3 +139,38 @@ def test_a_job_started_with_sigint_ignored_still_stops_on_sigint(tmp_path, share
     assert status == 130, proc.stderr
     with av.open(str(tmp_path / "OUT.mp4")) as c:
         assert 0 < sum(1 for _ in c.decode(video=0)) < 760
+
+
+# -- Ctrl-C while the file is being finished ---------------------------------------------------------
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_while_the_encoder_flushes(tmp_path, media, monkeypatch, capsys, presses):
+    """The pipeline's signal handling ended before ``sink.close()``: a first Ctrl-C while x264
+    flushed its last frames raised there and the finished job lost its file. Now the first one
+    lets the file be finished, whole; a second one (a person's, not the first repeated) abandons
+    it and nothing is left."""
+    from livebg.sinks.video import VideoFileSink
+
+    close = VideoFileSink.close
+
+    def close_with_ctrl_c(self):
+        signal.raise_signal(signal.SIGINT)
+        if presses == 2:
+            time.sleep(SAME_STOP_SECONDS + 0.1)
+            signal.raise_signal(signal.SIGINT)
+        return close(self)
+
+    monkeypatch.setattr(VideoFileSink, "close", close_with_ctrl_c)
+    out = tmp_path / "out.mp4"
+    capsys.readouterr()
+    status = main(["video", str(media["valid"]), "--bg", "white", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert status == 130 and "Traceback" not in err, err
+    if presses == 1:
+        with av.open(str(out)) as c:
+            assert sum(1 for _ in c.decode(video=0)) == FRAMES
+        assert f"wrote {out}: {FRAMES} frames" in err, err
+        assert sorted(os.listdir(tmp_path)) == ["out.mp4"]
+    else:
+        assert "nothing was written" in err, err
+        assert os.listdir(tmp_path) == []

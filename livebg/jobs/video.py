@@ -27,6 +27,7 @@ from livebg.jobs.common import (
 )
 from livebg.matte.matter import Matter
 from livebg.pipeline import run_stages
+from livebg.signals import Caught, second_stop, signals_noted
 from livebg.segment.base import Segmenter
 from livebg.segment.factory import load_segmenter
 from livebg.sinks import VideoFileSink, open_frame_sink, plan_output
@@ -137,26 +138,35 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
             bar.write("livebg: interrupted — finishing the frames in flight and closing the file (Ctrl-C again to abandon it)",
                       file=sys.stderr)  # tqdm.write defaults to stdout
 
-        try:
-            pipeline = run_stages(source, stages, on_interrupt=on_interrupt, cancel=cancel)
-        finally:
-            bar.close()
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("the job was cancelled; nothing was kept")
-        if pipeline.stop_event.is_set():  # abandoned by a second Ctrl-C
+        # Stop signals are noted from the first frame until the files are closed: a first Ctrl-C
+        # while the encoders flush lets them finish; a second one abandons the files after.
+        caught: list[Caught] = []
+        with signals_noted(caught):
+            try:
+                pipeline = run_stages(source, stages, on_interrupt=on_interrupt, cancel=cancel)
+            finally:
+                bar.close()
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the job was cancelled; nothing was kept")
+            if pipeline.stop_event.is_set():  # abandoned by a second Ctrl-C
+                raise KeyboardInterrupt
+            if sink.frames == 0:
+                raise InputError(f"{source.name}: no frames were processed; nothing was written")
+            out_path = sink.close()
+            try:
+                alpha_path = alpha_sink.close() if alpha_sink else None
+            except BaseException:
+                remove_output(out_path)  # one job, one result: not the video without its matte
+                raise
+        if second_stop(caught):  # while the files were being finished
+            for path in (out_path, alpha_path):
+                if path is not None:
+                    remove_output(path)
             raise KeyboardInterrupt
-        if sink.frames == 0:
-            raise InputError(f"{source.name}: no frames were processed; nothing was written")
-        out_path = sink.close()
-        try:
-            alpha_path = alpha_sink.close() if alpha_sink else None
-        except BaseException:
-            remove_output(out_path)  # one job, one result: not the video without its matte
-            raise
         # the encoders' flush counts: x264 holds the last dozen or so frames until close
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
-        result = VideoResult(out_path, alpha_path, sink.frames, elapsed, pipeline.interrupted, cpu,
+        result = VideoResult(out_path, alpha_path, sink.frames, elapsed, bool(caught), cpu,
                              dict(pipeline.cpu_seconds), damage=damage_note(source))
         held = "the file holds the frames done so far and plays" if out_plan.kind == "video" else "the frames done so far"
         note = f" (interrupted: {held})" if result.interrupted else ""
