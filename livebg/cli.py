@@ -10,9 +10,9 @@ import sys
 from typing import Sequence
 
 from livebg import __version__
+from livebg.batch.options import add_batch_parser
 from livebg.config import SETTINGS, Config, apply_settings, load_config
 from livebg.errors import DAMAGED_INPUT, LivebgError, say, set_quiet
-from livebg.batch.options import add_batch_parser
 from livebg.live.options import add_cam_parser
 from livebg.serve.options import add_serve_parser
 from livebg.signals import terminate_as_interrupt
@@ -79,6 +79,26 @@ def _common(p: argparse.ArgumentParser, *, stream: bool = True, bg_help: str = B
     _matte_options(p, stream=stream)
 
 
+def _video_file_options(p: argparse.ArgumentParser) -> None:
+    """Options of jobs that write video files (``video`` and ``batch``)."""
+    p.add_argument("--bg-fit", choices=("loop", "hold", "stretch"), help="video backgrounds shorter or longer than the input (default: loop)")
+    p.add_argument("--strict", action="store_const", const=True, default=None,
+                   help="fail on a damaged input video instead of writing the frames it gives (exit 4 then)")
+    p.add_argument("--crf", type=int, help="quality 0..51, lower is better and bigger (default: 20; .webm: VP9 at crf + 10)")
+    p.add_argument("--preset", help="x264 speed preset (default: veryfast)")
+    p.add_argument("--no-audio", dest="audio", action="store_const", const=False, help="drop the input's audio")
+    p.add_argument("--look-ahead", action=argparse.BooleanOptionalAction, default=None,
+                   help="average each frame's matte with the frames before and after it where the picture "
+                        "did not change, and smooth back from 2 frames ahead: steadier edges, no trail "
+                        "(default: on; off with --smoothing none)")
+
+
+def _batch_options(p: argparse.ArgumentParser) -> None:
+    """What ``livebg batch`` shares with ``livebg video``."""
+    _video_file_options(p)
+    _common(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="livebg", description="Replace the background of videos, photos and webcam video.")
     parser.add_argument("--version", action="version", version=f"livebg {__version__}")
@@ -88,18 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("video", help="replace the background of a video file or image sequence")
     v.add_argument("input", help="video file, directory of frames, or a quoted glob such as 'frames/*.jpg'")
     v.add_argument("-o", "--output", help="output video (.mp4, .m4v, .mov, .mkv, .webm, .avi) or directory for PNG frames")
-    v.add_argument("--bg-fit", choices=("loop", "hold", "stretch"), help="video backgrounds shorter or longer than the input (default: loop)")
     v.add_argument("--alpha-out", help="also write the alpha matte: a directory of PNGs or a video path")
     v.add_argument("--fps", type=float, help="frame rate of an image sequence or a photo (default: 30; a video keeps its own)")
-    v.add_argument("--strict", action="store_const", const=True, default=None,
-                   help="fail on a damaged input video instead of writing the frames it gives (exit 4 then)")
-    v.add_argument("--crf", type=int, help="quality 0..51, lower is better and bigger (default: 20; .webm: VP9 at crf + 10)")
-    v.add_argument("--preset", help="x264 speed preset (default: veryfast)")
-    v.add_argument("--no-audio", dest="audio", action="store_const", const=False, help="drop the input's audio")
-    v.add_argument("--look-ahead", action=argparse.BooleanOptionalAction, default=None,
-                   help="average each frame's matte with the frames before and after it where the picture "
-                        "did not change, and smooth back from 2 frames ahead: steadier edges, no trail "
-                        "(default: on; off with --smoothing none)")
+    _video_file_options(v)
     _common(v)
 
     i = sub.add_parser("image", help="replace the background of photos")
@@ -111,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the models, where their weights come from, and which are available here")
 
     add_cam_parser(sub, lambda p: _common(p, bg_help=CAM_BG_HELP))
-    add_batch_parser(sub, _common)
+    add_batch_parser(sub, _batch_options)
     add_serve_parser(sub)
     return parser
 

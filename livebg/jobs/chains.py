@@ -48,12 +48,26 @@ def segment_stage(segmenter: Segmenter, *, planes: bool) -> Stage:
     return segment
 
 
+def written(items: Iterator[tuple], keep: range | None) -> Iterator[tuple]:
+    """The matte stage's output without the frames that only warmed its state (a chunk's
+    pre-roll, and the frames its look-ahead read past the end): ``keep`` holds the indices
+    written (None: all)."""
+    if keep is None:
+        yield from items
+        return
+    for item in items:
+        if item[0].index in keep:
+            yield item
+
+
 def yuv_chain(segmenter: Segmenter, matter: Matter, compositor: I420Compositor, sink: FrameSink,
-              done: Callable[[], None]) -> list[Stage]:
-    """Stages from decoded frames to the encoder, all in YUV 4:2:0; ``done`` is called per frame written."""
+              done: Callable[[], None], *, keep: range | None = None) -> list[Stage]:
+    """Stages from decoded frames to the encoder, all in YUV 4:2:0; ``done`` is called per frame
+    written; ``keep``: the indices of the frames written (see ``written``)."""
 
     def matte(items):
-        yield from matter.stream(((frame, prob, frame.i420()[:frame.height]) for frame, prob in items), luma=True)
+        yield from written(matter.stream(((frame, prob, frame.i420()[:frame.height]) for frame, prob in items),
+                                         luma=True), keep)
 
     def composite(items):
         for frame, coefficients in items:
@@ -71,12 +85,13 @@ def yuv_chain(segmenter: Segmenter, matter: Matter, compositor: I420Compositor, 
 
 
 def rgb_chain(segmenter: Segmenter, matter: Matter, compositor: Compositor, sink: FrameSink,
-              alpha_sink: FrameSink | None, done: Callable[[], None], *, planes: bool) -> list[Stage]:
+              alpha_sink: FrameSink | None, done: Callable[[], None], *, planes: bool,
+              keep: range | None = None) -> list[Stage]:
     """Stages from decoded frames to the encoder (and the matte's own file), in RGB; ``planes``:
-    the source's frames come as yuv420p (see segment_stage)."""
+    the source's frames come as yuv420p (see segment_stage); ``keep`` as for ``yuv_chain``."""
 
     def matte(items):
-        yield from matter.stream((frame, prob, frame.rgb()) for frame, prob in items)
+        yield from written(matter.stream((frame, prob, frame.rgb()) for frame, prob in items), keep)
 
     def composite(items):
         for frame, alpha in items:

@@ -32,6 +32,7 @@ from livebg.segment.base import Segmenter
 from livebg.segment.factory import load_segmenter
 from livebg.sinks import VideoFileSink, open_frame_sink, plan_output
 from livebg.sources import VideoFileSource, is_photo, open_source
+from livebg.sources.video import FrameRange
 
 
 @dataclass
@@ -58,12 +59,14 @@ def default_video_output(input_spec: str, transparent: bool) -> Path:
 def run_video(input_spec: str, output: str | Path | None, config: Config, *,
               segmenter: Segmenter | None = None, progress: bool = True,
               on_frame: Callable[[int, int | None], None] | None = None,
-              cancel: threading.Event | None = None) -> VideoResult:
+              cancel: threading.Event | None = None, frames: FrameRange | None = None) -> VideoResult:
     """Replace the background of every frame of a video file or image sequence.
 
     ``on_frame(done, total)`` is called after each frame is written (``total``: the input's
     frame count when known); setting ``cancel`` stops the job, removes its outputs and raises
-    ``Cancelled``. A given ``segmenter`` may be shared: the job takes a stream of its own."""
+    ``Cancelled``. A given ``segmenter`` may be shared: the job takes a stream of its own.
+    ``frames``: only that part of a video file (a ``livebg batch`` chunk); its pre-roll goes
+    through the model and the matte, warming their state, and is not written."""
     config.validate()
     bg_spec = config.background.bg
     transparent = bg_spec.strip().lower() == "transparent"
@@ -71,6 +74,9 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
     if isinstance(source, VideoFileSource) and config.input.fps:
         log(f"fps {config.input.fps:g} (--fps or the preset) is for image sequences and photos: "
             f"{source.name} keeps its own {float(source.rate):.3f} fps")
+    if frames is not None and not isinstance(source, VideoFileSource):
+        source.close()
+        raise InputError(f"{input_spec}: a frame range needs a video file, not an image sequence")
     if is_photo(input_spec):
         log(f"{Path(input_spec).name} is a single photo: the output is a one-frame video (`livebg image` makes photos)")
     sinks = []
@@ -108,9 +114,12 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
             + (f" (audio {'copied' if sink.audio.copy else 're-encoded'})" if isinstance(sink, VideoFileSink) and sink.audio else ""))
 
         matter = Matter(config, edge_threshold=segmenter.edge_threshold)
+        if frames is not None and isinstance(source, VideoFileSource):
+            source.restrict(frames, tail=matter.frames_held)
         compositor = Compositor(background, config.background.light_wrap,
                                 device="cuda" if segmenter.device == "cuda" else None)
         total = source.frame_count or None
+        keep = range(frames.start, frames.stop) if frames is not None else None
         done = 0
 
         def frame_written():
@@ -126,10 +135,10 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         # encoder that takes it as it is, stay YUV from end to end (jobs/chains.py).
         if (source.gives_yuv and sink.takes_i420 and alpha_sink is None and not transparent
                 and not config.background.light_wrap and compositor.device is None):
-            stages = yuv_chain(segmenter, matter, I420Compositor(background), sink, frame_written)
+            stages = yuv_chain(segmenter, matter, I420Compositor(background), sink, frame_written, keep=keep)
         else:
             stages = rgb_chain(segmenter, matter, compositor, sink, alpha_sink, frame_written,
-                               planes=source.gives_yuv)
+                               planes=source.gives_yuv, keep=keep)
 
         started = time.perf_counter()
         cpu_started = time.process_time()

@@ -56,6 +56,11 @@ class Matter:
             tiny = np.zeros((1, 1), np.float32)
             neighbour_average(tiny, tiny, [(tiny, tiny)])
 
+    @property
+    def frames_held(self) -> int:
+        """Frames ``stream`` reads past a frame before giving it out (the look-ahead's window)."""
+        return 1 + BACKWARD_FRAMES if self.look_ahead else 0
+
     def reset(self) -> None:
         self.smoother.reset()
 

@@ -1,6 +1,7 @@
 """Video file source: PyAV decoding (FFmpeg, multithreaded), frames in presentation order."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
@@ -11,6 +12,30 @@ from livebg.errors import InputError
 from livebg.frames import yuv as i420
 from livebg.frames.frame import Frame
 from livebg.frames.orientation import Orientation, from_display_matrix
+
+
+@dataclass(frozen=True)
+class FrameRange:
+    """A part of a video for a job to write: frames ``start`` to ``stop`` (exclusive, indices in
+    presentation order, as a whole run numbers them). The ``preroll`` frames before ``start``
+    go through the model and the matte, warming their state (a recurrent model's, the
+    smoothing, the look-ahead), and are not written. Decoding begins at the key frame
+    ``seek_index`` (its pts ``seek_pts``), at or before ``start - preroll``; ``livebg batch``
+    finds those by probing the packets (``livebg.batch.plan``)."""
+    start: int
+    stop: int
+    preroll: int = 0
+    seek_index: int = 0
+    seek_pts: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.seek_index <= self.start - self.preroll or self.preroll < 0 or self.stop <= self.start:
+            raise ValueError(f"bad frame range {self}: need 0 <= seek_index <= start - preroll and start < stop")
+
+    @property
+    def first(self) -> int:
+        """The first frame decoded for the model (the pre-roll's first)."""
+        return self.start - self.preroll
 
 
 class VideoFileSource:
@@ -66,9 +91,29 @@ class VideoFileSource:
         # MP4/MOV list every sample in an index, so a packet count below it means a cut-off file
         self._indexed = "mov" in self._container.format.name.split(",")
         self.start_pts: int | None = None
+        self.range: FrameRange | None = None
+        self._end: int | None = None  # the index decoding stops at (a range's stop and its tail)
+
+    def restrict(self, frames: FrameRange, *, tail: int = 0) -> None:
+        """Give only ``frames``: from its pre-roll to ``tail`` frames past its stop (what a
+        look-ahead reads beyond the last frame written), indexed as a whole run indexes them.
+        Frame times stay relative to the video's first frame, so backgrounds pair as in a
+        whole run."""
+        self.range = frames
+        self._end = frames.stop + tail
+        if frames.seek_index:
+            # the first frame's pts: what a whole run counts frame times from
+            first = self._container.decode(self._stream)
+            try:
+                self.start_pts = next(iter(first)).pts
+            except (StopIteration, av.FFmpegError) as exc:
+                raise InputError(f"{self.path}: cannot decode its first frame ({exc}): check the file") from None
+            self._container.seek(frames.seek_pts if frames.seek_pts is not None else 0, stream=self._stream,
+                                 backward=True, any_frame=False)
+        self.frame_count = frames.stop - frames.start
 
     def __iter__(self) -> Iterator[Frame]:
-        self._index = 0
+        self._index = self.range.seek_index if self.range else 0
         self._in_damage = False
         packets = 0
         try:
@@ -84,13 +129,15 @@ class VideoFileSource:
                     return
                 packets += packet.size > 0
                 yield from self._frames(packet.decode())
+                if self._end is not None and self._index >= self._end:
+                    return
         except av.FFmpegError as exc:
             if self._index == 0:
                 raise InputError(f"{self.path} is corrupt: decoding failed at the first frame ({_reason(exc)}): "
                                  "use a complete copy of the file, or re-encode it") from None
             self._stop(f"decoding failed after {self._index} frames ({_reason(exc)})")
             return
-        if self._indexed and self._index and packets < self.frame_count:
+        if self.range is None and self._indexed and self._index and packets < self.frame_count:
             self._stop(f"its index lists {self.frame_count} frames but the file holds {packets}")
             return
         if self._index == 0:
@@ -101,6 +148,12 @@ class VideoFileSource:
         frame_step = max(1, round(1 / (self.rate * self.time_base)))
         for frame in decoded:
             index = self._index
+            if self._end is not None and index >= self._end:
+                return
+            if self.range is not None and index == self.range.seek_index and self.range.seek_pts is not None \
+                    and frame.pts != self.range.seek_pts:
+                raise InputError(f"{self.path}: decoding from key frame {index} gave pts {frame.pts}, not "
+                                 f"{self.range.seek_pts}: the file cannot be cut there; process it whole (livebg video)")
             # A frame the decoder flags corrupt spoils the frames that refer to it, up to the
             # next intact key frame
             if frame.is_corrupt:
@@ -117,6 +170,9 @@ class VideoFileSource:
             pts = frame.pts if frame.pts is not None else (self.start_pts or 0) + index * frame_step
             if self.start_pts is None:
                 self.start_pts = pts
+            if self.range is not None and index < self.range.first:  # decoded on the way to the pre-roll
+                self._index += 1
+                continue
             if not self.orientation.upright:
                 yuv, image = None, self.orientation.apply(frame.to_ndarray(format="rgb24"))
             elif frame.format.name == "yuv420p" and not (frame.width % 2 or frame.height % 2):

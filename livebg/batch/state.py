@@ -1,0 +1,126 @@
+"""The batch's state file in OUT_DIR, for ``--resume``: each job's chunk plan and which chunks
+are done, written (atomically) by the one process that drives the batch after every chunk.
+
+A job whose output exists is done (outputs appear only when complete). A chunk is done when
+the state lists it and its file is there; a job's chunks count only while its input is the
+same file (size and modification time) and its plan the same (the job id covers the input,
+output and settings).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from livebg.errors import OutputError
+from livebg.sinks.files import partial_path, remove_stale_partials
+from livebg.sources.video import FrameRange
+
+STATE_NAME = ".livebg-batch.json"
+WORK_NAME = ".livebg-batch"  # chunk files, one folder per job
+VERSION = 1
+
+
+@dataclass
+class JobState:
+    input: str
+    output: str
+    stamp: list[int]  # the input's size and modification time (ns)
+    chunks: list[list[int]]  # (start, stop) of each chunk
+    done: set[int] = field(default_factory=set)
+
+    def to_json(self) -> dict:
+        return {"input": self.input, "output": self.output, "stamp": self.stamp, "chunks": self.chunks,
+                "done": sorted(self.done)}
+
+
+def input_stamp(path: Path) -> list[int]:
+    info = path.stat()
+    return [info.st_size, info.st_mtime_ns]
+
+
+class BatchState:
+    """The state of one OUT_DIR's batch; ``resume`` False starts afresh (chunks of an earlier
+    run are removed)."""
+
+    def __init__(self, out_dir: Path, *, resume: bool):
+        self.path = out_dir / STATE_NAME
+        self.work = out_dir / WORK_NAME
+        self.jobs: dict[str, JobState] = {}
+        if resume:
+            self.jobs = self._load()
+        else:
+            self.path.unlink(missing_ok=True)
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def _load(self) -> dict[str, JobState]:
+        if not self.path.is_file():
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("version") != VERSION:
+                raise ValueError(f"version {data.get('version')}")
+            return {key: JobState(j["input"], j["output"], list(j["stamp"]), [list(c) for c in j["chunks"]], set(j["done"]))
+                    for key, j in data["jobs"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise OutputError(f"the state file {self.path} cannot be read ({exc}): delete it and run without --resume") from None
+
+    def chunk_dir(self, job_id: str) -> Path:
+        return self.work / job_id
+
+    def chunk_path(self, job_id: str, number: int, ext: str) -> Path:
+        return self.chunk_dir(job_id) / f"chunk-{number:05d}{ext}"
+
+    def start_job(self, job_id: str, input_path: Path, output: Path, chunks: list[FrameRange]) -> set[int]:
+        """Record a job's plan; returns the chunks already done (kept from an earlier run when
+        the plan and the input are the same, and their files are there)."""
+        stamp = input_stamp(input_path)
+        plan = [[c.start, c.stop] for c in chunks]
+        old = self.jobs.get(job_id)
+        done: set[int] = set()
+        folder = self.chunk_dir(job_id)
+        if old is not None and old.stamp == stamp and old.chunks == plan:
+            done = {n for n in old.done if any(folder.glob(f"chunk-{n:05d}.*"))}
+        elif folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(folder)
+        self.jobs[job_id] = JobState(str(input_path), str(output), stamp, plan, done)
+        self.save()
+        return done
+
+    def chunk_done(self, job_id: str, number: int) -> None:
+        self.jobs[job_id].done.add(number)
+        self.save()
+
+    def job_done(self, job_id: str) -> None:
+        """The job's output is written: forget it and remove its chunks."""
+        self.jobs.pop(job_id, None)
+        shutil.rmtree(self.chunk_dir(job_id), ignore_errors=True)
+        self.save()
+
+    def save(self) -> None:
+        data = {"version": VERSION, "jobs": {k: j.to_json() for k, j in self.jobs.items()}}
+        temporary = partial_path(self.path)
+        try:
+            temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise OutputError(f"cannot write the state file {self.path} ({exc.strerror or exc}): check the disk "
+                              f"space and the folder's permissions") from None
+
+    def finish(self) -> None:
+        """Nothing is left to resume: remove the state file and the work folder."""
+        if not self.jobs:
+            self.path.unlink(missing_ok=True)
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def clean_partials(self) -> None:
+        """Remove the half-written chunk files of workers that were stopped (Ctrl-C)."""
+        for job_id in self.jobs:
+            folder = self.chunk_dir(job_id)
+            for path in folder.glob(".*.livebg-partial-*"):
+                path.unlink(missing_ok=True)
