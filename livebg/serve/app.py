@@ -124,8 +124,9 @@ class BodyLimit:
             event = await receive()
             if event["type"] == "http.request":
                 received += len(event.get("body", b""))
-                if received > self.limit:
-                    raise ApiError(413, message, "upload_too_large")
+                if received > self.limit:  # an HTTPException: the form parser passes it on as it is
+                    self.metrics.rejections.labels(reason="upload_too_large").inc()
+                    raise StarletteHTTPException(413, message)
             return event
 
         await self.app(scope, limited, send)

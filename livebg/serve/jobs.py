@@ -55,7 +55,6 @@ class Job:
     frames_total: int | None = None
     fps: float = 0.0
     error: str = ""
-    warning: str = ""
     input_file: str = ""
     bg_file: str = ""
     result_file: str = "result.mp4"
@@ -72,7 +71,7 @@ class Job:
             "frames_done": self.frames_done, "frames_total": self.frames_total,
             "progress": round(self.frames_done / self.frames_total, 4) if self.frames_total else None,
             "fps": round(self.fps, 2), "eta_seconds": None if eta is None else round(eta, 1),
-            "error": self.error or None, "warning": self.warning or None,
+            "error": self.error or None,
             "created": self.created, "started": self.started, "finished": self.finished,
             "url": f"/v1/jobs/{self.id}", "events_url": f"/v1/jobs/{self.id}/events",
             "result_url": f"/v1/jobs/{self.id}/result" if self.state == "done" else None,
@@ -248,7 +247,6 @@ class JobManager:
 
                 result = run_video(str(job_dir / job.input_file), job_dir / job.result_file, config,
                                    segmenter=segmenter, progress=False, on_frame=on_frame, cancel=cancel)
-                job.warning = f"the input is damaged: {result.damage}" if result.damage else ""
                 self._finish(job_id, "done")
             except Cancelled:
                 if self._closing.is_set() and job_id in self._jobs:
@@ -256,7 +254,7 @@ class JobManager:
                 else:
                     self._finish(job_id, "cancelled")
             except LivebgError as exc:
-                self._finish(job_id, "failed", error=str(exc))
+                self._finish(job_id, "failed", error=self._client_text(job, str(exc)))
             except Exception as exc:  # noqa: BLE001 - a library's failure: the job fails, the server goes on
                 self._finish(job_id, "failed", error=f"{type(exc).__name__}: {first_line(exc, 200)}")
                 say(f"job {job_id} failed: {type(exc).__name__}: {first_line(exc, 200)}", error=True)
@@ -265,10 +263,22 @@ class JobManager:
                     shutil.rmtree(job_dir, ignore_errors=True)
 
     def job_config(self, job: Job) -> Config:
-        settings = dict(job.settings)
+        """The job's settings over the server's; strict: damage found while decoding (checked
+        only in part at upload) fails the job rather than serving a result with garbled frames."""
+        settings = {"strict": True, **job.settings}
         if job.bg_file:
             settings["bg"] = str(self.job_dir(job.id) / job.bg_file)
         return apply_settings(self.base, **settings)
+
+    def _client_text(self, job: Job, text: str) -> str:
+        """An error line as the client may see it: the server's paths replaced by the names the
+        client gave (the input's file name, ``bg_file``)."""
+        job_dir = self.job_dir(job.id)
+        if job.input_file:
+            text = text.replace(str(job_dir / job.input_file), job.input_name)
+        if job.bg_file:
+            text = text.replace(str(job_dir / job.bg_file), "bg_file")
+        return text.replace(str(job_dir) + "/", "").replace(str(self.root), "data")
 
     def _finish(self, job_id: str, state: str, error: str = "") -> None:
         with self._lock:
@@ -286,6 +296,8 @@ class JobManager:
             (job_dir / job.result_file).unlink(missing_ok=True)
         self._save(job, force=True)
         self._changed_now()
+        took = f" in {job.finished - job.started:.1f} s" if job.started else ""
+        say(f"job {job_id}: {state}{took}, {job.frames_done} frames" + (f": {error}" if error else ""))
 
     # -- records ----------------------------------------------------------------------------
     def _save(self, job: Job, force: bool = False) -> None:
