@@ -27,9 +27,9 @@ from livebg.jobs.common import (
 )
 from livebg.matte.matter import Matter
 from livebg.pipeline import run_stages
-from livebg.signals import Caught, second_stop, signals_noted
 from livebg.segment.base import Segmenter
 from livebg.segment.factory import load_segmenter
+from livebg.signals import Caught, second_stop, signals_noted
 from livebg.sinks import VideoFileSink, open_frame_sink, plan_output
 from livebg.sources import VideoFileSource, is_photo, open_source
 from livebg.sources.video import FrameRange
