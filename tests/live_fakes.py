@@ -51,13 +51,20 @@ class Recording:
         return data.reshape(h, w, 3)
 
 
-def recording_backend(name: str, *, native: str = "I420", send_delay: float = 0.0, keep_frames: bool = True) -> Recording:
-    """Register a pyvirtualcam backend ``name`` whose native format is ``native``; returns what it records."""
+def recording_backend(name: str, *, native: str = "I420", send_delay: float = 0.0, keep_frames: bool = True,
+                      refuse: str = "") -> Recording:
+    """Register a pyvirtualcam backend ``name`` whose native format is ``native``; returns what it records.
+
+    ``refuse``: "odd" refuses odd sizes (as v4l2loopback does in its YUV formats), "all" every
+    format; both with the error pyvirtualcam's v4l2loopback backend gives."""
     record = Recording()
 
     class RecordingBackend:
         def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw):
             self.fmt = pyvirtualcam.PixelFormat(decode_fourcc(fourcc)).name
+            if refuse == "all" or (refuse == "odd" and (width % 2 or height % 2)):
+                raise RuntimeError(f"Virtual camera device {device or '/dev/video10'} could not be configured: "
+                                   f"Invalid argument")
             self._device = device or f"/dev/{name}"
             record.opened.append({"width": width, "height": height, "fps": fps, "fmt": self.fmt, "device": device})
 

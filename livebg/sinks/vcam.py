@@ -3,9 +3,14 @@
 Frames arrive as RGB. The backend's native pixel format is asked for once; when it is one
 OpenCV can produce directly (I420, NV12, YUYV, UYVY, BGR, RGBA), frames are converted here in
 one OpenCV call and sent in that format, so the backend passes them through unconverted.
+An odd size is padded by a pixel first: the YUV formats (and v4l2loopback) need even sizes.
 """
 from __future__ import annotations
 
+import fcntl
+import os
+import re
+import struct
 import sys
 from typing import Callable
 
@@ -51,6 +56,47 @@ def backend_names() -> list[str]:
     return sorted(BACKENDS)
 
 
+# pyvirtualcam's v4l2loopback backend when the device refuses the format (VIDIOC_S_FMT failed)
+REFUSED = re.compile(r"Virtual camera device (\S+) could not be configured: ([^\n]*)")
+VIDIOC_ENUM_FMT = 0xC0405602  # _IOWR('V', 2, struct v4l2_fmtdesc)
+V4L2_FMTDESC = struct.Struct("=III32sII12x")  # index, type, flags, description, pixelformat, mbus_code
+V4L2_BUF_TYPES = (2, 1)  # VIDEO_OUTPUT (what a loopback device takes), then VIDEO_CAPTURE
+
+
+def device_formats(device: str, *, ioctl: Callable = fcntl.ioctl) -> list[str]:
+    """The pixel formats a V4L2 device lists (VIDIOC_ENUM_FMT), as "FOURCC (description)";
+    [] when the device cannot be asked."""
+    try:
+        fd = os.open(device, os.O_RDWR | os.O_NONBLOCK)
+    except OSError:
+        return []
+    found: list[str] = []
+    try:
+        for buf_type in V4L2_BUF_TYPES:
+            for index in range(64):
+                buf = bytearray(V4L2_FMTDESC.pack(index, buf_type, 0, b"", 0, 0))
+                try:
+                    ioctl(fd, VIDIOC_ENUM_FMT, buf)
+                except OSError:  # EINVAL past the last one; ENOTTY: not a V4L2 device
+                    break
+                _, _, _, description, fourcc, _ = V4L2_FMTDESC.unpack(buf)
+                name = fourcc.to_bytes(4, "little").decode("ascii", "replace").strip()
+                text = description.split(b"\0", 1)[0].decode("ascii", "replace")
+                entry = f"{name} ({text})" if text else name
+                if entry not in found:
+                    found.append(entry)
+    finally:
+        os.close(fd)
+    return found
+
+
+def refused_message(device: str, why: str, size: tuple[int, int], offered: list[str]) -> str:
+    """One line: the device refused our frames; which formats it offers, and what to do."""
+    offers = f"it offers {', '.join(offered)}" if offered else "it lists no formats"
+    return (f"virtual camera {device} refused {size[0]}x{size[1]} frames (could not be configured: {why}); {offers}: "
+            f"close the program that set the device up, pick another with --vcam-device, or run with --no-vcam")
+
+
 def no_device_message(reason: str, device: str | None) -> str:
     """One line: what failed and how to create a virtual camera on this platform."""
     # pyvirtualcam says "'name' backend: <what>. Did you run …"; keep the backend and the first sentence
@@ -82,6 +128,7 @@ class VirtualCamera:
             known = ", ".join(backend_names()) or "none on this platform"
             raise DeviceError(f"unknown virtual camera backend {backend!r}: use one of {known}")
         self.width, self.height, self.fps = width, height, fps
+        self.size = (width + width % 2, height + height % 2)  # what the camera is opened at
         self.frames = 0
         self._camera = None
         self._camera = self._open(pyvirtualcam, pyvirtualcam.PixelFormat.RGB, device, backend)
@@ -97,13 +144,20 @@ class VirtualCamera:
 
     def _open(self, pyvirtualcam, fmt, device, backend):
         try:
-            return pyvirtualcam.Camera(self.width, self.height, self.fps, fmt=fmt, device=device, backend=backend)
+            return pyvirtualcam.Camera(*self.size, self.fps, fmt=fmt, device=device, backend=backend)
         except RuntimeError as exc:
+            refused = REFUSED.search(str(exc))
+            if refused:
+                where = device or refused.group(1)
+                raise DeviceError(refused_message(where, refused.group(2).strip().rstrip("."), self.size,
+                                                  device_formats(where))) from None
             raise DeviceError(no_device_message(str(exc), device)) from None
 
     def describe(self) -> str:
         native = "" if self.native_format in (None, self.pixel_format) else f", backend converts to {self.native_format}"
-        return f"virtual camera {self.device} ({self.backend}, {self.width}x{self.height} {self.pixel_format}{native})"
+        padded = f", padded from {self.width}x{self.height}" if self.size != (self.width, self.height) else ""
+        return (f"virtual camera {self.device} ({self.backend}, {self.size[0]}x{self.size[1]} {self.pixel_format}"
+                f"{native}{padded})")
 
     def send(self, rgb: np.ndarray) -> None:
         """Send one RGB uint8 frame of the camera's size."""
@@ -111,6 +165,8 @@ class VirtualCamera:
             raise ValueError(f"virtual camera frame must be uint8 {(self.height, self.width, 3)}, got {rgb.dtype} {rgb.shape}")
         if self._camera is None:
             raise ValueError("virtual camera is closed")
+        if self.size != (self.width, self.height):
+            rgb = cv2.copyMakeBorder(rgb, 0, self.size[1] - self.height, 0, self.size[0] - self.width, cv2.BORDER_REPLICATE)
         self._camera.send(self._convert(rgb))
         self.frames += 1
 
