@@ -21,7 +21,7 @@ import av
 from livebg.config import SETTINGS, Config, apply_settings
 from livebg.errors import ConfigError, InputError
 from livebg.jobs.video import default_video_output
-from livebg.sinks import VIDEO_EXTENSIONS
+from livebg.sinks import ALPHA_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS
 from livebg.sources.video import FrameRange
 
 # Pre-roll before each chunk: frames run through the model and the matte before the chunk's
@@ -32,6 +32,8 @@ DEFAULT_CHUNK_SECONDS = 60.0
 # a last piece shorter than this share of --chunk-seconds joins the chunk before it
 MIN_LAST_CHUNK = 0.5
 
+# outputs chunks can be joined into (AVI counts frames and keeps no timestamps of its own)
+JOINABLE_EXTENSIONS = VIDEO_EXTENSIONS - {".avi"}
 # inputs a folder contributes (its subfolders are not searched)
 VIDEO_INPUT_EXTENSIONS = VIDEO_EXTENSIONS | {".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv", ".3gp"}
 
@@ -235,7 +237,12 @@ def _manifest_job(line: str, manifest: Path, out_dir: Path, config: Config, wher
         target = Path(output).expanduser()
         target = target if target.is_absolute() else out_dir / target
         if target.suffix.lower() not in VIDEO_EXTENSIONS:
-            raise ConfigError(f'"output" {output}: use a video extension ({", ".join(sorted(VIDEO_EXTENSIONS))})')
+            raise ConfigError(f'"output" {output}: use a video extension ({", ".join(sorted(JOINABLE_EXTENSIONS))})')
+        if target.suffix.lower() not in JOINABLE_EXTENSIONS:
+            raise ConfigError(f'"output" {output}: AVI keeps no timestamps, so chunks cannot be joined into it: '
+                              f'use .mp4, .mkv or .mov')
+        if _transparent(job_config) and target.suffix.lower() not in ALPHA_VIDEO_EXTENSIONS:
+            raise ConfigError(f'"output" {output} cannot keep transparency: use .mov (ProRes 4444) or .webm (VP9)')
     return Job(source, target, job_config, where)
 
 

@@ -75,7 +75,7 @@ class RayRunner(Runner):
         self.started = connect(address)
         self.per_node = per_node  # actors on each node without GPUs (0: one)
         self.actors: list[Any] = []
-        self.slots: list[str] = []  # a description of each actor, for describe()
+        self.slots: list[tuple[str, str]] = []  # (node id, what the actor has) of each actor, for describe()
         from ray.util.queue import Queue
 
         self.progress = Queue(actor_options={"num_cpus": 0})
@@ -103,15 +103,15 @@ class RayRunner(Runner):
                 runtime = {"env_vars": env} if env else None
                 self.actors.append(actor_class.options(scheduling_strategy=strategy, runtime_env=runtime, **options)
                                    .remote(options["num_cpus"], self.progress))
-                self.slots.append(f"{node.get('NodeManagerAddress', '?')}: "
-                                  + ("1 GPU" if gpus else f"{options['num_cpus']} CPU"))
+                self.slots.append((node["NodeID"], "1 GPU" if gpus else f"{options['num_cpus']} CPU"))
         if not self.actors:
             raise ConfigError("the Ray cluster has no node with a CPU to give: add nodes (`ray start --address ...`)")
 
     def describe(self) -> str:
-        nodes = len({s.split(":")[0] for s in self.slots})
+        nodes = len({node for node, _ in self.slots})
+        each = sorted({what for _, what in self.slots})
         return (f"{len(self.actors)} Ray actor{'s' if len(self.actors) > 1 else ''} on {nodes} node{'s' if nodes > 1 else ''} "
-                f"({', '.join(sorted(set(self.slots)))})")
+                f"({' or '.join(each)} each)")
 
     def run(self, tasks: Iterable[ChunkTask], wanted: Callable[[ChunkTask], bool]) -> Iterator[Event]:
         ray = self.ray

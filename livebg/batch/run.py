@@ -90,8 +90,9 @@ def run_jobs(jobs: list[Job], out_dir: Path, runner: Runner, *, chunk_seconds: f
     total = sum(r.frames for r in by_id.values())
     already = sum(r.chunks[n].stop - r.chunks[n].start for r in by_id.values() for n in r.done)
     chunk_total = sum(len(r.chunks) for r in by_id.values())
+    interval = 0.5 if sys.stderr.isatty() else 2
     bar = tqdm(total=total, initial=already, unit="frame", file=sys.stderr, disable=not progress, dynamic_ncols=True,
-               smoothing=0.1, desc="livebg batch", mininterval=0.5 if sys.stderr.isatty() else 2)
+               smoothing=0.1, desc="livebg batch", mininterval=interval)
     running: dict[tuple[str, int], int] = {}  # frames written so far by each running chunk
     written = model_frames = 0
 
@@ -99,7 +100,7 @@ def run_jobs(jobs: list[Job], out_dir: Path, runner: Runner, *, chunk_seconds: f
 
     def show(force: bool = False) -> None:
         nonlocal shown
-        if not force and time.monotonic() - shown < bar.mininterval:
+        if not progress or (not force and time.monotonic() - shown < interval):
             return
         shown = time.monotonic()
         jobs_done = sum(r.status in ("written", "failed") for r in by_id.values())

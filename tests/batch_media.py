@@ -1,0 +1,72 @@
+"""Clips for the batch tests: short, small, with a key frame every second (so a few seconds
+cut into several chunks), B-frames (frames reordered, as real footage has) and an AAC tone;
+and how to compare a batch's output with a single run's."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+from conftest import NTSC, SHARED, write_tone
+
+CLIP_FRAMES = 120  # 4 s at 29.97 fps: chunks at 1 s give 4 chunks, 3 seams
+# Pixels of a batch's output against a single run's: the chunks start a new GOP where the single
+# run's x264 did not, so the encoding noise differs (measured: mean |diff| per frame at most
+# 1.6 of 255 at crf 20); a seam that showed a jump would differ by far more.
+PIXEL_TOLERANCE = 3.0
+
+
+def make_clip(path: Path, *, frames: int = CLIP_FRAMES, size=(320, 180), gop: int = 30, audio: bool = True,
+              start: int = 0) -> Path:
+    """Frames ``start``.. of the doctor video, H.264 (veryfast: B-frames) with a key frame every ``gop``."""
+    with av.open(str(SHARED / "media/videos/doctor_960x540.mp4")) as src, av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=NTSC, options={"preset": "veryfast", "crf": "23", "g": str(gop),
+                                                               "keyint_min": str(gop), "sc_threshold": "0"})
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        sound = None
+        if audio:
+            sound = out.add_stream("aac", rate=48000)
+            sound.layout = "stereo"
+        i = 0
+        for n, frame in enumerate(src.decode(video=0)):
+            if n < start:
+                continue
+            if i == frames:
+                break
+            small = frame.reformat(size[0], size[1], "yuv420p")
+            small.pts, small.time_base = i, 1 / NTSC
+            for packet in stream.encode(small):
+                out.mux(packet)
+            i += 1
+        for packet in stream.encode():
+            out.mux(packet)
+        if sound is not None:
+            write_tone(out, sound, float(frames / NTSC))
+    return path
+
+
+def decoded(path: Path) -> tuple[object, list[int], list[np.ndarray], list[tuple[int, bytes]]]:
+    """(video time base, frame pts, RGB frames, audio packets (pts, bytes)) of a file."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        time_base = stream.time_base
+        frames = [(f.pts, f.to_ndarray(format="rgb24")) for f in container.decode(stream)]
+    with av.open(str(path)) as container:
+        audio = [(p.pts, bytes(p)) for p in container.demux(container.streams.audio[0]) if p.size] \
+            if container.streams.audio else []
+    return time_base, [p for p, _ in frames], [f for _, f in frames], audio
+
+
+def compare_to_single(batch_output: Path, single_output: Path, seams: list[int]) -> tuple[float, int, int]:
+    """Assert the same time base, frame count, pts and audio packets; return (worst frame's mean
+    |pixel diff|, that frame, its distance from the nearest seam)."""
+    tb_b, pts_b, frames_b, audio_b = decoded(batch_output)
+    tb_s, pts_s, frames_s, audio_s = decoded(single_output)
+    assert tb_b == tb_s
+    assert pts_b == pts_s
+    assert len(audio_b) == len(audio_s) and audio_b == audio_s
+    diffs = [float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean()) for a, b in zip(frames_b, frames_s)]
+    worst = int(np.argmax(diffs))
+    distance = min((worst - s for s in seams), key=abs) if seams else 0
+    assert diffs[worst] <= PIXEL_TOLERANCE, (diffs[worst], worst, distance)
+    return diffs[worst], worst, distance
