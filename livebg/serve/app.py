@@ -63,7 +63,7 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 WAITING_PER_SLOT = 8  # photos allowed to wait per processing slot before 429
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
-                               "style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+                               "style-src 'self'; script-src 'self'; connect-src 'self' blob:; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -133,10 +133,11 @@ class BodyLimit:
 
 
 class RequestMetrics:
-    """Counts requests by route template (not by path: job ids would make endless labels)."""
+    """Counts requests by route template (not by path: job ids would make endless labels), and
+    writes the request log (one ``livebg:`` line a request) unless it is off."""
 
-    def __init__(self, app, metrics: Metrics):
-        self.app, self.metrics = app, metrics
+    def __init__(self, app, metrics: Metrics, log: bool):
+        self.app, self.metrics, self.log = app, metrics, log
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -155,7 +156,11 @@ class RequestMetrics:
             route = scope.get("route")
             template = route.path if route is not None else "unmatched"
             self.metrics.requests.labels(method=scope["method"], route=template, status=str(status[0])).inc()
-            self.metrics.latency.labels(method=scope["method"], route=template).observe(time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.metrics.latency.labels(method=scope["method"], route=template).observe(seconds)
+            if self.log and template not in ("/healthz", "/metrics"):
+                peer = (scope.get("client") or ("-",))[0]
+                say(f"{peer} {scope['method']} {scope['path']} {status[0]} {seconds:.2f} s")
 
 
 # -- the app ------------------------------------------------------------------------------------
@@ -531,7 +536,7 @@ def create_app(settings: ServeSettings, *, models: ModelCache | None = None) -> 
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"],
                            expose_headers=["Location", "Retry-After", "Content-Disposition"])
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + FORM_SLACK, metrics=metrics)
-    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RequestMetrics, metrics=metrics, log=settings.access_log)
     return app
 
 

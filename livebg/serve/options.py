@@ -118,7 +118,7 @@ def run_serve(args: argparse.Namespace) -> int:
     say(f"{default.describe()} — {reason} (requests may name another model: loaded once on first use)")
     app = create_app(settings, models=models)
     set_quiet(True)  # each job's own report lines (paths inside --data-dir) are the job's, not the server's
-    config = uvicorn.Config(app, log_level="info" if settings.access_log else "warning", lifespan="on",
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=max(1, int(settings.shutdown_grace) + 5))
     server = uvicorn.Server(config)
     app.state.announce = lambda: say(f"serving on http://{_url_host(settings.host)}:{sock.getsockname()[1]}/ "

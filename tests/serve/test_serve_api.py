@@ -26,7 +26,7 @@ TOKEN_B = "token-b-0123456789abcdef"
 def settings(tmp_path, **changes) -> ServeSettings:
     base = apply_settings(Config(), model="selfie")
     values = dict(data_dir=tmp_path / "data", base=base, max_upload_mb=5, max_megapixels=4, max_video_seconds=20,
-                  queue_size=2, workers=1, shutdown_grace=5)
+                  queue_size=2, workers=1, shutdown_grace=5, access_log=False)
     values.update(changes)
     return ServeSettings(**values)
 
