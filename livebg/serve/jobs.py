@@ -245,7 +245,7 @@ class JobManager:
                     self.metrics.frames.inc()
                     self._save(job)
 
-                result = run_video(str(job_dir / job.input_file), job_dir / job.result_file, config,
+                run_video(str(job_dir / job.input_file), job_dir / job.result_file, config,
                                    segmenter=segmenter, progress=False, on_frame=on_frame, cancel=cancel)
                 self._finish(job_id, "done")
             except Cancelled:

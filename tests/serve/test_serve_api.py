@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 from cli_process import make_bad_media
 from conftest import SHARED
-from serve_helpers import PORTRAIT, decode_count, files_under, image_array, running_server, short_clip
+from serve_helpers import (
+    PORTRAIT,
+    decode_count,
+    files_under,
+    image_array,
+    running_server,
+    short_clip,
+)
 
 from livebg.config import Config, apply_settings
 from livebg.serve.settings import ServeSettings
@@ -25,8 +32,8 @@ TOKEN_B = "token-b-0123456789abcdef"
 
 def settings(tmp_path, **changes) -> ServeSettings:
     base = apply_settings(Config(), model="selfie")
-    values = dict(data_dir=tmp_path / "data", base=base, max_upload_mb=5, max_megapixels=4, max_video_seconds=20,
-                  queue_size=2, workers=1, shutdown_grace=5, access_log=False)
+    values = {"data_dir": tmp_path / "data", "base": base, "max_upload_mb": 5, "max_megapixels": 4,
+              "max_video_seconds": 20, "queue_size": 2, "workers": 1, "shutdown_grace": 5, "access_log": False}
     values.update(changes)
     return ServeSettings(**values)
 
@@ -139,7 +146,7 @@ def test_several_photos_come_back_in_a_zip_with_the_failures_named(server):
 def test_a_background_upload_is_used_and_a_path_as_bg_is_refused(server):
     backdrop = np.zeros((90, 160, 3), np.uint8)
     backdrop[:] = (0, 0, 255)  # BGR red
-    ok, png = cv2.imencode(".png", backdrop)
+    _, png = cv2.imencode(".png", backdrop)
     answer = server.post("/v1/images", files={"file": (PORTRAIT.name, PORTRAIT.read_bytes()),
                                               "bg_file": ("red.png", png.tobytes())}, data={"format": "png"})
     assert answer.status_code == 200, answer.text
@@ -159,7 +166,7 @@ def _truncated(data: bytes) -> bytes:
 
 
 def _bomb() -> bytes:
-    ok, png = cv2.imencode(".png", np.zeros((3000, 3000), np.uint8))  # 9 MP of zeros: a few kB
+    _, png = cv2.imencode(".png", np.zeros((3000, 3000), np.uint8))  # 9 MP of zeros: a few kB
     return png.tobytes()
 
 

@@ -16,7 +16,7 @@ import livebg.serve.fetch as fetch_module
 class Files(http.server.BaseHTTPRequestHandler):
     private_port = 0
 
-    def do_GET(self):  # noqa: N802 - the stdlib's name
+    def do_GET(self):
         if self.path == "/photo.jpg":
             data = PORTRAIT.read_bytes()
             self.send_response(200)
