@@ -7,7 +7,10 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from conftest import NTSC, SHARED, write_tone
+
+from livebg.cli import main
 
 CLIP_FRAMES = 120  # 4 s at 29.97 fps: chunks at 1 s give 4 chunks, 3 seams
 # Pixels of a batch's output against a single run's: the chunks start a new GOP where the single
@@ -70,3 +73,17 @@ def compare_to_single(batch_output: Path, single_output: Path, seams: list[int])
     distance = min((worst - s for s in seams), key=abs) if seams else 0
     assert diffs[worst] <= PIXEL_TOLERANCE, (diffs[worst], worst, distance)
     return diffs[worst], worst, distance
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """A 4 s clip (make_clip) for a test module."""
+    return make_clip(tmp_path_factory.mktemp("batch-media") / "talk.mp4")
+
+
+@pytest.fixture(scope="module")
+def single(clip, tmp_path_factory) -> Path:
+    """The clip through one `livebg video` run: what a batch must match."""
+    out = tmp_path_factory.mktemp("single") / "talk_livebg.mp4"
+    assert main(["video", str(clip), "-o", str(out), "--fast", "-q"]) == 0
+    return out

@@ -3,8 +3,8 @@ run, a corrupt input among good ones, --resume after an interrupted batch."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+import batch_media
 import numpy as np
 import pytest
 from batch_media import CLIP_FRAMES, compare_to_single, make_clip
@@ -21,20 +21,8 @@ from livebg.config import Config, apply_settings
 from livebg.errors import ConfigError
 from livebg.jobs.video import run_video
 
+clip, single = batch_media.clip, batch_media.single  # the shared module fixtures
 FAST = ["--fast", "-q"]
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("batch-media") / "talk.mp4")
-
-
-@pytest.fixture(scope="module")
-def single(clip, tmp_path_factory) -> Path:
-    """The clip through one `livebg video` run."""
-    out = tmp_path_factory.mktemp("single") / "talk_livebg.mp4"
-    assert main(["video", str(clip), "-o", str(out), *FAST]) == 0
-    return out
 
 
 def test_probe_and_plan_cut_at_key_frames_with_a_preroll(clip):

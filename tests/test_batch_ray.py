@@ -2,15 +2,15 @@
 seams against a single run, a worker killed mid-chunk, a corrupt input among good ones."""
 from __future__ import annotations
 
-from pathlib import Path
-
+import batch_media
 import pytest
-from batch_media import compare_to_single, make_clip
+from batch_media import compare_to_single
 
 from livebg.batch.chunk import CRASH_ONCE_ENV
 from livebg.cli import main
 
 ray = pytest.importorskip("ray")
+clip, single = batch_media.clip, batch_media.single  # the shared module fixtures
 FAST = ["--fast", "-q"]
 
 
@@ -19,18 +19,6 @@ def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield
     ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("ray-media") / "talk.mp4")
-
-
-@pytest.fixture(scope="module")
-def single(clip, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("single") / "talk_livebg.mp4"
-    assert main(["video", str(clip), "-o", str(out), *FAST]) == 0
-    return out
 
 
 def test_ray_batch_gives_the_frames_timestamps_and_audio_of_a_single_run(clip, single, tmp_path, capsys):
