@@ -15,6 +15,7 @@ from livebg.config import Config
 from livebg.errors import InputError, LivebgError, OutputError, PhotosFailed
 from livebg.frames.images import IMAGE_EXTENSIONS, read_image
 from livebg.jobs.common import check_not_overwriting, detail, log
+from livebg.matte.foreground import foreground_colour
 from livebg.matte.matter import Matter
 from livebg.segment.base import Segmenter
 from livebg.segment.factory import load_segmenter
@@ -186,9 +187,10 @@ def replace_photo(image: np.ndarray, segmenter: Segmenter, matter: Matter, compo
     if matting:
         from livebg.matte.photo import matte_photo
 
-        alpha, image = matte_photo(image, prob)
+        alpha, image = matte_photo(image, prob)  # with pymatting's estimate of the foreground's colour
     else:
         alpha = matter(prob, image)
+        image = foreground_colour(image, alpha)  # the old background out of the edge pixels
     return (compositor(image, alpha, Fraction(0)) if compositor is not None else None), alpha
 
 
