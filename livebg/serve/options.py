@@ -24,7 +24,7 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
                                                   "any other address needs --token)")
     p.add_argument("--port", type=int, default=d.port, help=f"port (default {d.port}; 0: any free port)")
     p.add_argument("--token", action="append", help=TOKEN_HELP)
-    p.add_argument("--workers", type=int, default=None, help="video jobs run at once (default: 1 on a CPU, 1 per GPU)")
+    p.add_argument("--workers", type=int, default=None, help="video jobs run at once (default 1: a job keeps the cores or the GPU busy by itself)")
     p.add_argument("--queue-size", type=int, default=d.queue_size,
                    help=f"video jobs waiting beyond the running ones; past it: 429 (default {d.queue_size})")
     p.add_argument("--photo-concurrency", type=int, default=d.photo_concurrency,

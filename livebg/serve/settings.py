@@ -18,7 +18,7 @@ class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     tokens: tuple[str, ...] = ()  # empty: no auth (loopback only)
-    workers: int | None = None  # video jobs at once; None: 1 per GPU, or 1 on a CPU
+    workers: int | None = None  # video jobs at once; None: 1
     queue_size: int = 8
     photo_concurrency: int = 2
     max_upload_mb: float = 500.0
