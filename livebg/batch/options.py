@@ -53,12 +53,12 @@ def run_batch(args: argparse.Namespace, config) -> int:
     out_dir = Path(args.output).expanduser()
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"-o {out_dir} is a file: give a folder for the outputs")
+    jobs = gather_jobs(args.inputs, args.manifest, out_dir, config)  # every input checked before OUT_DIR is made
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create {out_dir} ({exc.strerror or exc}): choose a folder you can write to") from None
     check_writable(out_dir, "-o")
-    jobs = gather_jobs(args.inputs, args.manifest, out_dir, config)
     address = args.ray or os.environ.get("RAY_ADDRESS", "")
     runner = _runner(address, args.workers)
     try:
