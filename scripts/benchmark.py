@@ -6,8 +6,9 @@
     python scripts/benchmark.py INPUT --device cpu --quick   # the same on tiny inputs, so it cannot rot
     python scripts/benchmark.py INPUT --rvm-weights ../shared/models/rvm_mobilenetv3_fp32.onnx  # + RVM rows
 
-With RVM's weights (``--rvm-weights``, or in livebg's cache), two more rows: livebg with RVM,
-and RVM's reference loop (what RVM's own converter does: ONNX Runtime one frame at a time on
+With RVM's weights (``--rvm-weights``, or in livebg's cache), more rows: livebg with RVM (its
+default), with ``--infer-size 320``, with RVM in int8 when ``--rvm-int8 FILE`` names one made by
+``scripts/rvm_int8.py`` (a measurement, not a livebg option), and RVM's reference loop (what RVM's own converter does: ONNX Runtime one frame at a time on
 the whole frame at the documented ratio, 256 px inside the model, PyAV decode and libx264
 encode on this one thread, no overlap; composited over green as its converter does).
 
@@ -44,6 +45,10 @@ CRF, PRESET = 20, "veryfast"
 OUTPUT_FLOOR = "decode + encode of livebg's output"
 DEFAULT_ROW = "livebg --fast (selfie model)"
 RVM_REFERENCE = "RVM reference loop (its converter's way)"
+RVM_ROW = "livebg, rvm"
+# livebg with RVM, other settings (docs/speed.md and docs/quality.md weigh them)
+RVM_VARIANTS = {"livebg, rvm --infer-size 320": {"infer_size": 320}}
+RVM_INT8 = "livebg, rvm int8 (scripts/rvm_int8.py)"
 
 
 def make_clip(input_path: str, frames: int, directory: Path) -> str:
@@ -94,11 +99,12 @@ def floor_run(input_path: str, output: str) -> tuple[int, float, float, None]:
 
 
 def livebg_run(input_path: str, bg: str, output: str, model: str, weights: str = "",
-               fast: bool = False) -> tuple[int, float, float, dict]:
+               fast: bool = False, **model_settings) -> tuple[int, float, float, dict]:
     from livebg.config import Config
     from livebg.jobs import run_video
 
-    config = Config().override("model", name=model, device="cpu", weights=weights, download=False, fast=fast)
+    config = Config().override("model", name=model, device="cpu", weights=weights, download=False, fast=fast,
+                               **model_settings)
     config = config.override("background", bg=bg).override("output", crf=CRF, preset=PRESET)
     result = run_video(input_path, output, config, progress=False)
     return result.frames, result.seconds, result.cpu_seconds, result.stage_cpu
@@ -194,7 +200,12 @@ def file_mode(args, workdir: Path) -> list[dict]:
     }
     rvm = rvm_weights(args)
     if rvm:
-        runs["livebg, rvm"] = lambda: livebg_run(clip, args.bg, str(workdir / "rvm.mp4"), "rvm", rvm)
+        runs[RVM_ROW] = lambda: livebg_run(clip, args.bg, str(workdir / "rvm.mp4"), "rvm", rvm)
+        for name, settings in RVM_VARIANTS.items():
+            runs[name] = lambda settings=settings: livebg_run(clip, args.bg, str(workdir / "rvm_variant.mp4"), "rvm",
+                                                              rvm, **settings)
+        if args.rvm_int8:
+            runs[RVM_INT8] = lambda: livebg_run(clip, args.bg, str(workdir / "rvm_int8.mp4"), "rvm", args.rvm_int8)
         runs[RVM_REFERENCE] = lambda: rvm_reference_run(clip, str(workdir / "rvm_reference.mp4"), rvm)
     fps: dict[str, list[float]] = {name: [] for name in runs}
     cpu: dict[str, list[float]] = {name: [] for name in runs}
@@ -270,10 +281,16 @@ def print_file_table(rows: list[dict], args) -> None:
     print(f"livebg --fast / floor = {default['fps'] / floor:.2f} best, "
           f"{default['median'] / floor_row['median']:.2f} median (goal >= 0.70)")
     if RVM_REFERENCE in by_name:
-        rvm_row, ref = by_name["livebg, rvm"], by_name[RVM_REFERENCE]
+        rvm_row, ref = by_name[RVM_ROW], by_name[RVM_REFERENCE]
         print(f"livebg with rvm / RVM's reference loop = {rvm_row['fps'] / ref['fps']:.2f}x best, "
               f"{rvm_row['median'] / ref['median']:.2f}x median (goal >= 2x); "
               f"--fast / livebg with rvm = {default['fps'] / rvm_row['fps']:.1f}x")
+        for name in [*RVM_VARIANTS, RVM_INT8]:
+            if name not in by_name:
+                continue
+            row = by_name[name]
+            print(f"{name[len('livebg, '):]} / RVM's reference loop = {row['fps'] / ref['fps']:.2f}x best, "
+                  f"{row['median'] / ref['median']:.2f}x median")
     print(f"livebg ({TORCH_MODEL}) / seeds' method = {torch_row['fps'] / seeds:.1f}x best, "
           f"{torch_row['median'] / seeds_row['median']:.1f}x median (goal >= 5x)")
     out_floor = by_name[OUTPUT_FLOOR]
@@ -384,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="batch mode on tiny frames (for tests and CPU-only machines)")
     parser.add_argument("--rvm-weights", default="", help="RVM's .onnx file: adds livebg with rvm and RVM's reference loop "
                                                           "(default: livebg's cache, if it holds the file)")
+    parser.add_argument("--rvm-int8", default="", help="an int8 RVM file made by scripts/rvm_int8.py: adds its row")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be 1 or more")

@@ -12,6 +12,11 @@ blocked, which makes each call faster (``scripts/benchmark.py``'s model table me
 - squeeze-and-excitation gates, ``x[N,C,H,W] * g[N,C,1,1]`` (a broadcast ``Mul``, never run
   blocked), get ``g`` expanded to HxW by a nearest ``Resize`` first.
 
+Robust Video Matting's decoder convolves concatenations (upsampled features, an encoder
+skip, the frame itself) of 35, 59, 107 and 171 channels; ONNX Runtime runs those convolutions
+unblocked, by im2col, and ``aligned_conv_inputs`` pads such inputs with zero channels (and the
+weights with zero filters) up to a multiple of 4, which it runs blocked.
+
 ``uint8_input`` moves the input's scaling into the graph so the caller can hand over uint8
 pixels (a quarter of the bytes, no float image made in numpy).
 
@@ -183,7 +188,7 @@ def static_resize(model: onnx.ModelProto) -> int:
             break
         if not fixed:
             if count:
-                _prune(model)
+                prune(model)
             return count
 
 
@@ -244,6 +249,48 @@ def uint8_input(model: onnx.ModelProto, name: str, scale: float, offset: float) 
     inp.type.tensor_type.elem_type = TensorProto.UINT8
 
 
+def aligned_conv_inputs(model: onnx.ModelProto, multiple: int = 4) -> int:
+    """Zero channels padded onto the input of every plain convolution (one group, stored
+    weights of its own) with at least 16 input channels that are not a multiple of
+    ``multiple``, and zero filters onto its weights: the same output, from a layout ONNX
+    Runtime's blocked kernels accept. Returns the count."""
+    g = _Graph(model)
+    new_opset = opset(model) >= 11  # Pad takes its pads as an input from opset 11
+    inserted = {}
+    for node in g.graph.node:
+        if node.op_type != "Conv" or len(node.input) < 2 or node.input[1] not in g.consts:
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        weight = g.consts[node.input[1]]
+        channels = weight.shape[1] if weight.ndim == 4 else 0
+        if attrs.get("group", 1) != 1 or channels < 16 or channels % multiple == 0:
+            continue
+        if len(g.consumers.get(node.input[1], [])) != 1:
+            continue  # a weight shared with another node keeps its shape
+        extra = -channels % multiple
+        padded_weight = np.concatenate([weight, np.zeros((weight.shape[0], extra, *weight.shape[2:]), weight.dtype)], 1)
+        init = next(t for t in g.graph.initializer if t.name == node.input[1])
+        init.CopyFrom(numpy_helper.from_array(padded_weight, node.input[1]))
+        g.consts[node.input[1]] = padded_weight
+        pads = [0, 0, 0, 0, 0, extra, 0, 0]  # NCHW begins, then ends: `extra` channels at the end
+        padded = g.fresh(f"{node.input[0]}/aligned_{node.output[0]}")
+        if new_opset:
+            pad = helper.make_node("Pad", [node.input[0], g.add_const(f"{padded}/pads", np.array(pads, np.int64))],
+                                   [padded], mode="constant", name=padded)
+        else:
+            pad = helper.make_node("Pad", [node.input[0]], [padded], mode="constant", pads=pads, name=padded)
+        inserted[id(node)] = pad
+        node.input[0] = padded
+    nodes = []
+    for node in g.graph.node:
+        if id(node) in inserted:
+            nodes.append(inserted[id(node)])
+        nodes.append(node)
+    del g.graph.node[:]
+    g.graph.node.extend(nodes)
+    return len(inserted)
+
+
 def opset(model: onnx.ModelProto) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
@@ -273,10 +320,10 @@ def _swap_nodes(g: _Graph, drop: set[int], replace: dict[int, Any]) -> None:
     nodes = [replace.get(id(n), n) for n in g.graph.node if id(n) not in drop]
     del g.graph.node[:]
     g.graph.node.extend(nodes)
-    _prune(g.model)
+    prune(g.model)
 
 
-def _prune(model: onnx.ModelProto) -> None:
+def prune(model: onnx.ModelProto) -> None:
     """Drop nodes and constants nothing reads any more (the replaced patterns' leftovers)."""
     graph = model.graph
     needed = {o.name for o in graph.output} | {i.name for i in graph.input}  # stored inputs stay

@@ -74,12 +74,15 @@ def inference_threads(requested: int) -> int:
     return requested or max(1, cores - 1)
 
 
-def session_setup(threads: int, device: str):
+def session_setup(threads: int, device: str, *, spinning: bool = True):
     """ONNX Runtime's session options (``threads`` for one operator, operators in turn, every
-    graph optimisation) and providers (CUDA first when asked for and installed)."""
+    graph optimisation; ``spinning`` False: its threads sleep between operators instead of
+    busy-waiting) and providers (CUDA first when asked for and installed)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -12,8 +12,11 @@ as unrelated photos: each starts from zeros and runs ``settle_runs`` times, so t
 settles on the picture.
 
 Frames are shrunk to ``src_size`` before the model (the decoder's planes are read as they
-are); the model then works at ``ratio`` of that. livebg's guided refinement brings the alpha
-to the frame's full size, so RVM's own full-resolution refiner has little to do.
+are), by default straight to the model's working size, so the ratio is 1 and livebg's guided
+refinement brings the alpha to the frame's full size. RVM's own refiner (a learned guided
+filter from the model's size up to the source's) then has no size to bridge, and is cut out of
+the graph (``without_refiner``): a sixth of the model's time (docs/speed.md). The graph's
+decoder convolutions also get aligned channel counts (``graph.aligned_conv_inputs``).
 """
 from __future__ import annotations
 
@@ -39,10 +42,11 @@ OUTPUTS = ("fgr", "pha", *STATE_OUTPUTS)
 # The model's working size (the short side after the downsample ratio). RVM's authors advise
 # 256..512 px, more for full bodies than for portraits; see docs/quality.md for the choice.
 MODEL_SHORT_SIDE = 384
-# Frames are scaled to this short side before the model: livebg's guided refinement brings the
-# alpha to full size, so RVM's refiner (which works at the source's size) need not run.
-SOURCE_SHORT_SIDE = 384
 SETTLE_RUNS = 4  # photos: runs on the same picture before its alpha is taken (docs/quality.md)
+# Metadata a file built from RVM's may carry (scripts/rvm_int8.py writes them): its refiner is
+# cut (it then runs at ratio 1 only), and its precision (for the startup line).
+REFINER_KEY, REFINER_CUT = "livebg.rvm.refiner", "cut"
+PRECISION_KEY = "livebg.rvm.precision"
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,14 @@ class RvmPlan:
 
 
 def plan_for(height: int, width: int, model_short: int = MODEL_SHORT_SIDE,
-             source_short: int = SOURCE_SHORT_SIDE) -> RvmPlan:
+             source_short: int | None = None) -> RvmPlan:
     """The source size and ratio for frames of (height, width): the frame scaled so that its
-    short side is ``source_short`` (small frames are enlarged: the model sees small people
-    better at its working size), and the ratio that brings that to ``model_short`` (at most 1).
-    ``source_short`` 0: the frame as it is (RVM's own way, its refiner bringing the alpha up)."""
+    short side is ``source_short`` (default: ``model_short``; small frames are enlarged: the
+    model sees small people better at its working size), and the ratio that brings that to
+    ``model_short`` (at most 1). ``source_short`` 0: the frame as it is (RVM's own way, its
+    refiner bringing the alpha up)."""
+    if source_short is None:
+        source_short = model_short
     scale = max(source_short, model_short) / min(height, width) if source_short > 0 else 1.0
     w, h = max(2, round(width * scale)), max(2, round(height * scale))
     ratio = min(1.0, model_short / min(w, h))
@@ -76,25 +83,35 @@ class RvmSegmenter(Segmenter):
     edge_threshold = 0.5  # a matting model's alpha: 0.5 is the edge
 
     def __init__(self, path: str | Path, *, device: str = "cpu", threads: int = 0, source: str = "",
-                 model_short: int = MODEL_SHORT_SIDE, source_short: int = SOURCE_SHORT_SIDE,
-                 settle_runs: int = SETTLE_RUNS, cut_threshold: float = CUT_THRESHOLD, chosen: str = "auto"):
+                 model_short: int = MODEL_SHORT_SIDE, source_short: int | None = None,
+                 settle_runs: int = SETTLE_RUNS, cut_threshold: float = CUT_THRESHOLD, chosen: str = "auto",
+                 rewrite: bool = True):
         import onnxruntime as ort
 
         self.path = Path(path)
         self.source = source
         self.model_short = model_short
-        self.source_short = source_short
+        self.source_short = model_short if source_short is None else source_short
         self.settle_runs = settle_runs
         self.cut_threshold = cut_threshold
         self.chosen = chosen  # how model_short was set: "auto" or "--infer-size"
         # every core by default: RVM is the job's bottleneck by far (decoding, the matte and
-        # encoding take a small share), unlike the selfie model, which leaves one to the pipeline
-        options, providers = session_setup(inference_threads(threads or os.cpu_count() or 2), device)
+        # encoding take a small share), unlike the selfie model, which leaves one to the pipeline.
+        # No spinning: ORT's threads would busy-wait between operators on the cores the
+        # pipeline's decoder, matte and encoder need (docs/speed.md)
+        options, providers = session_setup(inference_threads(threads or os.cpu_count() or 2), device, spinning=False)
+        # the ratio is 1 for every frame unless frames are scaled to more than the model's size
+        ratio_one = 0 < self.source_short <= model_short
+        self.rewrites = self._rewrites(rewrite, ratio_one, device)
         try:
-            self.session: Any = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
+            self.session: Any = ort.InferenceSession(self._model_bytes if self.rewrites else str(self.path),
+                                                     sess_options=options, providers=providers)
         except Exception as exc:  # ORT raises its own exception types for unreadable files
             raise ModelError(f"ONNX Runtime cannot load {self.path} ({first_line(exc, 160)}): "
                              "check the file, or delete it so that livebg downloads it again") from None
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        # a graph without the refiner (cut here, or a built int8 file) runs at ratio 1 only
+        self.refiner_cut = "refiner cut" in self.rewrites or metadata.get(REFINER_KEY) == REFINER_CUT
         inputs = {i.name for i in self.session.get_inputs()}
         outputs = [o.name for o in self.session.get_outputs()]
         if not set(INPUTS) <= inputs or not set(OUTPUTS) <= set(outputs):
@@ -105,10 +122,37 @@ class RvmSegmenter(Segmenter):
         self._dtype: Any = np.float16 if types["src"] == "tensor(float16)" else np.float32
         self._ratio_dtype: Any = np.float16 if types["downsample_ratio"] == "tensor(float16)" else np.float32
         self._device_type = "cuda" if self.device == "cuda" else "cpu"
-        self.precision = "float16" if self._dtype == np.float16 else "float32"
+        self.precision = metadata.get(PRECISION_KEY) or ("float16" if self._dtype == np.float16 else "float32")
         # the first run sets up ONNX Runtime's buffers: startup, not the first frame
         blank = np.zeros((64, 64, 3), np.uint8)
         self.run(blank, None, 1.0)
+
+    def _rewrites(self, rewrite: bool, ratio_one: bool, device: str) -> str:
+        """Rewrite the graph (kept in ``self._model_bytes``) and say what was done ("" for
+        nothing: the file runs as it is). The refiner is cut only when every frame runs at ratio
+        1; the channel alignment only on the CPU (it is for ONNX Runtime's CPU kernels)."""
+        self._model_bytes = b""
+        if not rewrite or (not ratio_one and device == "cuda"):
+            return ""
+        import onnx
+
+        from livebg.segment import graph
+
+        try:
+            model = onnx.load_model(str(self.path))
+        except Exception:  # the session's own load then says what is wrong with the file
+            return ""
+        if any(p.key == REFINER_KEY for p in model.metadata_props):
+            return ""  # a file made from livebg's rewritten graph (scripts/rvm_int8.py)
+        done = []
+        if ratio_one and without_refiner(model):
+            done.append("refiner cut (ratio 1)")
+        aligned = graph.aligned_conv_inputs(model) if device != "cuda" else 0
+        if aligned:
+            done.append(f"{aligned} convolution inputs aligned")
+        if done:
+            self._model_bytes = model.SerializeToString()
+        return ", ".join(done)
 
     @property
     def infer_size(self) -> int:  # type: ignore[override]
@@ -131,6 +175,9 @@ class RvmSegmenter(Segmenter):
         alpha and foreground come out. The same path runs on the CPU, where the tests see it."""
         from onnxruntime import OrtValue
 
+        if ratio != 1.0 and self.refiner_cut:
+            raise ValueError(f"ratio {ratio}: this session runs without RVM's refiner, which only ratio 1 can do "
+                             "without (build the segmenter with source_short=0 or above model_short)")
         x = np.ascontiguousarray(small.transpose(2, 0, 1)[None], dtype=self._dtype)
         x *= self._dtype(1 / 255)
         binding = self.session.io_binding()
@@ -166,6 +213,35 @@ class RvmSegmenter(Segmenter):
 
     def close(self) -> None:
         self.session = None
+
+
+def without_refiner(model: Any) -> bool:
+    """Cut RVM's refiner out of the graph, in place: ``fgr`` and ``pha`` come from the decoder's
+    projection (its 3 + 1 channels, split as the refiner's output was) instead of the refined
+    ones. At ratio 1 the refiner filters the model's alpha at its own size, which livebg's guided
+    refinement does again from the full frame. Found by shape, not by node names (the pattern:
+    ``pha`` <- Clip <- Split [3, 1], and the other Split [3, 1] reading a 4-filter Conv);
+    False, and the graph untouched, when it is not there."""
+    from onnx import numpy_helper
+
+    from livebg.segment.graph import prune
+
+    producer = {out: node for node in model.graph.node for out in node.output}
+    weights = {t.name: t for t in model.graph.initializer}
+    clip = producer.get("pha")
+    out_split = producer.get(clip.input[0]) if clip is not None and clip.op_type == "Clip" else None
+    if out_split is None or out_split.op_type != "Split" or len(out_split.output) != 2:
+        return False
+    for node in model.graph.node:
+        conv = producer.get(node.input[0]) if node.input else None
+        if (node is out_split or node.op_type != "Split" or len(node.output) != 2 or conv is None
+                or conv.op_type != "Conv" or conv.input[1] not in weights):
+            continue
+        if numpy_helper.to_array(weights[conv.input[1]]).shape[0] == 4:
+            out_split.input[0] = conv.output[0]
+            prune(model)
+            return True
+    return False
 
 
 class RvmStream(Segmenter):

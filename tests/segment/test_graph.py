@@ -307,3 +307,18 @@ def test_output_shape_is_inferred_when_the_file_leaves_it_out(shared, tmp_path):
     segmenter = OnnxSegmenter(tmp_path / "no_output_shape.onnx", name="selfie")
     assert segmenter.output_kind == "probability" and segmenter.rewrites is not None
     assert segmenter.predict([np.full((270, 480, 3), 128, np.uint8)])[0].shape == (256, 256)
+
+
+def test_aligned_conv_inputs_keep_rvms_output_and_leave_aligned_convolutions_alone(shared):
+    """RVM's decoder convolves concatenations of 35, 59, 107 and 171 channels: those four get
+    zero channels up to a multiple of 4, and the outputs stay the same on a real frame."""
+    model = onnx.load(str(shared / "models/rvm_mobilenetv3_fp32.onnx"))
+    before = session(model)
+    assert graph.aligned_conv_inputs(model) == 4
+    assert graph.aligned_conv_inputs(model) == 0  # aligned now; the frame's own 3 channels are left alone
+    image = cv2.imread(str(shared / "media/labeled/davis_lucia/JPEGImages/00000.jpg"))[::2, ::2, ::-1]
+    feed = {"src": np.ascontiguousarray(image.transpose(2, 0, 1)[None], np.float32) / 255,
+            "downsample_ratio": np.array([1.0], np.float32),
+            **{f"r{i}i": np.zeros((1, 1, 1, 1), np.float32) for i in range(1, 5)}}
+    for a, b in zip(before.run(None, feed), session(model).run(None, feed)):
+        np.testing.assert_allclose(a, b, atol=1e-4)

@@ -16,7 +16,7 @@ from livebg.errors import ModelError
 from livebg.evaluation import iou, load_labeled
 from livebg.frames.yuv import downscale
 from livebg.segment.factory import choose_model, load_segmenter
-from livebg.segment.rvm import RvmSegmenter, RvmStream, plan_for
+from livebg.segment.rvm import RvmSegmenter, RvmStream, plan_for, without_refiner
 from livebg.segment.weights import RVM_FILES, fetch_rvm
 
 def at(alpha: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -160,10 +160,15 @@ def test_plan_brings_every_frame_to_the_working_size():
 
 def test_io_binding_matches_a_plain_session_run(rvm, clips):
     """The path CUDA uses (state kept as OrtValues where the model runs) against ONNX Runtime's
-    plain run with numpy state, over consecutive frames."""
+    plain run with numpy state, over consecutive frames, on the graph as livebg rewrites it."""
+    import onnx
     import onnxruntime as ort
 
-    plain = ort.InferenceSession(str(RVM_FILE), providers=["CPUExecutionProvider"])
+    from livebg.segment.graph import aligned_conv_inputs
+
+    model = onnx.load(str(RVM_FILE))
+    assert without_refiner(model) and aligned_conv_inputs(model) == 4
+    plain = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     state = [np.zeros((1, 1, 1, 1), np.float32)] * 4
     stream = rvm.stream()
     for image, _ in clips["davis_parkour"][:4]:
@@ -173,6 +178,24 @@ def test_io_binding_matches_a_plain_session_run(rvm, clips):
                                           "r4i": state[3], "downsample_ratio": np.array([plan.ratio], np.float32)})
         got = stream.predict([image])[0]
         assert np.abs(got - pha[0, 0]).max() < 1e-4
+
+
+def test_the_refiner_is_cut_at_ratio_one_only_and_the_alpha_barely_moves(rvm, clips):
+    """At ratio 1 RVM's refiner filters the alpha at the model's own size; without it the alpha
+    moves little (measured on lucia: max |d| 0.46 on a few edge pixels, mean 5e-4 to 7e-4, IoU of
+    the two alphas 0.990 and up) and
+    livebg's matte scores the same or better on all four samples (docs/quality.md)."""
+    assert rvm.refiner_cut and "refiner cut" in rvm.rewrites and "4 convolution inputs aligned" in rvm.rewrites
+    as_exported = RvmSegmenter(RVM_FILE, threads=2, rewrite=False)
+    assert not as_exported.refiner_cut and as_exported.rewrites == ""
+    cut, whole = rvm.stream(), as_exported.stream()
+    for image, _ in clips["davis_lucia"][:4]:
+        a, b = cut.predict([image])[0], whole.predict([image])[0]
+        assert np.abs(a - b).mean() < 2e-3 and iou(a, b > 0.5) > 0.98
+    # frames scaled beyond the model's size need the refiner: it stays, and ratio 1 is enforced where it went
+    assert not RvmSegmenter(RVM_FILE, threads=2, source_short=0).refiner_cut
+    with pytest.raises(ValueError, match="ratio 0.5.*without RVM's refiner"):
+        rvm.run(np.zeros((64, 64, 3), np.uint8), None, 0.5)
 
 
 def test_state_belongs_to_one_stream(rvm, clips):
