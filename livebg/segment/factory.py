@@ -57,8 +57,8 @@ class ModelChoice:
 
 
 # What the startup line says the other choice costs (docs/speed.md, docs/quality.md).
-FAST_NOTE = "--fast: the bundled selfie model, about 19x faster on a 2-core CPU, weaker on groups, full bodies and motion"
-RVM_NOTE = "--model rvm: better on groups, full bodies and motion, about 19x slower on a 2-core CPU"
+FAST_NOTE = "--fast: the bundled selfie model, about 15x faster on a 2-core CPU, weaker on groups, full bodies and motion"
+RVM_NOTE = "--model rvm: better on groups, full bodies and motion, about 15x slower on a 2-core CPU"
 
 
 def choose_model(config: ModelConfig, *, live: bool = False) -> ModelChoice:

@@ -15,7 +15,7 @@ Frames are shrunk to ``src_size`` before the model (the decoder's planes are rea
 are), by default straight to the model's working size, so the ratio is 1 and livebg's guided
 refinement brings the alpha to the frame's full size. RVM's own refiner (a learned guided
 filter from the model's size up to the source's) then has no size to bridge, and is cut out of
-the graph (``without_refiner``): a sixth of the model's time (docs/speed.md). The graph's
+the graph (``without_refiner``): about a fifth of the model's time (docs/speed.md). The graph's
 decoder convolutions also get aligned channel counts (``graph.aligned_conv_inputs``).
 """
 from __future__ import annotations
