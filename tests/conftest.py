@@ -27,6 +27,13 @@ if str(TESTS) not in sys.path:  # pytest's default import mode puts it there; ot
 
 RVM_FILE = SHARED / "models" / "rvm_mobilenetv3_fp32.onnx"
 
+# A suite started in the background by a non-interactive shell (`nohup pytest … &`) inherits
+# SIGINT ignored; the tests of Ctrl-C handling need Python's own handler, as in a terminal.
+import signal as _signal  # noqa: E402
+
+if _signal.getsignal(_signal.SIGINT) is _signal.SIG_IGN:
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+
 
 @pytest.fixture(autouse=True, scope="session")
 def offline_cache(tmp_path_factory):
