@@ -214,6 +214,12 @@ def channel_gates(model: onnx.ModelProto) -> int:
                 coordinate_transformation_mode="asymmetric", nearest_mode="floor", name=full)
             node.input[1 - k] = full
             break
+    _insert_before(g, inserted)
+    return len(inserted)
+
+
+def _insert_before(g: _Graph, inserted: dict[int, onnx.NodeProto]) -> None:
+    """Put each new node just before the node (by id) that reads its output, keeping the order."""
     nodes = []
     for node in g.graph.node:
         if id(node) in inserted:
@@ -221,7 +227,6 @@ def channel_gates(model: onnx.ModelProto) -> int:
         nodes.append(node)
     del g.graph.node[:]
     g.graph.node.extend(nodes)
-    return len(inserted)
 
 
 def uint8_input(model: onnx.ModelProto, name: str, scale: float, offset: float) -> None:
@@ -281,13 +286,7 @@ def aligned_conv_inputs(model: onnx.ModelProto, multiple: int = 4) -> int:
             pad = helper.make_node("Pad", [node.input[0]], [padded], mode="constant", pads=pads, name=padded)
         inserted[id(node)] = pad
         node.input[0] = padded
-    nodes = []
-    for node in g.graph.node:
-        if id(node) in inserted:
-            nodes.append(inserted[id(node)])
-        nodes.append(node)
-    del g.graph.node[:]
-    g.graph.node.extend(nodes)
+    _insert_before(g, inserted)
     return len(inserted)
 
 

@@ -416,7 +416,7 @@ def create_app(settings: ServeSettings, *, models: ModelCache | None = None) -> 
                 await save_upload(file, job_dir / "input.vid")
             else:
                 await fetch_url(url, job_dir / "input.vid")  # type: ignore[arg-type]
-            if kind_of(job_dir / "input.vid") == "photo":
+            if await run_in_threadpool(kind_of, job_dir / "input.vid") == "photo":
                 raise ApiError(415, f"{name} is a photo: send photos to /v1/images", "unsupported_media")
             await run_in_threadpool(probe_video, job_dir / "input.vid", settings.max_pixels, settings.max_video_seconds,
                                     name)
@@ -475,9 +475,10 @@ def create_app(settings: ServeSettings, *, models: ModelCache | None = None) -> 
                 elif time.monotonic() - quiet_since > 15:
                     yield ": still here\n\n"
                     quiet_since = time.monotonic()
-                if app.state.stopping or manager.get(job_id, owner) is None:
-                    if manager.get(job_id, owner) is None:
-                        yield f"event: deleted\ndata: {json.dumps({'id': job_id, 'state': 'deleted'})}\n\n"
+                if manager.get(job_id, owner) is None:
+                    yield f"event: deleted\ndata: {json.dumps({'id': job_id, 'state': 'deleted'})}\n\n"
+                    return
+                if app.state.stopping:
                     return
                 await asyncio.sleep(0.25)
 

@@ -102,8 +102,6 @@ class JobManager:
         self._threads: list[threading.Thread] = []
         self._closing = threading.Event()
         self._saved: dict[str, float] = {}
-        self.version = 0  # bumped on every change, for the event streams to wait on
-        self._changed = threading.Condition(self._lock)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -130,7 +128,7 @@ class JobManager:
         for thread in self._threads:
             if thread.name.startswith("livebg-job"):
                 thread.join(max(0.0, deadline - time.monotonic()))
-        for job_id, event in list(self._cancel.items()):
+        for event in list(self._cancel.values()):
             event.set()
         for thread in self._threads:
             if thread.name.startswith("livebg-job"):
@@ -174,7 +172,7 @@ class JobManager:
                 del self._cancel[job.id]
             shutil.rmtree(self.job_dir(job.id), ignore_errors=True)
             raise QueueFull(self.retry_after()) from None
-        self._changed_now()
+        self._count_states()
 
     def retry_after(self) -> int:
         """Seconds until a worker is likely free: the soonest running job's ETA (at least 1)."""
@@ -208,13 +206,7 @@ class JobManager:
             event.set()
         if not running:  # a running job's worker removes its folder when run_video has let go of it
             shutil.rmtree(self.job_dir(job.id), ignore_errors=True)
-        self._changed_now()
-
-    def wait_change(self, seen: int, timeout: float) -> int:
-        with self._changed:
-            if self.version == seen:
-                self._changed.wait(timeout)
-            return self.version
+        self._count_states()
 
     # -- workers -----------------------------------------------------------------------------
     def _work(self) -> None:
@@ -295,7 +287,7 @@ class JobManager:
         if state != "done":
             (job_dir / job.result_file).unlink(missing_ok=True)
         self._save(job, force=True)
-        self._changed_now()
+        self._count_states()
         took = f" in {job.finished - job.started:.1f} s" if job.started else ""
         say(f"job {job_id}: {state}{took}, {job.frames_done} frames" + (f": {error}" if error else ""))
 
@@ -303,7 +295,6 @@ class JobManager:
     def _save(self, job: Job, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._saved.get(job.id, 0.0) < SAVE_EVERY:
-            self._changed_now(count=False)
             return
         self._saved[job.id] = now
         job_dir = self.job_dir(job.id)
@@ -316,14 +307,7 @@ class JobManager:
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             say(f"cannot save job {job.id}'s state ({exc.strerror}): check --data-dir", error=True)
-        self._changed_now()
-
-    def _changed_now(self, count: bool = True) -> None:
-        with self._changed:
-            self.version += 1
-            self._changed.notify_all()
-        if count:
-            self._count_states()
+        self._count_states()
 
     def _count_states(self) -> None:
         counts = dict.fromkeys(STATES, 0)
@@ -348,7 +332,7 @@ class JobManager:
                 shutil.rmtree(self.job_dir(job.id), ignore_errors=True)
                 gone.append(job.id)
         if gone:
-            self._changed_now()
+            self._count_states()
         return gone
 
 
