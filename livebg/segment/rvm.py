@@ -102,9 +102,9 @@ class RvmSegmenter(Segmenter):
         options, providers = session_setup(inference_threads(threads or os.cpu_count() or 2), device, spinning=False)
         # the ratio is 1 for every frame unless frames are scaled to more than the model's size
         ratio_one = 0 < self.source_short <= model_short
-        self.rewrites = self._rewrites(rewrite, ratio_one, device)
+        model_bytes, self.rewrites = self._rewrites(rewrite, ratio_one, device)
         try:
-            self.session: Any = ort.InferenceSession(self._model_bytes if self.rewrites else str(self.path),
+            self.session: Any = ort.InferenceSession(model_bytes or str(self.path),
                                                      sess_options=options, providers=providers)
         except Exception as exc:  # ORT raises its own exception types for unreadable files
             raise ModelError(f"ONNX Runtime cannot load {self.path} ({first_line(exc, 160)}): "
@@ -127,13 +127,12 @@ class RvmSegmenter(Segmenter):
         blank = np.zeros((64, 64, 3), np.uint8)
         self.run(blank, None, 1.0)
 
-    def _rewrites(self, rewrite: bool, ratio_one: bool, device: str) -> str:
-        """Rewrite the graph (kept in ``self._model_bytes``) and say what was done ("" for
-        nothing: the file runs as it is). The refiner is cut only when every frame runs at ratio
-        1; the channel alignment only on the CPU (it is for ONNX Runtime's CPU kernels)."""
-        self._model_bytes = b""
+    def _rewrites(self, rewrite: bool, ratio_one: bool, device: str) -> tuple[bytes, str]:
+        """The rewritten graph and what was done (b"", "": the file runs as it is). The refiner
+        is cut only when every frame runs at ratio 1; the channel alignment only on the CPU (it
+        is for ONNX Runtime's CPU kernels)."""
         if not rewrite or (not ratio_one and device == "cuda"):
-            return ""
+            return b"", ""
         import onnx
 
         from livebg.segment import graph
@@ -141,18 +140,16 @@ class RvmSegmenter(Segmenter):
         try:
             model = onnx.load_model(str(self.path))
         except Exception:  # the session's own load then says what is wrong with the file
-            return ""
+            return b"", ""
         if any(p.key == REFINER_KEY for p in model.metadata_props):
-            return ""  # a file made from livebg's rewritten graph (scripts/rvm_int8.py)
+            return b"", ""  # a file made from livebg's rewritten graph (scripts/rvm_int8.py)
         done = []
         if ratio_one and without_refiner(model):
             done.append("refiner cut (ratio 1)")
         aligned = graph.aligned_conv_inputs(model) if device != "cuda" else 0
         if aligned:
             done.append(f"{aligned} convolution inputs aligned")
-        if done:
-            self._model_bytes = model.SerializeToString()
-        return ", ".join(done)
+        return (model.SerializeToString() if done else b""), ", ".join(done)
 
     @property
     def infer_size(self) -> int:  # type: ignore[override]
