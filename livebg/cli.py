@@ -55,6 +55,10 @@ def _model_options(p: argparse.ArgumentParser, *, stream: bool) -> None:
         g.add_argument("--full-pass-every", type=int, metavar="N",
                        help="crop pass on video: look at the whole frame at least every N frames, for "
                             "people outside the followed box (default: 8; 1: every frame)")
+        g.add_argument("--still-reuse", type=int, metavar="N",
+                       help="rvm on video: up to N frames in a row reuse the last model call's alpha, moved along "
+                            "the optical flow, while the person's outline barely changes (default: 2; 0: the "
+                            "model on every frame)")
 
 
 def _matte_options(p: argparse.ArgumentParser, *, stream: bool) -> None:

@@ -131,6 +131,7 @@ class ModelConfig:
     fast: bool = False  # with name auto: the bundled selfie model rather than RVM
     crop_pass: bool = True  # fixed-size (ONNX) models: run again on a crop around the person (one more model call a frame)
     full_pass_every: int = 8  # crop pass on video: the whole-frame pass at least every N frames, following the person's box between
+    still_reuse: int = 2  # rvm on video: up to N frames in a row reuse the last model call's alpha, carried along the optical flow, while the person's outline barely changes (0: the model on every frame)
 
     def validate(self) -> None:
         if self.device not in DEVICES:
@@ -147,6 +148,8 @@ class ModelConfig:
             raise ConfigError(f"threads must be 0 (automatic) or more, not {self.threads}")
         if not 1 <= self.full_pass_every <= 1000:
             raise ConfigError(f"full_pass_every {self.full_pass_every} is out of range: use 1..1000 (1 runs the whole-frame pass on every frame)")
+        if not 0 <= self.still_reuse <= 30:
+            raise ConfigError(f"still_reuse {self.still_reuse} is out of range: use 0..30 (0 runs the model on every frame)")
 
 
 @dataclass(frozen=True)
@@ -259,7 +262,7 @@ SETTINGS = {
     "precision": ("model", "precision"), "batch_size": ("model", "batch_size"),
     "infer_size": ("model", "infer_size"), "classes": ("model", "classes"), "threads": ("model", "threads"),
     "download": ("model", "download"), "crop_pass": ("model", "crop_pass"), "fast": ("model", "fast"),
-    "full_pass_every": ("model", "full_pass_every"),
+    "full_pass_every": ("model", "full_pass_every"), "still_reuse": ("model", "still_reuse"),
     "smoothing": ("smoothing", "method"), "smoothing_strength": ("smoothing", "strength"),
     "look_ahead": ("smoothing", "look_ahead"),
     "refine": ("refine", "method"), "light_wrap": ("background", "light_wrap"),

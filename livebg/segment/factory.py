@@ -116,7 +116,7 @@ def load_rvm(spec: ModelSpec, device: str, config: ModelConfig, reason: str) -> 
     source = f"weights {path.name}" if config.weights else f"release file {path.name}"
     return RvmSegmenter(path, device=device, threads=config.threads, source=source,
                         model_short=config.infer_size or MODEL_SHORT_SIDE,
-                        chosen="--infer-size" if config.infer_size else "auto")
+                        chosen="--infer-size" if config.infer_size else "auto", still_reuse=config.still_reuse)
 
 
 def load_segmenter(config: ModelConfig, *, live: bool = False) -> tuple[Segmenter, str]:

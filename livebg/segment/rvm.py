@@ -32,6 +32,7 @@ from livebg.frames.cuts import CUT_THRESHOLD, CutDetector
 from livebg.frames.yuv import downscale
 from livebg.segment.base import Segmenter
 from livebg.segment.onnx_model import inference_threads, session_setup
+from livebg.segment.reuse import STILL_THRESHOLD, FlowReuse
 from livebg.segment.weights import first_line
 
 STATE_INPUTS = ("r1i", "r2i", "r3i", "r4i")
@@ -85,7 +86,7 @@ class RvmSegmenter(Segmenter):
     def __init__(self, path: str | Path, *, device: str = "cpu", threads: int = 0, source: str = "",
                  model_short: int = MODEL_SHORT_SIDE, source_short: int | None = None,
                  settle_runs: int = SETTLE_RUNS, cut_threshold: float = CUT_THRESHOLD, chosen: str = "auto",
-                 rewrite: bool = True):
+                 rewrite: bool = True, still_reuse: int = 0, still_threshold: float = STILL_THRESHOLD):
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -94,6 +95,8 @@ class RvmSegmenter(Segmenter):
         self.source_short = model_short if source_short is None else source_short
         self.settle_runs = settle_runs
         self.cut_threshold = cut_threshold
+        self.still_reuse = still_reuse  # video: frames in a row that may reuse a model call (reuse.FlowReuse)
+        self.still_threshold = still_threshold
         self.chosen = chosen  # how model_short was set: "auto" or "--infer-size"
         # every core by default: RVM is the job's bottleneck by far (decoding, the matte and
         # encoding take a small share), unlike the selfie model, which leaves one to the pipeline.
@@ -160,7 +163,8 @@ class RvmSegmenter(Segmenter):
 
     def describe(self) -> str:
         return (f"model rvm (Robust Video Matting, ONNX Runtime, {self.source}) on {self.device}, {self.precision}, "
-                f"model at {self.model_short} px short side ({self.chosen}), recurrent")
+                f"model at {self.model_short} px short side ({self.chosen}), recurrent"
+                + (f", still frames reuse it (up to {self.still_reuse} in a row)" if self.still_reuse else ""))
 
     def run(self, small: np.ndarray, state: list[Any] | None, ratio: float
             ) -> tuple[np.ndarray, np.ndarray, list[Any]]:
@@ -254,6 +258,8 @@ class RvmStream(Segmenter):
         self.edge_threshold = model.edge_threshold
         self.cuts = CutDetector(model.cut_threshold)
         self.resets = 0  # times the state was dropped (cuts, size changes, reset())
+        self.calls = self.reused = 0  # frames the model ran on, frames that reused a model call
+        self.still = FlowReuse(model.still_reuse, model.still_threshold) if model.still_reuse else None
         self.last_foreground: np.ndarray | None = None  # fgr of the last frame, at the source size
         self._state: list[np.ndarray] | None = None
         self._key: tuple | None = None  # (frame size, plan) the state was made for
@@ -264,6 +270,8 @@ class RvmStream(Segmenter):
     def reset(self) -> None:
         self._state = None
         self.cuts.reset()
+        if self.still is not None:
+            self.still.reset()
 
     def predict(self, frames: Sequence[Any]) -> list[np.ndarray]:
         out = []
@@ -276,6 +284,19 @@ class RvmStream(Segmenter):
                 if self._state is not None:
                     self.resets += 1
                 self._state, self._key = None, key
-            alpha, self.last_foreground, self._state = self.model.run(small, self._state, plan.ratio)
+                if self.still is not None:
+                    self.still.reset()
+            grey = reused = None
+            if self.still is not None:
+                grey = self.still.grey(small)
+                reused = self.still.reuse(grey)
+            if reused is not None:
+                alpha, self.last_foreground = reused
+                self.reused += 1
+            else:
+                alpha, self.last_foreground, self._state = self.model.run(small, self._state, plan.ratio)
+                self.calls += 1
+                if self.still is not None and grey is not None:
+                    self.still.remember(grey, alpha, self.last_foreground)
             out.append(np.clip(alpha, 0, 1))
         return out
