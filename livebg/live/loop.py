@@ -104,7 +104,10 @@ class LiveLoop:
         idle = self.state.passthrough or self.chooser.effect == "original"
         if idle:
             self.worker.paused.set()
-        else:
+        elif self.worker.paused.is_set():
+            # the masks kept from before the pause show where the person was then: with a model
+            # slower than the camera they would be used, at once, until a new one came
+            self.worker.forget_masks()
             self.worker.paused.clear()
         self.log(message)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 from array import array
@@ -14,6 +15,9 @@ from livebg.sources.camera import LiveCapture
 
 FIRST_MASK_TIMEOUT = 10.0  # seconds to wait for the very first mask before showing anything
 WAIT_FOR_MASK_SHARE = 0.5  # wait for the current frame's mask only when the model needs at most half a frame interval
+# The nice value the mask thread takes when the model is slower than the camera: the compositing
+# thread, which holds the camera's rate, then wins the CPU whenever both want it (docs/speed.md)
+SLOW_MODEL_NICE = 10
 
 
 # -- segmentation thread -----------------------------------------------------------------------
@@ -28,11 +32,15 @@ class MaskWorker:
     """Runs the segmenter in its own thread, always on the newest captured frame.
 
     Keeps the last few masks; ``seconds`` is a running estimate of one prediction's time.
+    ``nice``: the thread's nice value (Linux sets it per thread), raised for a model slower than
+    the camera so that it never holds the output back; 0 leaves it as it is.
     """
 
-    def __init__(self, *, segmenter, capture: LiveCapture, keep: int = 4, seconds: float | None = None):
+    def __init__(self, *, segmenter, capture: LiveCapture, keep: int = 4, seconds: float | None = None,
+                 nice: int = 0):
 
         self.segmenter = segmenter.stream()
+        self.nice = nice
         self._forget = threading.Event()
         self.capture = capture
         self.seconds = seconds
@@ -49,12 +57,19 @@ class MaskWorker:
         """Forget state carried between frames (the followed person box) before the next one."""
         self._forget.set()
 
+    def forget_masks(self) -> None:
+        """Drop the kept masks (they are stale after a pause): the next frame waits for a new one."""
+        with self._cond:
+            self._keep.clear()
+
     def start(self) -> "MaskWorker":
         self._thread.start()
         return self
 
     def _run(self) -> None:
         last = -1
+        if self.nice:
+            lower_thread_priority(self.nice)
         try:
             while not self._stop.is_set():
                 if self.paused.is_set():
@@ -113,3 +128,15 @@ class MaskWorker:
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+
+
+def lower_thread_priority(nice: int) -> bool:
+    """Give the calling thread ``nice`` (on Linux a thread has its own nice value; elsewhere this
+    would apply to the whole process, so it is left alone). False when it could not be done."""
+    if not hasattr(os, "setpriority") or not os.path.isdir("/proc/self/task"):
+        return False
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except OSError:
+        return False
+    return True

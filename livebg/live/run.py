@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -25,7 +26,7 @@ from livebg.config import Config
 from livebg.errors import DeviceError, say
 from livebg.live.chooser import BackgroundChooser
 from livebg.live.loop import LiveLoop, LiveResult, ViewState
-from livebg.live.mask import MaskWorker
+from livebg.live.mask import SLOW_MODEL_NICE, WAIT_FOR_MASK_SHARE, MaskWorker
 from livebg.live.options import LiveOptions, options_from_args
 from livebg.live.stats import _percentile, stats_line
 from livebg.matte.matter import Matter
@@ -47,6 +48,7 @@ def _limit_torch_threads(segmenter, threads: int) -> None:
 def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None] = say) -> LiveResult:
     """Run the live path until the duration, the end of the source, q/Esc, a closed window or a signal."""
     from livebg.segment.factory import load_segmenter
+    from livebg.segment.onnx_model import inference_threads
     from livebg.sinks.preview import PreviewWindow, display_problem
     from livebg.sinks.vcam import VirtualCamera
 
@@ -75,12 +77,19 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             if options.vcam:
                 vcam = VirtualCamera(width=capture.width, height=capture.height, fps=capture.fps,
                                      device=options.vcam_device, backend=options.vcam_backend)
-            segmenter, reason = load_segmenter(config.model, live=True)
-            _limit_torch_threads(segmenter, config.model.threads)
+            # the model leaves a core to the compositing thread (RVM takes every core in file jobs,
+            # where it is the bottleneck; live, the camera's rate comes first)
+            model_config = dataclasses.replace(config.model, threads=inference_threads(config.model.threads))
+            segmenter, reason = load_segmenter(model_config, live=True)
+            _limit_torch_threads(segmenter, model_config.threads)
             warm = np.zeros((capture.height, capture.width, 3), np.uint8)
-            segmenter.predict([warm])  # a first call at the camera's size (resizes, crop pass); keep it out of the live numbers
+            # timed as the mask thread runs it: one frame of a stream (a recurrent model's
+            # predict() settles a photo over several runs), on streams of their own (the camera's
+            # starts from a fresh state), the timed one new (a model may reuse a call on a
+            # repeated frame: that is not its time)
+            segmenter.stream().predict([warm])  # a first call at the camera's size (resizes, crop pass); keep it out of the live numbers
             started = time.perf_counter()
-            warm_prob = segmenter.predict([warm])[0]
+            warm_prob = segmenter.stream().predict([warm])[0]
             seconds = time.perf_counter() - started
             matter = Matter(config, edge_threshold=segmenter.edge_threshold)
             # one pass of the whole chain (the smoother's kernel is loaded when Matter is made; this
@@ -96,7 +105,11 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
                 outputs.append("preview window (h: help, q: quit)")
             report(f"cam: {capture.name} {capture.width}x{capture.height} at {capture.fps:.2f} fps -> "
                 f"{' + '.join(outputs) or 'nowhere'}; background {chooser.label()}; Ctrl-C stops")
-            worker = MaskWorker(segmenter=segmenter, capture=capture, seconds=seconds)
+            # a model slower than the camera runs behind it anyway (its masks are used as they
+            # come): it yields the CPU to the thread that composites and sends every frame
+            slow = seconds > WAIT_FOR_MASK_SHARE / (capture.fps or 30.0)
+            worker = MaskWorker(segmenter=segmenter, capture=capture, seconds=seconds,
+                                nice=SLOW_MODEL_NICE if slow else 0)
             state = ViewState(mirror=options.mirror)
             loop = LiveLoop(capture=capture, worker=worker, matter=matter, chooser=chooser,
                             light_wrap=config.background.light_wrap, vcam=vcam, preview=preview, state=state, stop=stop,

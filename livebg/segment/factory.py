@@ -59,6 +59,8 @@ class ModelChoice:
 # What the startup line says the other choice costs (docs/speed.md, docs/quality.md).
 FAST_NOTE = "--fast: the bundled selfie model, about 15x faster on a 2-core CPU, weaker on groups, full bodies and motion"
 RVM_NOTE = "--model rvm: better on groups, full bodies and motion, about 15x slower on a 2-core CPU"
+LIVE_RVM_CPU_NOTE = ("on a CPU it is slower than the selfie model (the default live on a CPU) and than the "
+                     "camera: the output keeps the camera's rate, with masks from older frames")
 
 
 def choose_model(config: ModelConfig, *, live: bool = False) -> ModelChoice:
@@ -69,7 +71,10 @@ def choose_model(config: ModelConfig, *, live: bool = False) -> ModelChoice:
     ``fast``, and as the fallback when RVM's weights cannot be had (said in one line)."""
     device = resolve_device(config.device)
     if config.name != "auto":
-        return ModelChoice(resolve_model(config.name), device, "chosen with --model or the preset")
+        spec = resolve_model(config.name)
+        if live and spec.kind == "rvm" and rvm_device(device) == "cpu":
+            return ModelChoice(spec, device, f"chosen with --model or the preset; {LIVE_RVM_CPU_NOTE}")
+        return ModelChoice(spec, device, "chosen with --model or the preset")
     selfie = resolve_model(CPU_DEFAULT_MODEL)
     if config.fast:
         return ModelChoice(selfie, device, f"--fast: bundled, works offline; {RVM_NOTE}")

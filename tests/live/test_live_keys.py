@@ -52,6 +52,10 @@ class CountingMatter:
 class CountingWorker(CountingMatter):
     def __init__(self):
         self.paused = threading.Event()
+        self.masks_forgotten = 0
+
+    def forget_masks(self):
+        self.masks_forgotten += 1
 
 
 def test_hotkeys_change_the_view_and_reset_the_smoothing(shared):
@@ -69,6 +73,7 @@ def test_hotkeys_change_the_view_and_reset_the_smoothing(shared):
     assert loop.state.passthrough and worker.paused.is_set() and matter.resets == 3  # the model rests
     loop.handle_key(ord(" "))
     assert not loop.state.passthrough and not worker.paused.is_set()
+    assert worker.masks_forgotten == 1  # those of before the pause show the person where they were
     loop.handle_key(ord("m"))
     assert loop.state.mirror and matter.resets == 5 and worker.resets == 5
     loop.handle_key(ord("o"))

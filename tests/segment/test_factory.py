@@ -1,0 +1,48 @@
+"""Which model ``auto`` runs live: the selfie model on a CPU, RVM on CUDA (the issue's rule), with
+no GPU here: CUDA is made to look present to torch and to ONNX Runtime."""
+from __future__ import annotations
+
+import onnxruntime
+import pytest
+import torch
+
+from livebg.config import ModelConfig
+from livebg.segment import factory
+from livebg.segment.factory import choose_model
+
+
+@pytest.fixture
+def cuda_here(monkeypatch):
+    """A machine with an NVIDIA driver, torch seeing a GPU and onnxruntime-gpu installed."""
+    monkeypatch.setattr(factory, "_cuda_driver_present", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(onnxruntime, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+
+
+def test_live_auto_is_the_selfie_model_on_a_cpu(rvm_cache):
+    for device in ("cpu", "auto"):  # auto: no GPU on this machine
+        choice = choose_model(ModelConfig(device=device), live=True)
+        assert choice.spec.name == "selfie" and choice.device == "cpu"
+        assert "live on a CPU" in choice.reason and "--model rvm" in choice.reason  # what the other costs
+
+
+def test_live_auto_is_rvm_on_cuda(rvm_cache, cuda_here):
+    for device in ("cuda", "auto"):
+        choice = choose_model(ModelConfig(device=device), live=True)
+        assert choice.spec.name == "rvm" and choice.device == "cuda", device
+        assert "on CUDA" in choice.reason and "--fast" in choice.reason
+
+
+def test_live_auto_stays_on_selfie_when_onnx_runtime_has_no_cuda(rvm_cache, cuda_here, monkeypatch):
+    """torch sees the GPU but the plain onnxruntime wheel has no CUDA provider: RVM would run on
+    the CPU, so live stays on the selfie model."""
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert choose_model(ModelConfig(device="cuda"), live=True).spec.name == "selfie"
+
+
+def test_rvm_asked_for_live_on_a_cpu_says_it_is_slower(rvm_cache):
+    choice = choose_model(ModelConfig(name="rvm", device="cpu"), live=True)
+    assert choice.spec.name == "rvm" and "slower than the selfie model" in choice.reason
+    # not said for file jobs, where RVM is the default on a CPU too
+    assert "slower" not in choose_model(ModelConfig(name="rvm", device="cpu")).reason
