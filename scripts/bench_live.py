@@ -5,6 +5,8 @@ into a recording virtual camera, for a fixed time, once per model.
     python scripts/bench_live.py                       # 1280x720 at 30 fps, 20 s per model
     python scripts/bench_live.py --seconds 10 --models selfie --size 960x540
     python scripts/bench_live.py --models selfie --size 960x540,1280x720 --sinks I420,RGB --load 0,1,2
+    python scripts/bench_live.py --models selfie rvm --rvm-weights ../shared/models/rvm_mobilenetv3_fp32.onnx \
+        --size 640x480,1280x720 --device cpu
 
 ``--sinks``: the pixel format the virtual camera takes natively (v4l2loopback takes I420, the
 OBS backend RGB-like formats): livebg converts to it before handing the frame over.
@@ -16,14 +18,22 @@ The 720p test video is made at run time in a temporary directory from
 Columns: frames per second handed to the virtual camera; latency from capture to hand-over
 (p50/p95); age of the mask used (p95: how much older the frame the mask came from was);
 frames dropped at capture (the oldest waiting frame, when processing fell behind); frames
-lost at the sink (composited but not received by the virtual camera; should be 0).
+lost at the sink (composited but not received by the virtual camera; should be 0); masks made
+(how many frames the model saw); the model's time per call (p50); the process's CPU while
+frames flowed, in cores (1.00 = one core busy; the --load processes are not counted).
+
+``--rvm-weights FILE``: RVM's ONNX file, given to the ``rvm`` rows only (as ``--weights``);
+without it ``rvm`` is looked up in livebg's cache. Arguments the script does not know (``--device
+cpu``, ``--threads 1``) go to every ``livebg cam`` run.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -86,6 +96,39 @@ def busy_cores(n: int) -> list:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
 
 
+class CpuWhileFlowing:
+    """This process's CPU time (all threads) from the first frame the virtual camera received to
+    the last, in cores: model loading, warm-up and shutdown are left out."""
+
+    def __init__(self, record):
+        self.record = record
+        self.samples: list[tuple[int, float, float]] = []  # (frames received, wall s, CPU s)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-cpu", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            t = os.times()
+            self.samples.append((len(self.record.frames), time.perf_counter(), t.user + t.system))
+
+    def __enter__(self) -> "CpuWhileFlowing":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def cores(self) -> float:
+        flowing = [s for s in self.samples if s[0] > 0]
+        if not flowing:
+            return float("nan")
+        final = next(s for s in flowing if s[0] == flowing[-1][0])  # the first sample that saw the last frame
+        if final[1] <= flowing[0][1]:
+            return float("nan")
+        return (final[2] - flowing[0][2]) / (final[1] - flowing[0][1])
+
+
 def run_one(model: str, video: Path, seconds: float, extra: list[str], native: str = "I420", load: int = 0) -> dict:
     sys.path.insert(0, str(REPO / "tests"))
     from live_fakes import recording_backend
@@ -96,7 +139,7 @@ def run_one(model: str, video: Path, seconds: float, extra: list[str], native: s
     record = recording_backend(name, native=native, keep_frames=False)
     hogs = busy_cores(load)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, CpuWhileFlowing(record) as cpu:
             stats_path = Path(tmp) / "stats.json"
             code = main(["cam", "--source", str(video), "--vcam-backend", name, "--duration", str(seconds),
                          "--model", model, "--stats-json", str(stats_path), "-q", *extra])
@@ -110,18 +153,22 @@ def run_one(model: str, video: Path, seconds: float, extra: list[str], native: s
     stats["sink"], stats["load"] = native, load
     stats["received"] = len(record.frames)
     stats["lost_at_sink"] = stats["frames_out"] - len(record.frames)
+    stats["cpu_cores"] = cpu.cores()
     stats["model_label"] = Path(model).stem if model.endswith(".onnx") else model
     return stats
 
 
 def table(rows: list[dict]) -> str:
-    head = ("model", "size", "sink", "busy cores", "out fps", "latency p50 ms", "latency p95 ms", "mask age p95 ms",
-            "dropped at capture", "lost at sink", "model ms p50")
+    head = ("model", "size", "sink", "busy cores", "out fps", "latency p50 ms", "latency p95 ms",
+            "mask age p50 / p95 ms (frames)", "dropped at capture", "lost at sink", "masks", "model ms p50", "CPU cores")
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
+        frame_ms = 1000 / r["source_fps"]
+        age = (f"{r['mask_age_p50_ms']:.0f} / {r['mask_age_p95_ms']:.0f} "
+               f"({r['mask_age_p50_ms'] / frame_ms:.1f} / {r['mask_age_p95_ms'] / frame_ms:.1f})")
         cells = (r["model_label"], r["size"], r["sink"], str(r["load"]), f"{r['fps']:.1f}", f"{r['latency_p50_ms']:.1f}", f"{r['latency_p95_ms']:.1f}",
-                 f"{r['mask_age_p95_ms']:.0f}", f"{r['dropped']} of {r['frames_in']}", str(r["lost_at_sink"]),
-                 f"{r['segment_p50_ms']:.1f}")
+                 age, f"{r['dropped']} of {r['frames_in']}", str(r["lost_at_sink"]), str(r["masks"]),
+                 f"{r['segment_p50_ms']:.1f}", f"{r['cpu_cores']:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -137,19 +184,29 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", help="models to run (default: selfie, selfie_landscape, the "
                                                     "DeepLabV3 ONNX in ../shared, a cached torchvision model)")
     parser.add_argument("--bg", default="blur", help="background (default blur)")
+    parser.add_argument("--rvm-weights", type=Path, help="RVM's ONNX file for the rvm rows (default: livebg's cache); "
+                                                          "adds rvm to the default models")
     args, extra = parser.parse_known_args()
+    models = available_models(args.models)
+    if args.rvm_weights is not None:
+        if not args.rvm_weights.is_file():
+            parser.error(f"--rvm-weights {args.rvm_weights}: no such file")
+        if not args.models:
+            models.append("rvm")
     rows = []
     for size in args.size.split(","):
         width, height = (int(v) for v in size.lower().split("x"))
         with tempfile.TemporaryDirectory(prefix="livebg-bench-") as tmp:
             video = make_camera_video(args.video, Path(tmp) / "camera.mp4", width=width, height=height,
                                       fps=args.fps, seconds=args.seconds)
-            for model in available_models(args.models):
+            for model in models:
+                weights = ["--weights", str(args.rvm_weights)] if model == "rvm" and args.rvm_weights else []
                 for native in args.sinks.split(","):
                     for load in (int(n) for n in args.load.split(",")):
                         print(f"bench: {model} {size} {native} load {load} for {args.seconds:.0f} s …",
                               file=sys.stderr, flush=True)
-                        row = run_one(model, video, args.seconds, ["--bg", args.bg, *extra], native.strip(), load)
+                        row = run_one(model, video, args.seconds, ["--bg", args.bg, *weights, *extra],
+                                      native.strip(), load)
                         row["size"] = f"{width}x{height}@{args.fps}"
                         rows.append(row)
     print(table(rows))
