@@ -68,7 +68,7 @@ class FlowReuse:
         self.key: KeyFrame | None = None
         self.last_residual = 0.0  # the last comparison's outline misalignment, px (for tests and tuning)
         self.last_changed = 0.0  # and the share of the background that changed
-        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # type: ignore[attr-defined]
         self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def reset(self) -> None:

@@ -268,6 +268,8 @@ class RvmStream(Segmenter):
         return self.model.describe()
 
     def reset(self) -> None:
+        if self._state is not None:
+            self.resets += 1
         self._state = None
         self.cuts.reset()
         if self.still is not None:

@@ -223,6 +223,7 @@ def test_state_is_dropped_at_a_cut_a_new_size_and_reset(rvm, clips):
     stream.predict([np.ascontiguousarray(parkour[1][0][::2, ::2])])  # another size
     assert stream.resets == 2
     stream.reset()
+    assert stream.resets == 3
     np.testing.assert_allclose(stream.predict([parkour[2][0]])[0], rvm.stream().predict([parkour[2][0]])[0], atol=1e-5)
 
 
