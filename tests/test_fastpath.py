@@ -74,7 +74,7 @@ def reference_blend(yuv: np.ndarray, bg_yuv: np.ndarray, a: np.ndarray, b: np.nd
 def run_kernel(yuv: np.ndarray, bg_yuv: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
     h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
     out = np.empty_like(yuv)
-    mixed = blend_i420(*planes(yuv), *planes(bg_yuv), a, b, *linear_axis(w, a.shape[1]), *linear_axis(h, a.shape[0]),
+    mixed = blend_i420(*planes(yuv), *planes(yuv), *planes(bg_yuv), a, b, *linear_axis(w, a.shape[1]), *linear_axis(h, a.shape[0]),
                        *planes(out))
     return out, mixed
 

@@ -57,8 +57,18 @@ class Compositor:
         self.light_wrap = light_wrap
         self.device = device
 
-    def __call__(self, frame: np.ndarray, alpha: np.ndarray, t: Fraction) -> np.ndarray:
-        return self.blend(frame, alpha, self.background.frame_at(t, frame))
+    def __call__(self, frame: np.ndarray, alpha: np.ndarray, t: Fraction,
+                 foreground: np.ndarray | None = None) -> np.ndarray:
+        """``foreground``: the colour to blend where alpha is above 0, RGB like ``frame`` (a
+        matting model's estimate of the foreground's own colour at the edge,
+        ``matte.foreground.model_foreground``); None: the frame's. Backgrounds made from the
+        frame (blur, gray) are made from ``frame``."""
+        bg = self.background.frame_at(t, frame)
+        if foreground is None or bg is frame:  # ``none``: the frame itself, nothing to take out
+            return self.blend(frame, alpha, bg)
+        if foreground.shape != frame.shape:
+            raise ValueError(f"foreground must have the frame's shape {frame.shape}, got {foreground.shape}")
+        return self.blend(foreground, alpha, bg)
 
     def blend(self, frame: np.ndarray, alpha: np.ndarray, bg: np.ndarray | None) -> np.ndarray:
         """The blend alone, over a background picture made already (the live loop makes it

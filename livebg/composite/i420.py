@@ -37,8 +37,8 @@ class I420Compositor:
         # compile (or load from numba's cache) now, at startup, not on the first frame
         tiny = np.zeros((6, 4), np.uint8)
         coef = np.zeros((2, 2), np.float32)
-        self._kernel(*self.planes(tiny), *self.planes(tiny), coef, coef, *linear_axis(4, 2), *linear_axis(4, 2),
-                     *self.planes(tiny.copy()))
+        self._kernel(*self.planes(tiny), *self.planes(tiny), *self.planes(tiny), coef, coef, *linear_axis(4, 2),
+                     *linear_axis(4, 2), *self.planes(tiny.copy()))
 
     planes = staticmethod(i420_planes)
 
@@ -49,10 +49,14 @@ class I420Compositor:
         return self._bg[1]
 
     def __call__(self, frame: np.ndarray | None, yuv: np.ndarray, coefficients: LumaCoefficients,
-                 t: Fraction) -> np.ndarray:
+                 t: Fraction, foreground: np.ndarray | None = None) -> np.ndarray:
         """RGB frame (for backgrounds made from it; None: made from ``yuv`` when one needs it) +
-        its planes + (A, B) -> output planes."""
+        its planes + (A, B) -> output planes. ``foreground``: planes like ``yuv``'s of the colour
+        to blend where alpha is above 0 (a matting model's estimate of the foreground's own
+        colour at the edge, ``matte.foreground.model_foreground_i420``); None: the frame's."""
         h, w = frame_size(yuv)
+        if foreground is not None and foreground.shape != yuv.shape:
+            raise ValueError(f"foreground planes must have the frame's shape {yuv.shape}, got {foreground.shape}")
         bg_yuv = None
         # video, blur, gray: planes made without passing through RGB
         bg_yuv = self.background.i420_at(t, yuv)
@@ -70,7 +74,9 @@ class I420Compositor:
         key = (h, w, a.shape)
         if key not in self._axes:
             self._axes[key] = (*self._axis(w, a.shape[1]), *self._axis(h, a.shape[0]))
+        # the background ``none`` is the frame itself: nothing to take out of its edge
+        colour = yuv if foreground is None or bg_yuv is yuv else foreground
         out = np.empty_like(yuv)
-        self.mixed_blocks += self._kernel(*self.planes(yuv), *self.planes(bg_yuv), a, b, *self._axes[key],
-                                          *self.planes(out))
+        self.mixed_blocks += self._kernel(*self.planes(yuv), *self.planes(colour), *self.planes(bg_yuv), a, b,
+                                          *self._axes[key], *self.planes(out))
         return out

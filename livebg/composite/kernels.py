@@ -8,8 +8,12 @@ from livebg.frames.jit import compiled
 
 
 @compiled
-def blend_i420(fy, fu, fv, by, bu, bv, ca, cb, x0, x1, wx, y0, y1, wy, oy, ou, ov):  # pragma: no cover - compiled
-    """out = bg + alpha * (fg - bg) on YUV 4:2:0 planes, alpha = clip(A * Y_fg + B, 0, 1).
+def blend_i420(fy, fu, fv, gy, gu, gv, by, bu, bv, ca, cb, x0, x1, wx, y0, y1, wy, oy, ou, ov):  # pragma: no cover - compiled
+    """out = bg + alpha * (colour - bg) on YUV 4:2:0 planes, alpha = clip(A * Y_fg + B, 0, 1).
+
+    ``fy``/``fu``/``fv``: the frame (its luma gives alpha); ``gy``/``gu``/``gv``: the colour
+    blended where alpha is above 0, the frame's planes themselves unless a matting model
+    estimated the foreground's own colour (``matte.foreground.model_foreground_i420``).
 
     A and B (``ca``, ``cb``: float32 h x w) are upsampled bilinearly to the frame with the
     row/column tables (``y0``/``y1``/``wy``, ``x0``/``x1``/``wx``: OpenCV's INTER_LINEAR
@@ -54,7 +58,7 @@ def blend_i420(fy, fu, fv, by, bu, bv, ca, cb, x0, x1, wx, y0, y1, wy, oy, ou, o
                 end = xx + 1
                 while end < W // 2 and blocks[end] == c:
                     end += 1
-                sy, su, sv = (by, bu, bv) if c == 0 else (fy, fu, fv)
+                sy, su, sv = (by, bu, bv) if c == 0 else (gy, gu, gv)
                 # unsigned indices: no negative-index check, so the copies vectorise (much faster)
                 for x in range(np.uint64(2 * xx), np.uint64(2 * end)):
                     oy[ya, x] = sy[ya, x]
@@ -77,12 +81,12 @@ def blend_i420(fy, fu, fv, by, bu, bv, ca, cb, x0, x1, wx, y0, y1, wy, oy, ou, o
                     alpha = min(max(a * f + b, np.float32(0.0)), np.float32(1.0))
                     total += alpha
                     g = np.float32(by[y, x])
-                    oy[y, x] = np.uint8(g + alpha * (f - g) + np.float32(0.5))
+                    oy[y, x] = np.uint8(g + alpha * (np.float32(gy[y, x]) - g) + np.float32(0.5))
             alpha = total * np.float32(0.25)
             g = np.float32(bu[yy, xx])
-            ou[yy, xx] = np.uint8(g + alpha * (np.float32(fu[yy, xx]) - g) + np.float32(0.5))
+            ou[yy, xx] = np.uint8(g + alpha * (np.float32(gu[yy, xx]) - g) + np.float32(0.5))
             g = np.float32(bv[yy, xx])
-            ov[yy, xx] = np.uint8(g + alpha * (np.float32(fv[yy, xx]) - g) + np.float32(0.5))
+            ov[yy, xx] = np.uint8(g + alpha * (np.float32(gv[yy, xx]) - g) + np.float32(0.5))
             xx += 1
     return mixed
 

@@ -1,5 +1,5 @@
-"""What passes between stages: the Frame (pixels as RGB or yuv420p, timestamp, index) and the
-matte of a YUV frame as LumaCoefficients.
+"""What passes between stages: the Frame (pixels as RGB or yuv420p, timestamp, index), the
+matte of a YUV frame as LumaCoefficients, and a matting model's ForegroundEstimate.
 """
 from __future__ import annotations
 
@@ -49,3 +49,13 @@ class LumaCoefficients(NamedTuple):
     the limited-range (16..235) luma plane and (a, b) upsampled bilinearly to its size."""
     a: np.ndarray
     b: np.ndarray
+
+
+class ForegroundEstimate(NamedTuple):
+    """A matting model's own estimate of the foreground's colour, with its alpha, both at the
+    size the model saw the frame (RVM's ``fgr`` and ``pha``). Carried from the segment stage
+    to the composite stage beside the frame, so that the soft edge is blended with the
+    foreground's colour rather than the frame's mix of it with the old background
+    (``matte.foreground.model_foreground``)."""
+    colour: np.ndarray  # RGB float32 h x w x 3 in [0, 1]
+    alpha: np.ndarray  # float32 h x w in [0, 1]

@@ -15,12 +15,22 @@ are corrected by the pixel's own residual, shared out in proportion to alpha:
 
 A wide pass finds the colours, a narrow one (on the first pass's F and B) keeps detail. Nothing
 is divided by a small alpha, so faint edge pixels cannot turn into noise. Only pixels with
-0.01 < a < 0.99 change.
+0.01 < a < 0.99 change. Photos use it (``foreground_colour``).
+
+Video with a matting model that estimates F itself (RVM's ``fgr``) uses the model's estimate
+instead (``model_foreground``, ``model_foreground_i420``): it costs a resize and a blend, not
+box filters, and it is placed by the model's own soft alpha. That matters because livebg's
+refined alpha is steep (``[refine] sharpness``): the mixed pixels of a hair's outer row get an
+alpha of 1 there, so no band of livebg's fractional alpha covers them, and they kept the old
+backdrop's white as a rim (docs/quality.md, "The foreground's colour at the edge").
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from livebg.frames.frame import ForegroundEstimate
+from livebg.frames.yuv import frame_size, i420_planes
 
 BAND = (0.01, 0.99)
 RADII = (0.1, 0.007)  # the two passes' box radius, as a share of the picture's short side
@@ -66,3 +76,59 @@ def foreground_colour(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     edge = band[region]
     out[region][edge] = np.clip(fg[edge] + 0.5, 0, 255).astype(np.uint8)
     return out
+
+
+# The model's colour is taken where its alpha is at most 1 - MODEL_RAMP, and faded into the
+# frame's own colour over the model alpha's last MODEL_RAMP: inside the person the frame keeps
+# its full-resolution detail (the model's estimate is at its own, smaller size).
+MODEL_RAMP = 0.1
+
+
+def model_weight(alpha: np.ndarray) -> np.ndarray:
+    """How much of the model's colour a pixel takes, from the model's alpha: 1 up to
+    1 - MODEL_RAMP (the soft edge, and outside, where livebg's alpha hides it), 0 at 1."""
+    weight = (1.0 - alpha) * np.float32(1.0 / MODEL_RAMP)  # the model's own size: small
+    return np.clip(weight, 0.0, 1.0, out=weight)
+
+
+def _check(estimate: ForegroundEstimate) -> None:
+    colour, alpha = estimate
+    if colour.dtype != np.float32 or colour.ndim != 3 or colour.shape[2] != 3:
+        raise ValueError(f"the estimate's colour must be float32 hxwx3, got {colour.dtype} {colour.shape}")
+    if alpha.dtype != np.float32 or alpha.shape != colour.shape[:2]:
+        raise ValueError(f"the estimate's alpha must be float32 {colour.shape[:2]}, got {alpha.dtype} {alpha.shape}")
+
+
+def _levels(colour: np.ndarray) -> np.ndarray:
+    """The estimate's colour in uint8 levels. RVM's comes as a view of its three channel planes:
+    converted plane by plane (OpenCV would first copy the strided view)."""
+    if colour.flags.c_contiguous:
+        return cv2.convertScaleAbs(colour, alpha=255.0)
+    return cv2.merge([cv2.convertScaleAbs(colour[..., k], alpha=255.0) for k in range(3)])
+
+
+def model_foreground(image: np.ndarray, estimate: ForegroundEstimate) -> np.ndarray:
+    """The colour to blend for an RGB uint8 frame: the model's estimate of the foreground's
+    colour (brought to the frame's size) at the model's soft edge, the frame inside."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"frame must be uint8 HxWx3, got {image.dtype} {image.shape}")
+    _check(estimate)
+    h, w = image.shape[:2]
+    colour = cv2.resize(_levels(estimate.colour), (w, h), interpolation=cv2.INTER_LINEAR)
+    weight = cv2.resize(model_weight(estimate.alpha), (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.blendLinear(colour, image, weight, 1.0 - weight)
+
+
+def model_foreground_i420(yuv: np.ndarray, estimate: ForegroundEstimate) -> np.ndarray:
+    """``model_foreground`` for a frame that is yuv420p planes: the planes of the colour to
+    blend (the blend is linear, so blending Y, U and V with the same weights is blending RGB)."""
+    _check(estimate)
+    h, w = frame_size(yuv)
+    colour = cv2.resize(_levels(estimate.colour), (w, h), interpolation=cv2.INTER_LINEAR)
+    small = model_weight(estimate.alpha)
+    weight = np.empty(yuv.shape, np.float32)
+    wy, wu, wv = i420_planes(weight)
+    wy[:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    wu[:] = cv2.resize(small, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
+    wv[:] = wu
+    return cv2.blendLinear(cv2.cvtColor(colour, cv2.COLOR_RGB2YUV_I420), yuv, weight, 1.0 - weight)

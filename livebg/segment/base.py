@@ -30,6 +30,10 @@ class Segmenter(abc.ABC):
     - ``stream()``: the predictor for consecutive frames of one video (a stateful one, such as
       the crop follower or a recurrent model, has its own ``reset()``); ``stream_note``: what
       it adds to the startup line;
+    - ``last_foreground``: for a matting model that estimates the foreground's own colour
+      (RVM's ``fgr``), that estimate for the last frame ``predict`` was given, RGB float32 in
+      [0, 1] at the size the model saw it; None (the default) for models that give none. Read it
+      on the thread that called ``predict``, right after the call;
     - ``reset()``: forget state between unrelated frames (scene cut, toggle, another photo);
     - ``close()``: release the session; safe to call twice.
     """
@@ -43,6 +47,7 @@ class Segmenter(abc.ABC):
     # where the refined edge goes in this model's output ([refine] threshold 0): segmentation
     # models spill a little onto the backdrop (0.6); a matting model's alpha is calibrated (0.5)
     edge_threshold: float = 0.6
+    last_foreground: np.ndarray | None = None
 
     @abc.abstractmethod
     def describe(self) -> str:

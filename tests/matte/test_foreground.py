@@ -1,10 +1,18 @@
-"""The old background out of the edge pixels of a photo (livebg/matte/foreground.py)."""
+"""The old background out of the edge pixels (livebg/matte/foreground.py): blur fusion for photos,
+a matting model's own estimate of the foreground's colour for video."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
+import pytest
 from conftest import SHARED
 
-from livebg.matte.foreground import foreground_colour
+from livebg.frames.frame import ForegroundEstimate
+from livebg.matte.foreground import (
+    foreground_colour,
+    model_foreground,
+    model_foreground_i420,
+)
 
 
 def _mixed(fg_colour, bg_colour, size=(120, 200)):
@@ -75,3 +83,90 @@ def test_a_real_portrait_over_white_loses_the_white(tmp_path):
     before = np.abs(on_white[edge].astype(int) - photo[edge]).mean()
     after = np.abs(out[edge].astype(int) - photo[edge]).mean()
     assert after < 0.6 * before, (before, after)
+
+
+# -- a matting model's own estimate (RVM's fgr) on video: model_foreground --------------------------
+
+def _steep_edge_scene():
+    """A frame whose left part is brown hair and right part a white wall, with a 12 px soft edge
+    (mixed pixels), and a matting model's estimate at half size: the hair's colour, and its soft
+    alpha. livebg's refined alpha is steep: the mixed pixels of the edge's inner half get 1."""
+    h, w = 40, 96
+    true_alpha = np.clip((54 - np.arange(w, dtype=np.float32)) / 12, 0, 1)[None, :].repeat(h, 0)
+    hair, wall = np.array((120, 60, 20), np.float32), np.array((250, 250, 250), np.float32)
+    a = true_alpha[..., None]
+    frame = np.clip(a * hair + (1 - a) * wall + 0.5, 0, 255).astype(np.uint8)
+    steep = (true_alpha >= 0.5).astype(np.float32)
+    model_alpha = cv2.resize(true_alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    colour = np.broadcast_to(hair / 255, (h // 2, w // 2, 3)).astype(np.float32)
+    return frame, true_alpha, steep, ForegroundEstimate(colour, model_alpha), hair
+
+
+def test_the_models_colour_replaces_the_old_wall_where_livebg_keeps_mixed_pixels():
+    frame, true_alpha, steep, estimate, hair = _steep_edge_scene()
+    colour = model_foreground(frame, estimate)
+    rim = (steep == 1) & (true_alpha < 0.9)  # kept whole by livebg, yet part wall
+    assert rim.sum() >= 4 * frame.shape[0]
+    before = np.abs(frame[rim].astype(int) - hair).mean()
+    after = np.abs(colour[rim].astype(int) - hair).mean()
+    assert before > 40 and after < 4, (before, after)
+    # inside the person the frame's own pixels stay
+    inside = cv2.resize(estimate.alpha, true_alpha.shape[::-1], interpolation=cv2.INTER_LINEAR) >= 1.0
+    assert inside.any() and np.array_equal(colour[inside], frame[inside])
+
+
+def test_the_planes_version_is_the_rgb_one_converted():
+    frame, _, _, estimate, _ = _steep_edge_scene()
+    yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
+    planes = model_foreground_i420(yuv, estimate)
+    expected = cv2.cvtColor(model_foreground(frame, estimate), cv2.COLOR_RGB2YUV_I420)
+    assert planes.shape == yuv.shape
+    assert np.abs(planes.astype(int) - expected).max() <= 2
+
+
+def test_a_wrong_estimate_is_refused():
+    frame, _, _, estimate, _ = _steep_edge_scene()
+    with pytest.raises(ValueError, match="float32"):
+        model_foreground(frame, ForegroundEstimate((estimate.colour * 255).astype(np.uint8), estimate.alpha))
+    with pytest.raises(ValueError, match="alpha"):
+        model_foreground(frame, ForegroundEstimate(estimate.colour, estimate.alpha[:-1]))
+
+
+def test_rvms_colour_takes_the_white_rim_off_the_doctors_hair(rvm_cache, shared):
+    """RVM on doctor frames 188-191 (hair top against a white wall), livebg's matte, over black:
+    the rim of mixed pixels livebg keeps whole (its alpha 1, RVM's below 0.9) is much darker
+    with RVM's foreground colour than with the frame's own pixels."""
+    import av
+
+    from livebg.config import Config
+    from livebg.matte.matter import Matter
+    from livebg.segment.factory import load_segmenter
+
+    frames = []
+    with av.open(str(shared / "media/videos/doctor_960x540.mp4")) as container:
+        for i, decoded in enumerate(container.decode(video=0)):
+            if i >= 188:
+                frames.append(decoded.to_ndarray(format="rgb24"))
+            if i == 191:
+                break
+    config = Config().override("model", name="rvm", download=False).override("smoothing", method="none")
+    segmenter, _ = load_segmenter(config.model)
+    stream = segmenter.stream()
+    for image in frames:
+        prob = stream.predict([image])[0]
+    assert stream.last_foreground is not None
+    image = frames[-1]
+    estimate = ForegroundEstimate(stream.last_foreground, prob)
+    alpha = Matter(config, edge_threshold=segmenter.edge_threshold)(prob, image)
+    model_alpha = cv2.resize(prob, alpha.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    rim = (alpha > 0.5) & (model_alpha < 0.9)
+    rim[60:] = False  # the top of the hair, against the white wall
+    assert rim.sum() > 100
+    a = alpha[..., None]
+    before = (a * image)[rim].mean(-1)  # the rim's grey level over black
+    after = (a * model_foreground(image, estimate))[rim].mean(-1)
+    print(f"\nrim over black ({rim.sum()} pixels): mean level {before.mean():.1f} -> {after.mean():.1f}, "
+          f"pale (above 140) {(before > 140).sum()} -> {(after > 140).sum()}")
+    # measured 115 -> 90, and 91 pale pixels -> 14 (the hair inside is 50..150)
+    assert after.mean() < 0.85 * before.mean()
+    assert (before > 140).sum() > 40 and (after > 140).sum() < 0.3 * (before > 140).sum()
