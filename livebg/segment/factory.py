@@ -12,7 +12,7 @@ from livebg.errors import ConfigError, DeviceError, ModelError, say
 from livebg.segment.base import Segmenter
 from livebg.segment.crop import PersonCropSegmenter
 from livebg.segment.onnx_model import OnnxSegmenter
-from livebg.segment.rvm import MODEL_SHORT_SIDE, RvmSegmenter
+from livebg.segment.rvm import RvmSegmenter, working_size
 from livebg.segment.torch_model import TorchSegmenter
 from livebg.segment.weights import (
     CPU_DEFAULT_MODEL,
@@ -120,7 +120,7 @@ def load_rvm(spec: ModelSpec, device: str, config: ModelConfig, reason: str) -> 
         path = fetch_rvm("float32", download=config.download, weights_file=config.weights)
     source = f"weights {path.name}" if config.weights else f"release file {path.name}"
     return RvmSegmenter(path, device=device, threads=config.threads, source=source,
-                        model_short=config.infer_size or MODEL_SHORT_SIDE,
+                        model_short=config.infer_size or working_size(device),
                         chosen="--infer-size" if config.infer_size else "auto", still_reuse=config.still_reuse)
 
 

@@ -43,6 +43,14 @@ OUTPUTS = ("fgr", "pha", *STATE_OUTPUTS)
 # The model's working size (the short side after the downsample ratio). RVM's authors advise
 # 256..512 px, more for full bodies than for portraits; see docs/quality.md for the choice.
 MODEL_SHORT_SIDE = 384
+# On CUDA, where the model is not the job's cost: 512 px scores higher on every labelled sample
+# (docs/quality.md); on a CPU it costs 1.8x a call.
+MODEL_SHORT_SIDE_CUDA = 512
+
+
+def working_size(device: str) -> int:
+    """The model's default working short side on a device ("cpu" or "cuda")."""
+    return MODEL_SHORT_SIDE_CUDA if device == "cuda" else MODEL_SHORT_SIDE
 SETTLE_RUNS = 4  # photos: runs on the same picture before its alpha is taken (docs/quality.md)
 # Metadata a file built from RVM's may carry (scripts/rvm_int8.py writes them): its refiner is
 # cut (it then runs at ratio 1 only), and its precision (for the startup line).

@@ -46,3 +46,14 @@ def test_rvm_asked_for_live_on_a_cpu_says_it_is_slower(rvm_cache):
     assert choice.spec.name == "rvm" and "slower than the selfie model" in choice.reason
     # not said for file jobs, where RVM is the default on a CPU too
     assert "slower" not in choose_model(ModelConfig(name="rvm", device="cpu")).reason
+
+
+def test_rvm_works_at_512_px_on_cuda_and_384_on_a_cpu(rvm_cache, cuda_here, monkeypatch):
+    """The working size follows the device (docs/quality.md: 512 px scores higher on every
+    labelled sample; on a CPU it costs 1.8x); --infer-size still decides when given."""
+    made = []
+    monkeypatch.setattr(factory, "RvmSegmenter", lambda path, **kw: made.append(kw) or kw)
+    monkeypatch.setattr(factory, "fetch_rvm", lambda precision, **kw: rvm_cache / "rvm_mobilenetv3_fp32.onnx")
+    for device, infer_size, expected in (("cuda", 0, 512), ("cpu", 0, 384), ("cuda", 320, 320)):
+        factory.load_segmenter(ModelConfig(name="rvm", device=device, infer_size=infer_size))
+        assert made[-1]["model_short"] == expected and made[-1]["device"] == device, (device, infer_size)
