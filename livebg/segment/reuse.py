@@ -26,6 +26,7 @@ import numpy as np
 
 STILL_THRESHOLD = 0.75  # px at the model's size that the flow leaves unexplained along the outline
 FLOW_DIVISOR = 4  # the grey picture the flow is measured on: the model's source size / 4
+MIN_FLOW_SIDE = 12  # OpenCV's DIS flow needs a side this long: smaller pictures always run the model
 BAND_WIDTH = 5  # px at that size: how far the outline's band is widened
 # the background changed: more than CHANGED_AREA of the picture, outside the person, differs by
 # more than CHANGE_LEVEL grey levels from where the flow put it
@@ -96,7 +97,8 @@ class FlowReuse:
     def reuse(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
         """The key frame's alpha and foreground moved onto this frame, or None: run the model."""
         key = self.key
-        if key is None or key.reused >= self.max_reuse or key.grey.shape != grey.shape:
+        if (key is None or key.reused >= self.max_reuse or key.grey.shape != grey.shape
+                or max(grey.shape) < MIN_FLOW_SIDE):
             return None
         # flow such that this frame at x looks like the key frame at x + flow(x)
         flow = self._flow.calc(grey, key.grey, None)

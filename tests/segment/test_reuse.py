@@ -144,3 +144,12 @@ def test_something_new_in_the_background_runs_the_model():
     entered[150:230, 10:60] = 255  # 5 % of the picture, in the background
     assert reuse.reuse(reuse.grey(entered)) is None
     assert reuse.last_residual < reuse.threshold and reuse.last_changed > 0.01
+
+
+def test_a_tiny_model_size_runs_the_model_instead_of_failing(every_frame):
+    """--infer-size 32 on a 4:3 video: the flow picture (10x8) is too small for DIS flow."""
+    stream = RvmSegmenter(RVM_FILE, threads=2, model_short=32, still_reuse=2).stream()
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    for _ in range(3):
+        assert stream.predict([frame])[0].shape == (32, 43)
+    assert stream.calls == 3 and stream.reused == 0
