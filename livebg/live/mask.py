@@ -15,8 +15,9 @@ from livebg.sources.camera import LiveCapture
 
 FIRST_MASK_TIMEOUT = 10.0  # seconds to wait for the very first mask before showing anything
 WAIT_FOR_MASK_SHARE = 0.5  # wait for the current frame's mask only when the model needs at most half a frame interval
-# The nice value the mask thread takes when the model is slower than the camera: the compositing
-# thread, which holds the camera's rate, then wins the CPU whenever both want it (docs/speed.md)
+# The nice value the mask thread takes when the model needs more than WAIT_FOR_MASK_SHARE of a
+# frame interval (the loop then uses the newest mask rather than wait for the frame's own): the
+# compositing thread, which holds the camera's rate, wins the CPU whenever both want it (docs/speed.md)
 SLOW_MODEL_NICE = 10
 
 
@@ -32,8 +33,8 @@ class MaskWorker:
     """Runs the segmenter in its own thread, always on the newest captured frame.
 
     Keeps the last few masks; ``seconds`` is a running estimate of one prediction's time.
-    ``nice``: the thread's nice value (Linux sets it per thread), raised for a model slower than
-    the camera so that it never holds the output back; 0 leaves it as it is.
+    ``nice``: the thread's nice value (Linux sets it per thread), raised for a model the loop does
+    not wait for (SLOW_MODEL_NICE) so that it never holds the output back; 0 leaves it as it is.
     """
 
     def __init__(self, *, segmenter, capture: LiveCapture, keep: int = 4, seconds: float | None = None,

@@ -105,8 +105,9 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
                 outputs.append("preview window (h: help, q: quit)")
             report(f"cam: {capture.name} {capture.width}x{capture.height} at {capture.fps:.2f} fps -> "
                 f"{' + '.join(outputs) or 'nowhere'}; background {chooser.label()}; Ctrl-C stops")
-            # a model slower than the camera runs behind it anyway (its masks are used as they
-            # come): it yields the CPU to the thread that composites and sends every frame
+            # a model the loop does not wait for (more than WAIT_FOR_MASK_SHARE of a frame
+            # interval) runs behind the camera anyway, its masks used as they come: it yields the
+            # CPU to the thread that composites and sends every frame
             slow = seconds > WAIT_FOR_MASK_SHARE / (capture.fps or 30.0)
             worker = MaskWorker(segmenter=segmenter, capture=capture, seconds=seconds,
                                 nice=SLOW_MODEL_NICE if slow else 0)

@@ -46,16 +46,16 @@ MODEL_SHORT_SIDE = 384
 # On CUDA, where the model is not the job's cost: 512 px scores higher on every labelled sample
 # (docs/quality.md); on a CPU it costs 1.8x a call.
 MODEL_SHORT_SIDE_CUDA = 512
-
-
-def working_size(device: str) -> int:
-    """The model's default working short side on a device ("cpu" or "cuda")."""
-    return MODEL_SHORT_SIDE_CUDA if device == "cuda" else MODEL_SHORT_SIDE
 SETTLE_RUNS = 4  # photos: runs on the same picture before its alpha is taken (docs/quality.md)
 # Metadata a file built from RVM's may carry (scripts/rvm_int8.py writes them): its refiner is
 # cut (it then runs at ratio 1 only), and its precision (for the startup line).
 REFINER_KEY, REFINER_CUT = "livebg.rvm.refiner", "cut"
 PRECISION_KEY = "livebg.rvm.precision"
+
+
+def working_size(device: str) -> int:
+    """The model's default working short side on a device ("cpu" or "cuda")."""
+    return MODEL_SHORT_SIDE_CUDA if device == "cuda" else MODEL_SHORT_SIDE
 
 
 @dataclass(frozen=True)
@@ -276,10 +276,14 @@ class RvmStream(Segmenter):
         return self.model.describe()
 
     def reset(self) -> None:
+        self._drop_state()
+        self.cuts.reset()
+
+    def _drop_state(self) -> None:
+        """Forget the recurrent state and the key frame a still frame would reuse."""
         if self._state is not None:
             self.resets += 1
         self._state = None
-        self.cuts.reset()
         if self.still is not None:
             self.still.reset()
 
@@ -291,11 +295,8 @@ class RvmStream(Segmenter):
             cut = self.cuts(small)
             key = (frame.shape[:2], plan)
             if key != self._key or cut:
-                if self._state is not None:
-                    self.resets += 1
-                self._state, self._key = None, key
-                if self.still is not None:
-                    self.still.reset()
+                self._drop_state()
+                self._key = key
             grey = reused = None
             if self.still is not None:
                 grey = self.still.grey(small)
