@@ -50,11 +50,13 @@ def _model_options(p: argparse.ArgumentParser, *, stream: bool) -> None:
     g.add_argument("--crop-pass", action=argparse.BooleanOptionalAction, default=None,
                    help="ONNX models (the selfie ones): run the model again on a crop around the person: "
                         "feet and hands of a small person are kept; on video the crop follows the person, "
-                        "so most frames need only that one call (default: on)")
+                        "so most frames need only that one call. rvm on video (CPU): the model runs on the "
+                        "box around the people only, not the whole frame (default: on)")
     if stream:
         g.add_argument("--full-pass-every", type=int, metavar="N",
                        help="crop pass on video: look at the whole frame at least every N frames, for "
-                            "people outside the followed box (default: 8; 1: every frame)")
+                            "people outside the followed box (rvm: while the picture outside the box "
+                            "changes; up to 4N frames when it does not) (default: 8; 1: every frame)")
         g.add_argument("--still-reuse", type=int, metavar="N",
                        help="rvm on video: up to N frames in a row reuse the last model call's alpha, moved along "
                             "the optical flow, while the person's outline barely changes (default: 2; 0: the "

@@ -129,7 +129,7 @@ class ModelConfig:
     threads: int = 0  # ONNX Runtime intra-op threads; 0: one per core, less one for the pipeline
     download: bool = True  # let livebg download missing weights (torchvision's cache, RVM into livebg's)
     fast: bool = False  # with name auto: the bundled selfie model rather than RVM
-    crop_pass: bool = True  # fixed-size (ONNX) models: run again on a crop around the person (one more model call a frame)
+    crop_pass: bool = True  # fixed-size (ONNX) models: run again on a crop around the person (one more model call a frame); rvm on video: the model on the box around the people only
     full_pass_every: int = 8  # crop pass on video: the whole-frame pass at least every N frames, following the person's box between
     still_reuse: int = 2  # rvm on video: up to N frames in a row reuse the last model call's alpha, carried along the optical flow, while the person's outline barely changes (0: the model on every frame)
 

@@ -7,7 +7,8 @@
     python scripts/benchmark.py INPUT --rvm-weights ../shared/models/rvm_mobilenetv3_fp32.onnx  # + RVM rows
 
 With RVM's weights (``--rvm-weights``, or in livebg's cache), more rows: livebg with RVM (its
-default, which lets still frames reuse a model call), with the model on every frame
+default, which runs the model on the box around the people and lets still frames reuse a
+model call), with the model on the whole frame (``--no-crop-pass``), on every frame
 (``--still-reuse 0``), with ``--infer-size 320``, with RVM in int8 when ``--rvm-int8 FILE`` names one made by
 ``scripts/rvm_int8.py`` (a measurement, not a livebg option), and RVM's reference loop (what RVM's own converter does: ONNX Runtime one frame at a time on
 the whole frame at the documented ratio, 256 px inside the model, PyAV decode and libx264
@@ -48,7 +49,8 @@ DEFAULT_ROW = "livebg --fast (selfie model)"
 RVM_REFERENCE = "RVM reference loop (its converter's way)"
 RVM_ROW = "livebg, rvm"
 # livebg with RVM, other settings (docs/speed.md and docs/quality.md weigh them)
-RVM_VARIANTS = {"livebg, rvm, the model on every frame (--still-reuse 0)": {"still_reuse": 0},
+RVM_VARIANTS = {"livebg, rvm, the model on the whole frame (--no-crop-pass)": {"crop_pass": False},
+                "livebg, rvm, the model on every frame (--still-reuse 0)": {"still_reuse": 0},
                 "livebg, rvm --infer-size 320": {"infer_size": 320}}
 RVM_INT8 = "livebg, rvm int8 (scripts/rvm_int8.py)"
 

@@ -122,7 +122,8 @@ def load_rvm(spec: ModelSpec, device: str, config: ModelConfig, reason: str) -> 
     source = f"weights {path.name}" if config.weights else f"release file {path.name}"
     return RvmSegmenter(path, device=device, threads=config.threads, source=source,
                         model_short=config.infer_size or working_size(device),
-                        chosen="--infer-size" if config.infer_size else "auto", still_reuse=config.still_reuse)
+                        chosen="--infer-size" if config.infer_size else "auto", still_reuse=config.still_reuse,
+                        people_region=config.crop_pass, full_every=config.full_pass_every)
 
 
 def load_segmenter(config: ModelConfig, *, live: bool = False) -> tuple[Segmenter, str]:

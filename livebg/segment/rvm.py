@@ -32,6 +32,7 @@ from livebg.frames.cuts import CUT_THRESHOLD, CutDetector
 from livebg.frames.yuv import downscale
 from livebg.segment.base import Segmenter
 from livebg.segment.onnx_model import inference_threads, session_setup
+from livebg.segment.region import FULL_EVERY, MAX_GROWS, Box, PeopleRegion, carry_state, paste, whole
 from livebg.segment.reuse import STILL_THRESHOLD, FlowReuse
 from livebg.segment.weights import first_line
 
@@ -94,7 +95,8 @@ class RvmSegmenter(Segmenter):
     def __init__(self, path: str | Path, *, device: str = "cpu", threads: int = 0, source: str = "",
                  model_short: int = MODEL_SHORT_SIDE, source_short: int | None = None,
                  settle_runs: int = SETTLE_RUNS, cut_threshold: float = CUT_THRESHOLD, chosen: str = "auto",
-                 rewrite: bool = True, still_reuse: int = 0, still_threshold: float = STILL_THRESHOLD):
+                 rewrite: bool = True, still_reuse: int = 0, still_threshold: float = STILL_THRESHOLD,
+                 people_region: bool = False, full_every: int = FULL_EVERY):
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -105,6 +107,8 @@ class RvmSegmenter(Segmenter):
         self.cut_threshold = cut_threshold
         self.still_reuse = still_reuse  # video: frames in a row that may reuse a model call (reuse.FlowReuse)
         self.still_threshold = still_threshold
+        self.people_region = people_region  # video on a CPU: the model runs on the box around the people (region.py)
+        self.full_every = full_every  # ... and on the whole frame at least every N frames
         self.chosen = chosen  # how model_short was set: "auto" or "--infer-size"
         # every core by default: RVM is the job's bottleneck by far (decoding, the matte and
         # encoding take a small share), unlike the selfie model, which leaves one to the pipeline.
@@ -172,6 +176,7 @@ class RvmSegmenter(Segmenter):
     def describe(self) -> str:
         return (f"model rvm (Robust Video Matting, ONNX Runtime, {self.source}) on {self.device}, {self.precision}, "
                 f"model at {self.model_short} px short side ({self.chosen}), recurrent"
+                + (", on the box around the people" if self.people_region and self.device == "cpu" else "")
                 + (f", still frames reuse it (up to {self.still_reuse} in a row)" if self.still_reuse else ""))
 
     def run(self, small: np.ndarray, state: list[Any] | None, ratio: float
@@ -195,6 +200,8 @@ class RvmSegmenter(Segmenter):
         for name, value in zip(STATE_INPUTS, state or [None] * 4):
             if value is None:
                 value = OrtValue.ortvalue_from_numpy(np.zeros((1, 1, 1, 1), self._dtype), self._device_type, 0)
+            elif isinstance(value, np.ndarray):  # a state moved to another region (region.carry_state)
+                value = OrtValue.ortvalue_from_numpy(value, self._device_type, 0)
             binding.bind_ortvalue_input(name, value)
         binding.bind_output("fgr", "cpu")
         binding.bind_output("pha", "cpu")
@@ -268,8 +275,12 @@ class RvmStream(Segmenter):
         self.resets = 0  # times the state was dropped (cuts, size changes, reset())
         self.calls = self.reused = 0  # frames the model ran on, frames that reused a model call
         self.still = FlowReuse(model.still_reuse, model.still_threshold) if model.still_reuse else None
+        # the box around the people: on a CPU only (on CUDA the state stays on the device, and the
+        # model is not the job's cost), and at ratio 1 (the model's picture is the source's)
+        self.region = PeopleRegion(model.full_every) if model.people_region and model.device == "cpu" else None
+        self._state_box: Box | None = None  # the box the state was made on
         self.last_foreground: np.ndarray | None = None  # fgr of the last frame, at the source size
-        self._state: list[np.ndarray] | None = None
+        self._state: list[Any] | None = None  # OrtValues (on the model's device), or arrays moved by carry_state
         self._key: tuple | None = None  # (frame size, plan) the state was made for
 
     def describe(self) -> str:
@@ -284,8 +295,11 @@ class RvmStream(Segmenter):
         if self._state is not None:
             self.resets += 1
         self._state = None
+        self._state_box = None
         if self.still is not None:
             self.still.reset()
+        if self.region is not None:
+            self.region.reset()
 
     def predict(self, frames: Sequence[Any]) -> list[np.ndarray]:
         out = []
@@ -298,16 +312,51 @@ class RvmStream(Segmenter):
                 self._drop_state()
                 self._key = key
             grey = reused = None
-            if self.still is not None:
-                grey = self.still.grey(small)
+            if self.still is not None or self.region is not None:
+                grey = FlowReuse.grey(small)
+            if self.still is not None and grey is not None:
                 reused = self.still.reuse(grey)
             if reused is not None:
                 alpha, self.last_foreground = reused
                 self.reused += 1
+                if self.region is not None:
+                    self.region.skipped()
             else:
-                alpha, self.last_foreground, self._state = self.model.run(small, self._state, plan.ratio)
+                alpha, self.last_foreground = self._call(small, plan.ratio, grey)
                 self.calls += 1
                 if self.still is not None and grey is not None:
                     self.still.remember(grey, alpha, self.last_foreground)
             out.append(np.clip(alpha, 0, 1))
         return out
+
+    def _call(self, small: np.ndarray, ratio: float, grey: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The model on ``small`` (or on the box around its people), carrying the state: the
+        whole picture's alpha and foreground colour."""
+        if self.region is None or grey is None or ratio != 1.0:
+            alpha, foreground, self._state = self.model.run(small, self._state, ratio)
+            return alpha, foreground
+        h, w = small.shape[:2]
+        full = whole(h, w)
+        box = self.region.next_box(h, w, grey)
+        grows = 0
+        while True:
+            state = self._state
+            if state is not None and self._state_box is not None and box != self._state_box:
+                state = carry_state([v if isinstance(v, np.ndarray) else v.numpy() for v in state], self._state_box, box)
+            alpha, foreground, next_state = self.model.run(small[box.slices()], state, ratio)
+            if box == full:
+                break
+            wider = self.region.wider(box, alpha, h, w)
+            if wider is None:
+                break
+            grows += 1
+            box = wider if grows <= MAX_GROWS else full
+        self._state, self._state_box = next_state, box
+        if box != full:
+            alpha = paste(alpha, box, h, w)
+            colour = small.astype(np.float32)
+            colour *= np.float32(1 / 255)
+            colour[box.slices()] = foreground
+            foreground = colour
+        self.region.done(box, alpha, full, grows, grey)
+        return alpha, foreground
