@@ -14,8 +14,10 @@ blocked, which makes each call faster (``scripts/benchmark.py``'s model table me
 
 Robust Video Matting's decoder convolves concatenations (upsampled features, an encoder
 skip, the frame itself) of 35, 59, 107 and 171 channels; ONNX Runtime runs those convolutions
-unblocked, by im2col, and ``aligned_conv_inputs`` pads such inputs with zero channels (and the
-weights with zero filters) up to a multiple of 4, which it runs blocked.
+unblocked, by im2col. ``split_concat_convs`` turns each into one convolution per concatenated
+input, summed (no concatenation copied, each part's channels as they come), and
+``aligned_conv_inputs`` pads any other input of such counts with zero channels (and the weights
+with zero filters) up to a multiple of 4, which it runs blocked.
 
 ``uint8_input`` moves the input's scaling into the graph so the caller can hand over uint8
 pixels (a quarter of the bytes, no float image made in numpy).
@@ -288,6 +290,82 @@ def aligned_conv_inputs(model: onnx.ModelProto, multiple: int = 4) -> int:
         node.input[0] = padded
     _insert_before(g, inserted)
     return len(inserted)
+
+
+# Operators whose output has its first input's channels (followed back to find a count that
+# shape inference leaves unknown, e.g. after a Resize whose size is computed at run time)
+_SAME_CHANNELS = {"Slice", "Resize", "AveragePool", "MaxPool", "Relu", "Clip", "Sigmoid", "Tanh",
+                  "HardSigmoid", "Add", "Mul", "Sub", "Div"}
+
+
+def _channels(g: _Graph, shapes: dict[str, list[int | None]], name: str, depth: int = 0) -> int | None:
+    """The channel count (NCHW dim 1) of ``name``: from shape inference, else followed back
+    through channel-keeping operators and channel concatenations."""
+    known = shapes.get(name)
+    if known and len(known) > 1 and known[1]:
+        return known[1]
+    node = g.producer.get(name)
+    if node is None or depth > 32:
+        return None
+    if node.op_type in _SAME_CHANNELS:
+        return _channels(g, shapes, node.input[0], depth + 1)
+    if node.op_type == "Concat" and _attrs(node).get("axis") == 1:
+        parts = [_channels(g, shapes, i, depth + 1) for i in node.input]
+        return None if None in parts else sum(p for p in parts if p is not None)
+    return None
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def split_concat_convs(model: onnx.ModelProto) -> int:
+    """Every plain convolution (one group, stored weights of its own) that reads a channel
+    concatenation read by nothing else becomes one convolution per concatenated input, summed:
+    ``Conv(Concat(a, b), W) = Conv(a, W_a) + Conv(b, W_b)`` (the bias on the first). The same
+    output, without the concatenation's copy, the padding ``aligned_conv_inputs`` would add and
+    the layout reorder of the whole concatenation; ONNX Runtime fuses each sum into the
+    convolution after it. A concatenation with a part of unknown channels (RVM's recurrent
+    state, broadcast by an ``Expand``) is left whole: splitting those measured slower. RVM's
+    decoder has eight to split (docs/speed.md). Returns the count."""
+    g = _Graph(model)
+    shapes = g.shapes()
+    replace: dict[int, list] = {}
+    for node in g.graph.node:
+        if node.op_type != "Conv" or len(node.input) < 2 or node.input[1] not in g.consts:
+            continue
+        concat = g.producer.get(node.input[0])
+        if (concat is None or concat.op_type != "Concat" or _attrs(concat).get("axis") != 1
+                or g.only_consumer(concat.output[0], "Conv") is not node):
+            continue
+        weight = g.consts[node.input[1]]
+        if _attrs(node).get("group", 1) != 1 or weight.ndim != 4 or len(g.consumers.get(node.input[1], [])) != 1:
+            continue
+        counts = [_channels(g, shapes, name) for name in concat.input]
+        if None in counts or sum(c for c in counts if c is not None) != weight.shape[1]:
+            continue
+        nodes, total, start = [], None, 0
+        for k, (name, count) in enumerate(zip(concat.input, counts)):
+            assert count is not None
+            part_weight = g.add_const(f"{node.input[1]}/part{k}", np.ascontiguousarray(weight[:, start:start + count]))
+            start += count
+            part = g.fresh(f"{node.output[0]}/part{k}")
+            inputs = [name, part_weight] + ([node.input[2]] if k == 0 and len(node.input) > 2 else [])
+            conv = helper.make_node("Conv", inputs, [part], name=part)
+            conv.attribute.extend(node.attribute)
+            nodes.append(conv)
+            if total is not None:
+                summed = node.output[0] if k == len(counts) - 1 else g.fresh(f"{node.output[0]}/sum{k}")
+                nodes.append(helper.make_node("Add", [total, part], [summed], name=summed))
+                part = summed
+            total = part
+        replace[id(node)] = nodes
+    if replace:
+        nodes = [m for n in g.graph.node for m in replace.get(id(n), [n])]
+        del g.graph.node[:]
+        g.graph.node.extend(nodes)
+        prune(model)
+    return len(replace)
 
 
 def opset(model: onnx.ModelProto) -> int:

@@ -15,8 +15,10 @@ Frames are shrunk to ``src_size`` before the model (the decoder's planes are rea
 are), by default straight to the model's working size, so the ratio is 1 and livebg's guided
 refinement brings the alpha to the frame's full size. RVM's own refiner (a learned guided
 filter from the model's size up to the source's) then has no size to bridge, and is cut out of
-the graph (``without_refiner``): about a fifth of the model's time (docs/speed.md). The graph's
-decoder convolutions also get aligned channel counts (``graph.aligned_conv_inputs``).
+the graph (``without_refiner``): about a fifth of the model's time (docs/speed.md). On a CPU the
+decoder's convolutions of concatenations become sums of one convolution per part
+(``graph.split_concat_convs``), and any left with unaligned channel counts are padded
+(``graph.aligned_conv_inputs``).
 """
 from __future__ import annotations
 
@@ -161,6 +163,9 @@ class RvmSegmenter(Segmenter):
         done = []
         if ratio_one and without_refiner(model):
             done.append("refiner cut (ratio 1)")
+        split = graph.split_concat_convs(model) if device != "cuda" else 0
+        if split:
+            done.append(f"{split} convolutions of concatenations split")
         aligned = graph.aligned_conv_inputs(model) if device != "cuda" else 0
         if aligned:
             done.append(f"{aligned} convolution inputs aligned")

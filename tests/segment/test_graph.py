@@ -322,3 +322,48 @@ def test_aligned_conv_inputs_keep_rvms_output_and_leave_aligned_convolutions_alo
             **{f"r{i}i": np.zeros((1, 1, 1, 1), np.float32) for i in range(1, 5)}}
     for a, b in zip(before.run(None, feed), session(model).run(None, feed)):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_convolutions_of_concatenations_are_split_with_rvms_output_kept(shared):
+    """RVM convolves 9 channel concatenations of known channels (8 in its decoder, 4 of them
+    with the frame's 3 channels; 1 in its refiner); each becomes a sum of one convolution per part, and RVM's
+    outputs stay the same over consecutive real frames (the state carried), at ratio 1 and
+    below (where the refiner works)."""
+    model = onnx.load(str(shared / "models/rvm_mobilenetv3_fp32.onnx"))
+    before = session(model)
+    assert graph.split_concat_convs(model) == 9
+    assert graph.split_concat_convs(model) == 0  # nothing left to split
+    assert graph.aligned_conv_inputs(model) == 0  # no concatenation of 35..171 channels is read any more
+    after = session(model)
+    frames = [cv2.imread(str(shared / f"media/labeled/davis_parkour/JPEGImages/{i:05d}.jpg"))[::2, ::2, ::-1] for i in range(3)]
+    for ratio in (1.0, 0.5):
+        states = [[np.zeros((1, 1, 1, 1), np.float32)] * 4 for _ in range(2)]
+        for image in frames:
+            outs = []
+            for k, s in enumerate((before, after)):
+                feed = {"src": np.ascontiguousarray(image.transpose(2, 0, 1)[None], np.float32) / 255,
+                        "downsample_ratio": np.array([ratio], np.float32),
+                        **{f"r{i + 1}i": states[k][i] for i in range(4)}}
+                out = s.run(None, feed)
+                states[k] = out[2:]
+                outs.append(out)
+            for a, b in zip(*outs):
+                np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_a_concatenation_read_by_more_than_the_convolution_is_not_split():
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 8, 8])
+    z = helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 8, 8, 8])
+    weight = numpy_helper.from_array(np.ones((2, 8, 3, 3), np.float32), "w")
+    nodes = [helper.make_node("Concat", ["x", "x"], ["c"], axis=1),
+             helper.make_node("Conv", ["c", "w"], ["y"], pads=[1, 1, 1, 1]),
+             helper.make_node("Identity", ["c"], ["z"])]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], [y, z], [weight]))
+    assert graph.split_concat_convs(model) == 0
+    model.graph.node.pop()  # the other reader gone: split, with the same output
+    model.graph.output.pop()
+    feed = {"x": np.random.default_rng(1).random((1, 4, 8, 8), np.float32)}
+    expected = session(model).run(None, feed)[0]
+    assert graph.split_concat_convs(model) == 1
+    np.testing.assert_allclose(session(model).run(None, feed)[0], expected, rtol=1e-5)

@@ -164,10 +164,10 @@ def test_io_binding_matches_a_plain_session_run(rvm, clips):
     import onnx
     import onnxruntime as ort
 
-    from livebg.segment.graph import aligned_conv_inputs
+    from livebg.segment.graph import aligned_conv_inputs, split_concat_convs
 
     model = onnx.load(str(RVM_FILE))
-    assert without_refiner(model) and aligned_conv_inputs(model) == 4
+    assert without_refiner(model) and split_concat_convs(model) == 8 and aligned_conv_inputs(model) == 0
     plain = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     state = [np.zeros((1, 1, 1, 1), np.float32)] * 4
     stream = rvm.stream()
@@ -185,7 +185,7 @@ def test_the_refiner_is_cut_at_ratio_one_only_and_the_alpha_barely_moves(rvm, cl
     moves little (measured on lucia: max |d| 0.46 on a few edge pixels, mean 5e-4 to 7e-4, IoU of
     the two alphas 0.990 and up) and
     livebg's matte scores the same or better on all four samples (docs/quality.md)."""
-    assert rvm.refiner_cut and "refiner cut" in rvm.rewrites and "4 convolution inputs aligned" in rvm.rewrites
+    assert rvm.refiner_cut and "refiner cut" in rvm.rewrites and "8 convolutions of concatenations split" in rvm.rewrites
     as_exported = RvmSegmenter(RVM_FILE, threads=2, rewrite=False)
     assert not as_exported.refiner_cut and as_exported.rewrites == ""
     cut, whole = rvm.stream(), as_exported.stream()
