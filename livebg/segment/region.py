@@ -13,13 +13,16 @@ The alpha outside the box is 0.
   from zeros, as a new stream does.
 - When the people in a call's alpha touch an inner side of the box (one that is not the frame's
   edge), they reach beyond it: the same frame runs again, from the same state, with that side
-  moved out (at most ``MAX_GROWS`` times, then on the whole frame).
+  moved out (at most ``MAX_GROWS`` times, then on the whole frame). When the box holds under
+  ``LOST_SHARE`` of the people the last call found (they jumped away, or left), the same frame
+  runs on the whole picture.
 - After a cut, a reset or a frame with nobody found, the model sees the whole frame; and every
   ``full_every`` frames when the picture outside the box has changed since it last did (the
   camera moved, someone may have come in), so someone who appears away from the people already
-  there is found within that many frames. While nothing outside the box changes (a fixed
-  camera: a call, a talk), there is nothing new for the model to find there, and the whole
-  frame waits up to ``STILL_FULL_FACTOR`` times as long.
+  there is found within that many frames; at once when more than ``SUDDEN_AREA`` of it changed
+  since the last call. While nothing outside the box changes (a fixed camera: a call, a talk),
+  there is nothing new for the model to find there, and the whole frame waits up to
+  ``STILL_FULL_FACTOR`` times as long.
 - A box that would cover more than ``FULL_AREA`` of the frame is the whole frame: the saving
   would be small, and the whole frame has no inner sides.
 """
@@ -40,11 +43,13 @@ MOTION_GAIN = 2.0  # a side's margin also grows by this many times that side's l
 MAX_MARGIN = 128
 EDGE_BAND = 4  # model px: people this close to an inner side reach beyond it
 MAX_GROWS = 1  # re-runs of one frame on a wider box before it runs on the whole frame
+LOST_SHARE = 0.5  # a box call finding under this share of the last call's people runs the whole frame
 FULL_EVERY = 15  # frames: the whole frame at least this often
 FULL_AREA = 0.8  # a box above this share of the frame is the whole frame
 KEEP_AREA = 1.25  # the last box is kept while it holds the people's and is at most this much larger
 STILL_FULL_FACTOR = 4
 SHIFT_TOLERANCE = 2  # px of the grey picture (1/4 of the model's): camera drift the outside check forgives
+SUDDEN_AREA = 3 * CHANGED_AREA  # outside the box, changed since the last call: the whole frame at once
 STATE_SCALES = (2, 4, 8, 16)  # RVM's state r1..r4: 1/2 .. 1/16 of the picture
 
 
@@ -100,7 +105,9 @@ class PeopleRegion:
         self._people: tuple[int, int, int, int] | None = None
         self._motion = (0, 0, 0, 0)  # how far each side of the people's box moved between the last two calls
         self._since_full = 0
+        self._mass = 0.0  # pixels of people (alpha above PERSON_LEVEL) in the last call
         self._whole_grey: np.ndarray | None = None  # the grey picture (reuse.FlowReuse.grey) at the last whole-frame call
+        self._last_grey: np.ndarray | None = None  # ... and at the last call
         self.calls = self.cropped = self.grown = 0  # model calls, those on a box, re-runs on a wider one
         self.frame_size = (0, 0)  # (height, width) of the last call's picture
         self._pixels = [0, 0]  # pixels the model was given, pixels of the whole pictures
@@ -115,7 +122,8 @@ class PeopleRegion:
         self.box = None
         self._people = None
         self._motion = (0, 0, 0, 0)
-        self._whole_grey = None
+        self._mass = 0.0
+        self._whole_grey = self._last_grey = None
 
     def skipped(self) -> None:
         """A frame went by without a model call (it reused one)."""
@@ -125,44 +133,51 @@ class PeopleRegion:
         """The box the model runs on next; ``grey`` is the frame's grey picture
         (``reuse.FlowReuse.grey``)."""
         full = whole(height, width)
+        if self.full_every <= 1:
+            return full
         due = self._since_full + 1
-        if self._people is None or self._whole_grey is None or due >= STILL_FULL_FACTOR * self.full_every:
+        if (self._people is None or self._whole_grey is None or self.frame_size != (height, width)
+                or due >= STILL_FULL_FACTOR * self.full_every):
             return full
         left, top, right, bottom = self._margins()
         x0, y0, x1, y1 = self._people
         needed = snapped(x0 - left, y0 - top, x1 + right, y1 + bottom, height, width)
         if needed.area > FULL_AREA * full.area:
             return full
-        if due >= self.full_every and self._changed_outside(grey, self.box or needed, height, width):
-            return full
         # keep the last box while it holds what is needed and is not much larger: each change of
         # box moves where the picture ends, which the model notices a little
         if (self.box is not None and self.box != full and self.box.contains(needed)
                 and self.box.area <= KEEP_AREA * needed.area):
-            return self.box
+            needed = self.box
+        if due >= self.full_every and self._changed_outside(grey, self._whole_grey, needed, CHANGED_AREA):
+            return full
+        # something appeared outside the box since the last call (someone came in, or jumped
+        # there, faster than the margin follows): the whole frame now
+        if self._changed_outside(grey, self._last_grey, needed, SUDDEN_AREA):
+            return full
         return needed
 
     def _margins(self) -> tuple[float, ...]:
         """The margin on each side (left, top, right, bottom), model px."""
         return tuple(min(MAX_MARGIN, MARGIN + MOTION_GAIN * moved) for moved in self._motion)
 
-    def _changed_outside(self, grey: np.ndarray, box: Box, height: int, width: int) -> bool:
-        """Whether the picture outside ``box`` differs from the last whole-frame call's: more
-        than CHANGED_AREA of it by more than CHANGE_LEVEL grey levels beyond the range the
-        reference takes within SHIFT_TOLERANCE px (a slow drift or zoom of the camera is not a
-        change; something new there is)."""
-        if self._whole_grey is None or self._whole_grey.shape != grey.shape:
+    def _changed_outside(self, grey: np.ndarray, reference: np.ndarray | None, box: Box, area: float) -> bool:
+        """Whether the picture outside ``box`` differs from ``reference`` (a grey picture of an
+        earlier frame): more than ``area`` of it by more than CHANGE_LEVEL grey levels beyond the
+        range the reference takes within SHIFT_TOLERANCE px (a slow drift or zoom of the camera
+        is not a change; something new there is)."""
+        if reference is None or reference.shape != grey.shape:
             return True
-        gh, gw = grey.shape
+        (gh, gw), (height, width) = grey.shape, self.frame_size
         outside = np.ones(grey.shape, bool)
         outside[box.y0 * gh // height:-(-box.y1 * gh // height), box.x0 * gw // width:-(-box.x1 * gw // width)] = False
         if not outside.any():
             return False
         window = np.ones((2 * SHIFT_TOLERANCE + 1,) * 2, np.uint8)
-        low = cv2.subtract(cv2.erode(self._whole_grey, window), CHANGE_LEVEL)
-        high = cv2.add(cv2.dilate(self._whole_grey, window), CHANGE_LEVEL)
+        low = cv2.subtract(cv2.erode(reference, window), CHANGE_LEVEL)
+        high = cv2.add(cv2.dilate(reference, window), CHANGE_LEVEL)
         changed = (grey < low) | (grey > high)
-        return bool(np.count_nonzero(changed & outside) > CHANGED_AREA * np.count_nonzero(outside))
+        return bool(np.count_nonzero(changed & outside) > area * np.count_nonzero(outside))
 
     def wider(self, box: Box, alpha: np.ndarray, height: int, width: int) -> Box | None:
         """The box to run again on when the people in ``alpha`` (the call's output on ``box``)
@@ -186,13 +201,22 @@ class PeopleRegion:
         out = snapped(x0, y0, x1, y1, height, width)
         return whole(height, width) if out.area > FULL_AREA * height * width else out
 
+    def lost(self, alpha: np.ndarray) -> bool:
+        """Whether the people the last call found are mostly gone from this call's ``alpha`` (on
+        a box): they moved out of it faster than its margin (a jump in the footage that is not a
+        cut), or left; the frame then runs on the whole picture."""
+        return self._mass > 0 and float(np.count_nonzero(alpha > PERSON_LEVEL)) < LOST_SHARE * self._mass
+
+    def ran(self, box: Box) -> None:
+        """The model ran on ``box`` (every run, the ones a wider box replaced included)."""
+        self._pixels[0] += box.area
+
     def done(self, box: Box, alpha: np.ndarray, full: Box, grows: int, grey: np.ndarray) -> None:
         """Record a call's result: ``alpha`` is the whole picture's, with ``box`` the region it
         ran on; ``grey`` the frame's grey picture."""
         self.calls += 1
         self.grown += grows
         self.frame_size = (full.y1, full.x1)
-        self._pixels[0] += box.area
         self._pixels[1] += full.area
         if box == full:
             self._since_full = 0
@@ -200,6 +224,8 @@ class PeopleRegion:
         else:
             self.cropped += 1
             self._since_full += 1
+        self._mass = float(np.count_nonzero(alpha > PERSON_LEVEL))
+        self._last_grey = grey
         people = people_box(alpha)
         if people is not None and self._people is not None:
             (a0, b0, c0, d0), (a1, b1, c1, d1) = people, self._people

@@ -180,9 +180,15 @@ class RvmSegmenter(Segmenter):
 
     def describe(self) -> str:
         return (f"model rvm (Robust Video Matting, ONNX Runtime, {self.source}) on {self.device}, {self.precision}, "
-                f"model at {self.model_short} px short side ({self.chosen}), recurrent"
-                + (", on the box around the people" if self.people_region and self.device == "cpu" else "")
-                + (f", still frames reuse it (up to {self.still_reuse} in a row)" if self.still_reuse else ""))
+                f"model at {self.model_short} px short side ({self.chosen}), recurrent")
+
+    @property
+    def stream_note(self) -> str:
+        """What video adds (photos run the whole picture, every time): the box, the reuse."""
+        region = self.people_region and self.device == "cpu" and 0 < self.source_short <= self.model_short
+        return ((f"; on video on the box around the people (whole frame every {self.full_every} frames while the "
+                 "rest changes)" if region else "")
+                + (f"; still frames reuse a call (up to {self.still_reuse} in a row)" if self.still_reuse else ""))
 
     def run(self, small: np.ndarray, state: list[Any] | None, ratio: float
             ) -> tuple[np.ndarray, np.ndarray, list[Any]]:
@@ -291,6 +297,10 @@ class RvmStream(Segmenter):
     def describe(self) -> str:
         return self.model.describe()
 
+    @property
+    def stream_note(self) -> str:
+        return self.model.stream_note
+
     def reset(self) -> None:
         self._drop_state()
         self.cuts.reset()
@@ -349,13 +359,14 @@ class RvmStream(Segmenter):
             if state is not None and self._state_box is not None and box != self._state_box:
                 state = carry_state([v if isinstance(v, np.ndarray) else v.numpy() for v in state], self._state_box, box)
             alpha, foreground, next_state = self.model.run(small[box.slices()], state, ratio)
+            self.region.ran(box)
             if box == full:
                 break
             wider = self.region.wider(box, alpha, h, w)
-            if wider is None:
+            if wider is None and not self.region.lost(alpha):
                 break
             grows += 1
-            box = wider if grows <= MAX_GROWS else full
+            box = wider if wider is not None and grows <= MAX_GROWS else full
         self._state, self._state_box = next_state, box
         if box != full:
             alpha = paste(alpha, box, h, w)

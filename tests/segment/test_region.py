@@ -82,16 +82,23 @@ def test_the_box_follows_the_people_and_the_whole_frame_comes_back():
         seen.append(box == whole(h, w))
         region.done(box, person_alpha(h, w, 300, 400), whole(h, w), 0, grey)
     assert seen.index(True) == 31 and sum(seen) == 1
-    # the background outside the box changed (the camera moved, someone may be there): every 8 frames
-    moving = grey.copy()
-    moving[:, :20] = 200
+    # the background outside the box changes a little from frame to frame (the light, the camera
+    # moving), so that it soon differs from the whole-frame picture: every 8 frames
     seen = []
-    for _ in range(16):
-        box = region.next_box(h, w, moving)
+    for k in range(16):
+        changing = cv2.add(grey, 10 * (k + 1))
+        box = region.next_box(h, w, changing)
         seen.append(box == whole(h, w))
-        region.done(box, person_alpha(h, w, 300, 400), whole(h, w), 0, grey)  # the whole-frame picture stays the old one
-    # 8 frames had already gone by since the last whole frame: at once, then 8 frames later
-    assert [i for i, full in enumerate(seen) if full] == [0, 8]
+        region.done(box, person_alpha(h, w, 300, 400), whole(h, w), 0, changing)
+    # 8 frames had already gone by since the last whole frame: as soon as the change passes 25
+    # levels (the third frame), then 8 frames later
+    assert [i for i, full in enumerate(seen) if full] == [2, 10]
+    # something appears outside the box since the last call: the whole frame at once
+    region.done(region.next_box(h, w, grey), person_alpha(h, w, 300, 400), whole(h, w), 0, grey)
+    assert region.next_box(h, w, grey) != whole(h, w)
+    entered = grey.copy()
+    entered[40:90, 5:40] = 250  # 4 % of the picture, left of the box
+    assert region.next_box(h, w, entered) == whole(h, w)
     # nobody found: the whole frame
     region.done(box, np.zeros((h, w), np.float32), whole(h, w), 0, grey)
     assert region.next_box(h, w, grey) == whole(h, w)
@@ -135,7 +142,10 @@ def test_labelled_clips_keep_the_whole_frame_matte_on_a_fraction_of_the_pixels(s
     truth_on = np.mean([iou(a, t) for a, (_, t) in zip(got, pairs)])
     truth_off = np.mean([iou(a, t) for a, (_, t) in zip(ref, pairs)])
     assert truth_on > truth_off - 0.01, f"IoU {truth_on:.3f} on the box, {truth_off:.3f} on the whole frame"
-    assert np.mean([iou(a, r >= 0.5) for a, r in zip(got, ref)]) > 0.97
+    # carried state: the box's alpha stays with the whole frame's on every frame (a fresh state
+    # at each change of box drops the worst frame to 0.72-0.91 and the mean to 0.94-0.98)
+    agreement = [iou(a, r >= 0.5) for a, r in zip(got, ref)]
+    assert np.mean(agreement) > 0.985 and min(agreement) > 0.95, f"mean {np.mean(agreement):.3f}, worst {min(agreement):.3f}"
     assert on.region is not None and on.region.cropped > len(pairs) / 2
     assert on.region.pixel_share < 0.8, f"the model saw {on.region.pixel_share:.0%} of the pixels"
 
@@ -196,13 +206,46 @@ def test_someone_who_runs_out_of_the_box_is_followed(shared, regional, whole_fra
     assert on.region.cropped > 0 and on.region.grown > 0
 
 
+def test_someone_who_jumps_away_from_the_box_is_found_on_that_frame(shared, regional):
+    """A jump in the footage that is not a cut (same place, the person elsewhere): the box holds
+    only background, and the same frame runs on the whole picture."""
+    back = cv2.imread(str(shared / "media" / "backgrounds" / "porch-691330_1280.jpg"))[:, :, ::-1]
+    back = cv2.resize(back, (683, 384), interpolation=cv2.INTER_AREA)
+    photo, mask = portrait_cutout(shared)
+    # small enough (130 px tall) that the jump does not count as a scene cut
+    size = (round(photo.shape[1] * 130 / photo.shape[0]), 130)
+    photo = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
+    mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    stream = regional.stream()
+    for _ in range(5):
+        stream.predict([scene(back, [(photo, mask, 20)])])
+    assert stream.region.box != whole(384, 683)
+    resets = stream.resets
+    x = 683 - 10 - mask.shape[1]
+    alpha = stream.predict([scene(back, [(photo, mask, x)])])[0]
+    truth = np.zeros(alpha.shape, bool)
+    truth[-mask.shape[0]:, x:x + mask.shape[1]] = mask
+    assert stream.resets == resets, "the jump should not be a cut here"
+    assert iou(alpha, truth) > 0.9
+
+
+def test_full_pass_every_1_is_the_whole_frame_every_frame():
+    h, w = 384, 683
+    region = PeopleRegion(full_every=1)
+    grey = np.full((h // 4, w // 4), 100, np.uint8)
+    for _ in range(6):
+        box = region.next_box(h, w, grey)
+        assert box == whole(h, w)
+        region.done(box, person_alpha(h, w, 300, 400), whole(h, w), 0, grey)
+
+
 def test_video_jobs_get_it_with_the_crop_pass_and_not_on_cuda_or_when_off(rvm_cache):
     segmenter, _ = load_segmenter(ModelConfig(name="rvm", device="cpu"))
     assert isinstance(segmenter, RvmSegmenter) and segmenter.people_region
-    assert "box around the people" in segmenter.describe()
+    assert "box around the people" in segmenter.stream_note and "box" not in segmenter.describe()  # photos: whole
     assert segmenter.stream().region is not None
     off, _ = load_segmenter(ModelConfig(name="rvm", device="cpu", crop_pass=False))
-    assert off.stream().region is None and "box around the people" not in off.describe()
+    assert off.stream().region is None and "box around the people" not in off.stream_note
     segmenter.device = "cuda"  # the state stays on the device there: the whole frame
     assert segmenter.stream().region is None
 

@@ -127,12 +127,13 @@ def test_fast_motion_never_reuses(shared, reusing, clip):
 def test_video_jobs_get_the_setting_and_photos_do_not_reuse(rvm_cache, shared):
     segmenter, _ = load_segmenter(ModelConfig(name="rvm", device="cpu"))
     assert isinstance(segmenter, RvmSegmenter) and segmenter.still_reuse == 2
-    assert "still frames reuse it (up to 2 in a row)" in segmenter.describe()
+    assert "still frames reuse a call (up to 2 in a row)" in segmenter.stream_note
+    assert "reuse" not in segmenter.describe()  # the photos' startup line: photos never reuse
     frame = doctor_frames(shared, 1)[0]
     # photos: every call runs the model (settled from zero), the same picture twice gives the same alpha
     np.testing.assert_array_equal(segmenter.predict([frame])[0], segmenter.predict([frame])[0])
     off, _ = load_segmenter(ModelConfig(name="rvm", device="cpu", still_reuse=0))
-    assert off.stream().still is None and "still frames" not in off.describe()
+    assert off.stream().still is None and "still frames" not in off.stream_note
 
 
 def test_something_new_in_the_background_runs_the_model():
