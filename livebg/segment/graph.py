@@ -100,6 +100,11 @@ class _Graph:
         return name
 
 
+def _attrs(node: Any) -> dict[str, Any]:
+    """A node's attributes by name."""
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
 def _is_close(value: float | None, target: float) -> bool:
     return value is not None and abs(value - target) <= 1e-6 * max(1.0, abs(target))
 
@@ -112,7 +117,7 @@ def _other(node, name: str) -> str | None:
 def _clip_bounds(g: _Graph, clip) -> tuple[float | None, float | None]:
     if len(clip.input) >= 3:  # opset 11+: min and max are inputs
         return g.scalar(clip.input[1]), g.scalar(clip.input[2])
-    attrs = {a.name: helper.get_attribute_value(a) for a in clip.attribute}
+    attrs = _attrs(clip)
     return attrs.get("min"), attrs.get("max")
 
 
@@ -163,7 +168,7 @@ def static_resize(model: onnx.ModelProto) -> int:
         for node in g.graph.node:
             if node.op_type != "Resize" or len(node.input) < 4 or not node.input[3] or node.input[3] in g.consts:
                 continue
-            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            attrs = _attrs(node)
             if "axes" in attrs or attrs.get("keep_aspect_ratio_policy", b"stretch") != b"stretch":
                 continue  # scales cannot express these (opset 18)
             concat = g.producer.get(node.input[3])
@@ -267,7 +272,7 @@ def aligned_conv_inputs(model: onnx.ModelProto, multiple: int = 4) -> int:
     for node in g.graph.node:
         if node.op_type != "Conv" or len(node.input) < 2 or node.input[1] not in g.consts:
             continue
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        attrs = _attrs(node)
         weight = g.consts[node.input[1]]
         channels = weight.shape[1] if weight.ndim == 4 else 0
         if attrs.get("group", 1) != 1 or channels < 16 or channels % multiple == 0:
@@ -313,10 +318,6 @@ def _channels(g: _Graph, shapes: dict[str, list[int | None]], name: str, depth: 
         parts = [_channels(g, shapes, i, depth + 1) for i in node.input]
         return None if None in parts else sum(p for p in parts if p is not None)
     return None
-
-
-def _attrs(node: Any) -> dict[str, Any]:
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
 def split_concat_convs(model: onnx.ModelProto) -> int:

@@ -29,7 +29,7 @@ The alpha outside the box is 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -87,13 +87,21 @@ def snapped(x0: float, y0: float, x1: float, y1: float, height: int, width: int)
     return Box(low(x0), low(y0), high(x1, width), high(y1, height))
 
 
-def people_box(alpha: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) around alpha above PERSON_LEVEL, or None when there is nobody."""
-    rows = np.flatnonzero((alpha > PERSON_LEVEL).any(axis=1))
+def people_box(people: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) around the True pixels of ``people`` (alpha above PERSON_LEVEL), or None
+    when there is nobody."""
+    rows = np.flatnonzero(people.any(axis=1))
     if rows.size == 0:
         return None
-    cols = np.flatnonzero((alpha[rows[0]:rows[-1] + 1] > PERSON_LEVEL).any(axis=0))
+    cols = np.flatnonzero(people[rows[0]:rows[-1] + 1].any(axis=0))
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def change_bounds(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The grey levels a later picture may take at each pixel without counting as changed from
+    ``grey``: the range ``grey`` takes within SHIFT_TOLERANCE px, widened by CHANGE_LEVEL."""
+    window = np.ones((2 * SHIFT_TOLERANCE + 1,) * 2, np.uint8)
+    return cv2.subtract(cv2.erode(grey, window), CHANGE_LEVEL), cv2.add(cv2.dilate(grey, window), CHANGE_LEVEL)
 
 
 class PeopleRegion:
@@ -106,8 +114,10 @@ class PeopleRegion:
         self._motion = (0, 0, 0, 0)  # how far each side of the people's box moved between the last two calls
         self._since_full = 0
         self._mass = 0.0  # pixels of people (alpha above PERSON_LEVEL) in the last call
-        self._whole_grey: np.ndarray | None = None  # the grey picture (reuse.FlowReuse.grey) at the last whole-frame call
-        self._last_grey: np.ndarray | None = None  # ... and at the last call
+        # change_bounds of the grey picture (reuse.FlowReuse.grey) at the last whole-frame call,
+        # and at the last call
+        self._whole_bounds: tuple[np.ndarray, np.ndarray] | None = None
+        self._last_bounds: tuple[np.ndarray, np.ndarray] | None = None
         self.calls = self.cropped = self.grown = 0  # model calls, those on a box, re-runs on a wider one
         self.frame_size = (0, 0)  # (height, width) of the last call's picture
         self._pixels = [0, 0]  # pixels the model was given, pixels of the whole pictures
@@ -123,7 +133,7 @@ class PeopleRegion:
         self._people = None
         self._motion = (0, 0, 0, 0)
         self._mass = 0.0
-        self._whole_grey = self._last_grey = None
+        self._whole_bounds = self._last_bounds = None
 
     def skipped(self) -> None:
         """A frame went by without a model call (it reused one)."""
@@ -136,7 +146,7 @@ class PeopleRegion:
         if self.full_every <= 1:
             return full
         due = self._since_full + 1
-        if (self._people is None or self._whole_grey is None or self.frame_size != (height, width)
+        if (self._people is None or self._whole_bounds is None or self.frame_size != (height, width)
                 or due >= STILL_FULL_FACTOR * self.full_every):
             return full
         left, top, right, bottom = self._margins()
@@ -149,11 +159,11 @@ class PeopleRegion:
         if (self.box is not None and self.box != full and self.box.contains(needed)
                 and self.box.area <= KEEP_AREA * needed.area):
             needed = self.box
-        if due >= self.full_every and self._changed_outside(grey, self._whole_grey, needed, CHANGED_AREA):
+        if due >= self.full_every and self._changed_outside(grey, self._whole_bounds, needed, CHANGED_AREA):
             return full
         # something appeared outside the box since the last call (someone came in, or jumped
         # there, faster than the margin follows): the whole frame now
-        if self._changed_outside(grey, self._last_grey, needed, SUDDEN_AREA):
+        if self._changed_outside(grey, self._last_bounds, needed, SUDDEN_AREA):
             return full
         return needed
 
@@ -161,21 +171,19 @@ class PeopleRegion:
         """The margin on each side (left, top, right, bottom), model px."""
         return tuple(min(MAX_MARGIN, MARGIN + MOTION_GAIN * moved) for moved in self._motion)
 
-    def _changed_outside(self, grey: np.ndarray, reference: np.ndarray | None, box: Box, area: float) -> bool:
-        """Whether the picture outside ``box`` differs from ``reference`` (a grey picture of an
-        earlier frame): more than ``area`` of it by more than CHANGE_LEVEL grey levels beyond the
-        range the reference takes within SHIFT_TOLERANCE px (a slow drift or zoom of the camera
-        is not a change; something new there is)."""
-        if reference is None or reference.shape != grey.shape:
+    def _changed_outside(self, grey: np.ndarray, bounds: tuple[np.ndarray, np.ndarray] | None, box: Box,
+                         area: float) -> bool:
+        """Whether the picture outside ``box`` differs from an earlier frame's (``bounds``, its
+        ``change_bounds``) in more than ``area`` of it (a slow drift or zoom of the camera is
+        not a change; something new there is)."""
+        if bounds is None or bounds[0].shape != grey.shape:
             return True
         (gh, gw), (height, width) = grey.shape, self.frame_size
         outside = np.ones(grey.shape, bool)
         outside[box.y0 * gh // height:-(-box.y1 * gh // height), box.x0 * gw // width:-(-box.x1 * gw // width)] = False
         if not outside.any():
             return False
-        window = np.ones((2 * SHIFT_TOLERANCE + 1,) * 2, np.uint8)
-        low = cv2.subtract(cv2.erode(reference, window), CHANGE_LEVEL)
-        high = cv2.add(cv2.dilate(reference, window), CHANGE_LEVEL)
+        low, high = bounds
         changed = (grey < low) | (grey > high)
         return bool(np.count_nonzero(changed & outside) > area * np.count_nonzero(outside))
 
@@ -211,22 +219,24 @@ class PeopleRegion:
         """The model ran on ``box`` (every run, the ones a wider box replaced included)."""
         self._pixels[0] += box.area
 
-    def done(self, box: Box, alpha: np.ndarray, full: Box, grows: int, grey: np.ndarray) -> None:
+    def done(self, box: Box, alpha: np.ndarray, grows: int, grey: np.ndarray) -> None:
         """Record a call's result: ``alpha`` is the whole picture's, with ``box`` the region it
         ran on; ``grey`` the frame's grey picture."""
+        full = whole(*alpha.shape[:2])
         self.calls += 1
         self.grown += grows
         self.frame_size = (full.y1, full.x1)
         self._pixels[1] += full.area
+        self._last_bounds = change_bounds(grey)
         if box == full:
             self._since_full = 0
-            self._whole_grey = grey
+            self._whole_bounds = self._last_bounds
         else:
             self.cropped += 1
             self._since_full += 1
-        self._mass = float(np.count_nonzero(alpha > PERSON_LEVEL))
-        self._last_grey = grey
-        people = people_box(alpha)
+        inside = alpha > PERSON_LEVEL
+        self._mass = float(np.count_nonzero(inside))
+        people = people_box(inside)
         if people is not None and self._people is not None:
             (a0, b0, c0, d0), (a1, b1, c1, d1) = people, self._people
             self._motion = (abs(a0 - a1), abs(b0 - b1), abs(c0 - c1), abs(d0 - d1))
@@ -255,10 +265,7 @@ def carry_state(state: Sequence[np.ndarray], old: Box, new: Box) -> list[np.ndar
     return out
 
 
-def paste(part: np.ndarray, box: Box, height: int, width: int, fill: Any = 0) -> np.ndarray:
-    """``part`` (the model's output on ``box``) in a whole picture, ``fill`` elsewhere."""
-    if part.shape[:2] == (height, width):
-        return part
-    out = np.full((height, width, *part.shape[2:]), fill, part.dtype)
-    out[box.slices()] = part
-    return out
+def paste(part: np.ndarray, box: Box, into: np.ndarray) -> np.ndarray:
+    """``part`` (the model's output on ``box``) written into the whole picture ``into``."""
+    into[box.slices()] = part
+    return into

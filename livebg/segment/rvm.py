@@ -183,11 +183,17 @@ class RvmSegmenter(Segmenter):
                 f"model at {self.model_short} px short side ({self.chosen}), recurrent")
 
     @property
+    def uses_region(self) -> bool:
+        """Whether video runs the model on the box around the people: asked for, on a CPU (on
+        CUDA the state stays on the device, and the model is not the job's cost), and at ratio 1
+        (the model's picture is the source's)."""
+        return self.people_region and self.device == "cpu" and 0 < self.source_short <= self.model_short
+
+    @property
     def stream_note(self) -> str:
         """What video adds (photos run the whole picture, every time): the box, the reuse."""
-        region = self.people_region and self.device == "cpu" and 0 < self.source_short <= self.model_short
         return ((f"; on video on the box around the people (whole frame every {self.full_every} frames while the "
-                 "rest changes)" if region else "")
+                 "rest changes)" if self.uses_region else "")
                 + (f"; still frames reuse a call (up to {self.still_reuse} in a row)" if self.still_reuse else ""))
 
     def run(self, small: np.ndarray, state: list[Any] | None, ratio: float
@@ -286,9 +292,7 @@ class RvmStream(Segmenter):
         self.resets = 0  # times the state was dropped (cuts, size changes, reset())
         self.calls = self.reused = 0  # frames the model ran on, frames that reused a model call
         self.still = FlowReuse(model.still_reuse, model.still_threshold) if model.still_reuse else None
-        # the box around the people: on a CPU only (on CUDA the state stays on the device, and the
-        # model is not the job's cost), and at ratio 1 (the model's picture is the source's)
-        self.region = PeopleRegion(model.full_every) if model.people_region and model.device == "cpu" else None
+        self.region = PeopleRegion(model.full_every) if model.uses_region else None
         self._state_box: Box | None = None  # the box the state was made on
         self.last_foreground: np.ndarray | None = None  # fgr of the last frame, at the source size
         self._state: list[Any] | None = None  # OrtValues (on the model's device), or arrays moved by carry_state
@@ -347,7 +351,7 @@ class RvmStream(Segmenter):
     def _call(self, small: np.ndarray, ratio: float, grey: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """The model on ``small`` (or on the box around its people), carrying the state: the
         whole picture's alpha and foreground colour."""
-        if self.region is None or grey is None or ratio != 1.0:
+        if self.region is None or grey is None:
             alpha, foreground, self._state = self.model.run(small, self._state, ratio)
             return alpha, foreground
         h, w = small.shape[:2]
@@ -368,11 +372,8 @@ class RvmStream(Segmenter):
             grows += 1
             box = wider if wider is not None and grows <= MAX_GROWS else full
         self._state, self._state_box = next_state, box
-        if box != full:
-            alpha = paste(alpha, box, h, w)
-            colour = small.astype(np.float32)
-            colour *= np.float32(1 / 255)
-            colour[box.slices()] = foreground
-            foreground = colour
-        self.region.done(box, alpha, full, grows, grey)
+        if box != full:  # outside the box: nobody, and the frame's own colour
+            alpha = paste(alpha, box, np.zeros((h, w), np.float32))
+            foreground = paste(foreground, box, small.astype(np.float32) * np.float32(1 / 255))
+        self.region.done(box, alpha, grows, grey)
         return alpha, foreground

@@ -72,7 +72,7 @@ def test_the_box_follows_the_people_and_the_whole_frame_comes_back():
     region = PeopleRegion(full_every=8)
     grey = np.full((h // 4, w // 4), 100, np.uint8)
     assert region.next_box(h, w, grey) == whole(h, w)  # nobody known yet
-    region.done(whole(h, w), person_alpha(h, w, 300, 400), whole(h, w), 0, grey)
+    region.done(whole(h, w), person_alpha(h, w, 300, 400), 0, grey)
     box = region.next_box(h, w, grey)
     assert box.contains(Box(300 - 64, 0, 400 + 64, h)) and box.area < 0.5 * h * w
     # nothing changed outside the box: the whole frame waits, up to 4x as long
@@ -80,7 +80,7 @@ def test_the_box_follows_the_people_and_the_whole_frame_comes_back():
     for _ in range(40):
         box = region.next_box(h, w, grey)
         seen.append(box == whole(h, w))
-        region.done(box, person_alpha(h, w, 300, 400), whole(h, w), 0, grey)
+        region.done(box, person_alpha(h, w, 300, 400), 0, grey)
     assert seen.index(True) == 31 and sum(seen) == 1
     # the background outside the box changes a little from frame to frame (the light, the camera
     # moving), so that it soon differs from the whole-frame picture: every 8 frames
@@ -89,18 +89,18 @@ def test_the_box_follows_the_people_and_the_whole_frame_comes_back():
         changing = cv2.add(grey, 10 * (k + 1))
         box = region.next_box(h, w, changing)
         seen.append(box == whole(h, w))
-        region.done(box, person_alpha(h, w, 300, 400), whole(h, w), 0, changing)
+        region.done(box, person_alpha(h, w, 300, 400), 0, changing)
     # 8 frames had already gone by since the last whole frame: as soon as the change passes 25
     # levels (the third frame), then 8 frames later
     assert [i for i, full in enumerate(seen) if full] == [2, 10]
     # something appears outside the box since the last call: the whole frame at once
-    region.done(region.next_box(h, w, grey), person_alpha(h, w, 300, 400), whole(h, w), 0, grey)
+    region.done(region.next_box(h, w, grey), person_alpha(h, w, 300, 400), 0, grey)
     assert region.next_box(h, w, grey) != whole(h, w)
     entered = grey.copy()
     entered[40:90, 5:40] = 250  # 4 % of the picture, left of the box
     assert region.next_box(h, w, entered) == whole(h, w)
     # nobody found: the whole frame
-    region.done(box, np.zeros((h, w), np.float32), whole(h, w), 0, grey)
+    region.done(box, np.zeros((h, w), np.float32), 0, grey)
     assert region.next_box(h, w, grey) == whole(h, w)
 
 
@@ -108,8 +108,8 @@ def test_a_side_that_moved_gets_a_wider_margin_and_people_at_an_inner_side_widen
     h, w = 384, 683
     region = PeopleRegion()
     grey = np.zeros((h // 4, w // 4), np.uint8)
-    region.done(whole(h, w), person_alpha(h, w, 200, 300), whole(h, w), 0, grey)
-    region.done(whole(h, w), person_alpha(h, w, 200, 340), whole(h, w), 0, grey)  # the right side moved 40 px
+    region.done(whole(h, w), person_alpha(h, w, 200, 300), 0, grey)
+    region.done(whole(h, w), person_alpha(h, w, 200, 340), 0, grey)  # the right side moved 40 px
     box = region.next_box(h, w, grey)
     assert box.x0 == snapped(200 - 64, 0, 1, 1, h, w).x0  # the still side: the plain margin
     assert box.x1 >= 340 + min(MAX_MARGIN, MARGIN + 2 * 40)
@@ -236,7 +236,7 @@ def test_full_pass_every_1_is_the_whole_frame_every_frame():
     for _ in range(6):
         box = region.next_box(h, w, grey)
         assert box == whole(h, w)
-        region.done(box, person_alpha(h, w, 300, 400), whole(h, w), 0, grey)
+        region.done(box, person_alpha(h, w, 300, 400), 0, grey)
 
 
 def test_video_jobs_get_it_with_the_crop_pass_and_not_on_cuda_or_when_off(rvm_cache):
