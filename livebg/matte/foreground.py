@@ -107,16 +107,62 @@ def _levels(colour: np.ndarray) -> np.ndarray:
     return cv2.merge([cv2.convertScaleAbs(colour[..., k], alpha=255.0) for k in range(3)])
 
 
+# Where the model's alpha stays at or below EXTENT_LEVEL, the frame keeps its own colour: that is
+# the background, which livebg's matte hides. Only the box around the rest, EXTENT_PAD model px
+# wider (the bilinear resize's reach, and livebg's refinement spreading the edge a little), is
+# blended: on a seated speaker about half the frame, on a dancer a fifth (docs/speed.md).
+EXTENT_LEVEL = 0.01
+EXTENT_PAD = 8
+
+
+def extent(alpha: np.ndarray, height: int, width: int) -> tuple[int, int, int, int] | None:
+    """The frame box (x0, y0, x1, y1), even corners, of a ``height`` x ``width`` frame that
+    holds the model alpha's pixels above EXTENT_LEVEL, EXTENT_PAD model px wider; None when
+    there are none."""
+    found = alpha > EXTENT_LEVEL
+    cols, rows = np.flatnonzero(found.any(0)), np.flatnonzero(found.any(1))
+    if not len(cols):
+        return None
+    h, w = alpha.shape
+    sx, sy = width / w, height / h
+
+    def low(v: int, scale: float) -> int:
+        return max(0, int(np.floor(max(0, v - EXTENT_PAD) * scale)) & ~1)
+
+    def high(v: int, scale: float, size: int) -> int:
+        return min(size, -(-int(np.ceil(min(v + 1 + EXTENT_PAD, size / scale) * scale)) // 2) * 2)
+
+    return low(cols[0], sx), low(rows[0], sy), high(cols[-1], sx, width), high(rows[-1], sy, height)
+
+
+def _resized(small: np.ndarray, size: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
+    """``cv2.resize(small, size)`` (bilinear, half-pixel centres), only its ``box`` (x0, y0,
+    x1, y1): one affine warp, the same samples."""
+    (w, h), (sw, sh) = size, small.shape[1::-1]
+    x0, y0, x1, y1 = box
+    ax, ay = sw / w, sh / h
+    to_small = np.float32([[ax, 0, (x0 + 0.5) * ax - 0.5], [0, ay, (y0 + 0.5) * ay - 0.5]])
+    return cv2.warpAffine(small, to_small, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
 def model_foreground(image: np.ndarray, estimate: ForegroundEstimate) -> np.ndarray:
     """The colour to blend for an RGB uint8 frame: the model's estimate of the foreground's
-    colour (brought to the frame's size) at the model's soft edge, the frame inside."""
+    colour (brought to the frame's size) at the model's soft edge, the frame inside and where
+    the model found nobody (``extent``)."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"frame must be uint8 HxWx3, got {image.dtype} {image.shape}")
     _check(estimate)
     h, w = image.shape[:2]
-    colour = cv2.resize(_levels(estimate.colour), (w, h), interpolation=cv2.INTER_LINEAR)
-    weight = cv2.resize(model_weight(estimate.alpha), (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.blendLinear(colour, image, weight, 1.0 - weight)
+    box = extent(estimate.alpha, h, w)
+    if box is None:
+        return image
+    x0, y0, x1, y1 = box
+    colour = _resized(_levels(estimate.colour), (w, h), box)
+    weight = _resized(model_weight(estimate.alpha), (w, h), box)
+    out = image.copy()
+    out[y0:y1, x0:x1] = cv2.blendLinear(colour, image[y0:y1, x0:x1], weight, 1.0 - weight)
+    return out
 
 
 def model_foreground_i420(yuv: np.ndarray, estimate: ForegroundEstimate) -> np.ndarray:
@@ -124,11 +170,17 @@ def model_foreground_i420(yuv: np.ndarray, estimate: ForegroundEstimate) -> np.n
     blend (the blend is linear, so blending Y, U and V with the same weights is blending RGB)."""
     _check(estimate)
     h, w = frame_size(yuv)
-    colour = cv2.resize(_levels(estimate.colour), (w, h), interpolation=cv2.INTER_LINEAR)
+    box = extent(estimate.alpha, h, w)
+    if box is None:
+        return yuv
+    x0, y0, x1, y1 = box
+    colour = cv2.cvtColor(_resized(_levels(estimate.colour), (w, h), box), cv2.COLOR_RGB2YUV_I420)
     small = model_weight(estimate.alpha)
-    weight = np.empty(yuv.shape, np.float32)
-    wy, wu, wv = i420_planes(weight)
-    wy[:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    wu[:] = cv2.resize(small, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
-    wv[:] = wu
-    return cv2.blendLinear(cv2.cvtColor(colour, cv2.COLOR_RGB2YUV_I420), yuv, weight, 1.0 - weight)
+    luma = _resized(small, (w, h), box)
+    chroma = _resized(small, (w // 2, h // 2), (x0 // 2, y0 // 2, x1 // 2, y1 // 2))
+    out = yuv.copy()
+    for d, src, dst in zip((1, 2, 2), i420_planes(colour), i420_planes(out)):
+        part = dst[y0 // d:y1 // d, x0 // d:x1 // d]
+        weight = luma if d == 1 else chroma
+        part[:] = cv2.blendLinear(src, part, weight, 1.0 - weight)
+    return out

@@ -42,10 +42,10 @@ class KeyFrame:
     reused: int = 0  # frames that reused it so far
 
 
-def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    xs = np.arange(width, dtype=np.float32)[None, :].repeat(height, 0)
-    ys = np.arange(height, dtype=np.float32)[:, None].repeat(width, 1)
-    return xs, ys
+def _moved(picture: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """``picture`` moved along ``flow`` (HxWx2 float32, px): out(x) = picture(x + flow(x)),
+    bilinear, the border repeated (the flow is a relative map: no grid of coordinates to add)."""
+    return cv2.remap(picture, flow, None, cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
 
 def misalignment(moved: np.ndarray, grey: np.ndarray, where: np.ndarray) -> float:
@@ -70,17 +70,9 @@ class FlowReuse:
         self.last_residual = 0.0  # the last comparison's outline misalignment, px (for tests and tuning)
         self.last_changed = 0.0  # and the share of the background that changed
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # type: ignore[attr-defined]
-        self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def reset(self) -> None:
         self.key = None
-
-    def _grid(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-        if (width, height) not in self._grids:
-            if len(self._grids) > 4:
-                self._grids.clear()
-            self._grids[(width, height)] = _grid(width, height)
-        return self._grids[(width, height)]
 
     @staticmethod
     def grey(small: np.ndarray) -> np.ndarray:
@@ -102,10 +94,8 @@ class FlowReuse:
             return None
         # flow such that this frame at x looks like the key frame at x + flow(x)
         flow = self._flow.calc(grey, key.grey, None)
-        xs, ys = self._grid(grey.shape[1], grey.shape[0])
-        map_x, map_y = xs + flow[..., 0], ys + flow[..., 1]
-        moved_grey = cv2.remap(key.grey, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        moved_alpha = cv2.remap(key.small_alpha, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        moved_grey = _moved(key.grey, flow)
+        moved_alpha = _moved(key.small_alpha, flow)
         band = ((moved_alpha > 0.02) & (moved_alpha < 0.98)).astype(np.uint8)
         band = cv2.dilate(band, np.ones((BAND_WIDTH, BAND_WIDTH), np.uint8)) > 0
         # something new in the background (someone walking in) needs the model, wherever it is
@@ -118,12 +108,9 @@ class FlowReuse:
             return None
         key.reused += 1
         h, w = key.alpha.shape
-        full_flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        xs, ys = self._grid(w, h)
-        map_x = xs + full_flow[..., 0] * np.float32(w / grey.shape[1])
-        map_y = ys + full_flow[..., 1] * np.float32(h / grey.shape[0])
-        alpha = cv2.remap(key.alpha, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        foreground = None
-        if key.foreground is not None:
-            foreground = cv2.remap(key.foreground, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # the flow in px of the key frame's size
+        full_flow = cv2.resize(flow * np.float32([w / grey.shape[1], h / grey.shape[0]]), (w, h),
+                               interpolation=cv2.INTER_LINEAR)
+        alpha = _moved(key.alpha, full_flow)
+        foreground = None if key.foreground is None else _moved(key.foreground, full_flow)
         return alpha, foreground

@@ -372,8 +372,8 @@ class RvmStream(Segmenter):
             grows += 1
             box = wider if wider is not None and grows <= MAX_GROWS else full
         self._state, self._state_box = next_state, box
-        if box != full:  # outside the box: nobody, and the frame's own colour
+        if box != full:  # outside the box: nobody (the edge colour is not used where nobody is: foreground.extent)
             alpha = paste(alpha, box, np.zeros((h, w), np.float32))
-            foreground = paste(foreground, box, small.astype(np.float32) * np.float32(1 / 255))
+            foreground = paste(foreground, box, np.zeros((h, w, 3), np.float32))
         self.region.done(box, alpha, grows, grey)
         return alpha, foreground

@@ -9,9 +9,12 @@ from conftest import SHARED
 
 from livebg.frames.frame import ForegroundEstimate
 from livebg.matte.foreground import (
+    EXTENT_PAD,
+    extent,
     foreground_colour,
     model_foreground,
     model_foreground_i420,
+    model_weight,
 )
 
 
@@ -122,6 +125,55 @@ def test_the_planes_version_is_the_rgb_one_converted():
     expected = cv2.cvtColor(model_foreground(frame, estimate), cv2.COLOR_RGB2YUV_I420)
     assert planes.shape == yuv.shape
     assert np.abs(planes.astype(int) - expected).max() <= 2
+
+
+def _blob_scene(seed=3):
+    """A 270x480 frame of blurred noise and a model estimate at 101x179 (a scale that is not a
+    whole number) whose alpha is a soft disc right of centre: nobody elsewhere. Smooth colours,
+    so that blending before and after the chroma's 2x2 subsampling agree (as on footage)."""
+    rng = np.random.default_rng(seed)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (270, 480, 3), dtype=np.uint8), (0, 0), 3)
+    yy, xx = np.mgrid[:101, :179].astype(np.float32)
+    alpha = np.clip((22 - np.hypot(xx - 120, yy - 45)) / 6, 0, 1).astype(np.float32)
+    colour = cv2.GaussianBlur(rng.random((101, 179, 3), dtype=np.float32), (0, 0), 1)
+    return frame, ForegroundEstimate(colour, alpha)
+
+
+def test_only_the_box_where_the_model_found_someone_is_blended():
+    """The model's colour is resized and blended only around its alpha (``extent``): there the
+    result is the whole-frame resize and blend's, elsewhere the frame's own pixels."""
+    frame, estimate = _blob_scene()
+    h, w = frame.shape[:2]
+    colour = cv2.resize(cv2.convertScaleAbs(estimate.colour, alpha=255.0), (w, h), interpolation=cv2.INTER_LINEAR)
+    weight = cv2.resize(model_weight(estimate.alpha), (w, h), interpolation=cv2.INTER_LINEAR)[..., None]
+    whole = np.clip(weight * colour + (1 - weight) * frame + 0.5, 0, 255)
+    x0, y0, x1, y1 = extent(estimate.alpha, h, w)
+    # the disc spans model columns 99..141, rows 24..66 (alpha above 0.01), EXTENT_PAD wider
+    scale = w / 179
+    assert x0 <= (99 - EXTENT_PAD) * scale <= x0 + 2 and x1 - 2 <= (142 + EXTENT_PAD) * scale <= x1
+    assert x0 % 2 == y0 % 2 == x1 % 2 == y1 % 2 == 0 and (x1 - x0) * (y1 - y0) < 0.25 * h * w
+    out = model_foreground(frame, estimate)
+    inside = np.zeros((h, w), bool)
+    inside[y0:y1, x0:x1] = True
+    assert np.array_equal(out[~inside], frame[~inside])
+    assert np.abs(out[inside].astype(int) - whole[inside]).max() <= 2
+    # the planes version: the same box, the RGB result converted
+    yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
+    planes = model_foreground_i420(yuv, estimate)
+    difference = np.abs(planes.astype(int) - cv2.cvtColor(out, cv2.COLOR_RGB2YUV_I420))
+    # chroma: blended after its 2x2 subsampling here, before it in RGB; the weight changes
+    # within a block at the edge (6 levels measured)
+    assert difference[:h].max() <= 2 and difference[h:].max() <= 8
+    assert np.array_equal(planes[:y0], yuv[:y0]) and planes is not yuv
+
+
+def test_nobody_found_leaves_the_frame_as_it_is():
+    frame, estimate = _blob_scene()
+    nobody = ForegroundEstimate(estimate.colour, np.zeros_like(estimate.alpha))
+    assert extent(nobody.alpha, *frame.shape[:2]) is None
+    assert np.array_equal(model_foreground(frame, nobody), frame)
+    yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
+    assert np.array_equal(model_foreground_i420(yuv, nobody), yuv)
 
 
 def test_a_wrong_estimate_is_refused():
