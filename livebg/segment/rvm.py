@@ -169,6 +169,17 @@ class RvmSegmenter(Segmenter):
         aligned = graph.aligned_conv_inputs(model) if device != "cuda" else 0
         if aligned:
             done.append(f"{aligned} convolution inputs aligned")
+        if ratio_one and device != "cuda" and "refiner cut (ratio 1)" in done:
+            # sizes by pyramid level, so that ONNX Runtime sums the split convolutions' parts
+            # (and the skip connections) inside the convolutions; found at ratio 1 only
+            zero = np.zeros((1, 1, 1, 1), np.float32)
+
+            def feeds(h: int, w: int, n: int) -> dict[str, np.ndarray]:
+                return {"src": np.full((n, 3, h, w), 0.5, np.float32), **{name: zero for name in STATE_INPUTS},
+                        "downsample_ratio": np.ones(1, np.float32)}
+
+            if graph.level_shapes(model, "src", feeds):
+                done.append("sizes by level")
         return (model.SerializeToString() if done else b""), ", ".join(done)
 
     @property

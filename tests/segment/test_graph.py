@@ -367,3 +367,85 @@ def test_a_concatenation_read_by_more_than_the_convolution_is_not_split():
     expected = session(model).run(None, feed)[0]
     assert graph.split_concat_convs(model) == 1
     np.testing.assert_allclose(session(model).run(None, feed)[0], expected, rtol=1e-5)
+
+
+def _rvm_feeds(h: int, w: int, n: int) -> dict[str, np.ndarray]:
+    zero = np.zeros((1, 1, 1, 1), np.float32)
+    return {"src": np.full((n, 3, h, w), 0.5, np.float32), "downsample_ratio": np.array([1.0], np.float32),
+            **{f"r{i}i": zero for i in range(1, 5)}}
+
+
+def _optimized_ops(model, path) -> collections.Counter:
+    session(model, str(path))
+    return collections.Counter(node.op_type for node in onnx.load(str(path)).graph.node)
+
+
+def test_sizes_by_level_let_onnx_runtime_sum_inside_rvms_convolutions(shared, tmp_path):
+    """RVM at ratio 1 with its concatenations split: the sums of the parts (and the encoder's
+    skip connections) ran as separate Adds behind Reshapes, because ONNX Runtime could not tell
+    their shapes equal. With the sizes by pyramid level written in, it sums inside the
+    convolutions, and RVM's outputs stay the same over consecutive real frames at an even and an
+    odd size (the state carried)."""
+    from livebg.segment.rvm import without_refiner
+
+    model = onnx.load(str(shared / "models/rvm_mobilenetv3_fp32.onnx"))
+    assert without_refiner(model) and graph.split_concat_convs(model) == 8
+    before = session(model)
+    ops_before = _optimized_ops(model, tmp_path / "before.onnx")
+    written = graph.level_shapes(model, "src", _rvm_feeds)
+    assert written > 200
+    levels = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in [*model.graph.value_info, *model.graph.input, *model.graph.output]}
+    assert levels["src"] == ["n", 3, "h0", "w0"] and levels["pha"] == ["n", 1, "h0", "w0"]
+    assert levels["r1i"] != ["n", 16, "h1", "w1"]  # the state comes in as [1, 1, 1, 1] zeros at first: not written
+    assert levels["r1o"] == ["n", 16, "h1", "w1"] and levels["r4o"] == ["n", 64, "h4", "w4"]
+    # the decoder's 2x Resizes' outputs are cropped to their skips by a Slice after each: not at
+    # a level, left unknown (the frame's own Resize by the ratio, 1 here, is level 0)
+    resized = [node.output[0] for node in model.graph.node if node.op_type == "Resize" and node.input[0] != "src"]
+    assert len(resized) == 4 and not any(name in levels for name in resized)
+    ops_after = _optimized_ops(model, tmp_path / "after.onnx")
+    print(f"\nRVM as ONNX Runtime runs it: Add {ops_before['Add']} -> {ops_after['Add']}, "
+          f"Reshape {ops_before['Reshape']} -> {ops_after['Reshape']}")
+    assert ops_before["Reshape"] > 20 and ops_after["Reshape"] == 0 and ops_after["Add"] < ops_before["Add"] - 10
+    after = session(model)
+    for size in ((192, 256), (163, 299)):
+        frames = [cv2.resize(cv2.imread(str(shared / f"media/labeled/davis_parkour/JPEGImages/{i:05d}.jpg")),
+                             size[::-1], interpolation=cv2.INTER_AREA)[..., ::-1] for i in range(3)]
+        states = [[np.zeros((1, 1, 1, 1), np.float32)] * 4 for _ in range(2)]
+        for image in frames:
+            outs = []
+            for k, s in enumerate((before, after)):
+                feed = {"src": np.ascontiguousarray(image.transpose(2, 0, 1)[None], np.float32) / 255,
+                        "downsample_ratio": np.array([1.0], np.float32),
+                        **{f"r{i + 1}i": states[k][i] for i in range(4)}}
+                out = s.run(None, feed)
+                states[k] = out[2:]
+                outs.append(out)
+            for a, b in zip(*outs):
+                assert a.shape == b.shape
+                np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_a_value_whose_size_is_not_a_level_gets_no_shape():
+    """A 2x nearest upsampling of a stride-2 convolution's output is the input's size only for
+    even sides: not written. The convolution's own output (ceil(H / 2)) is level 1."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 2, "h", "w"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    weight = numpy_helper.from_array(np.ones((4, 2, 3, 3), np.float32), "w")
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "s")
+    roi = numpy_helper.from_array(np.array([], np.float32), "roi")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("Resize", ["c", "roi", "s"], ["y"], mode="nearest")]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], [y], [weight, scales, roi]),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    assert graph.level_shapes(model, "x", lambda h, w, n: {"x": np.zeros((n, 2, h, w), np.float32)}) == 2
+    shapes = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in [*model.graph.value_info, *model.graph.input, *model.graph.output]}
+    assert shapes["x"] == ["n", 2, "h0", "w0"] and shapes["c"] == ["n", 4, "h1", "w1"]
+    assert not model.graph.output[0].type.tensor_type.HasField("shape")
+    # a graph the probes cannot run is left as it was
+    broken = onnx.ModelProto()
+    broken.CopyFrom(model)
+    del broken.graph.value_info[:]
+    assert graph.level_shapes(broken, "x", lambda h, w, n: {"x": np.zeros((n, 3, h, w), np.float32)}) == 0
+    assert not broken.graph.value_info
