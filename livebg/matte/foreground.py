@@ -141,7 +141,7 @@ def _resized(small: np.ndarray, size: tuple[int, int], box: tuple[int, int, int,
     (w, h), (sw, sh) = size, small.shape[1::-1]
     x0, y0, x1, y1 = box
     ax, ay = sw / w, sh / h
-    to_small = np.float32([[ax, 0, (x0 + 0.5) * ax - 0.5], [0, ay, (y0 + 0.5) * ay - 0.5]])
+    to_small = np.array([[ax, 0, (x0 + 0.5) * ax - 0.5], [0, ay, (y0 + 0.5) * ay - 0.5]], np.float32)
     return cv2.warpAffine(small, to_small, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_REPLICATE)
 

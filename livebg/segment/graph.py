@@ -459,29 +459,32 @@ def level_shapes(model: onnx.ModelProto, input_name: str, feeds) -> int:
     try:
         session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
         order = [o.name for o in session.get_outputs()]
-        runs = [(h, w, n, dict(zip(order, session.run(None, feeds(h, w, n))))) for h, w, n in PROBES]
+        inputs = [feeds(h, w, n) for h, w, n in PROBES]
+        results = [{**dict(zip(order, session.run(None, feed))), input_name: feed[input_name]} for feed in inputs]
     except Exception:  # a graph these probes cannot run: nothing learnt, nothing written
         return 0
 
-    def level(sides: list[int], size: int) -> str | int | None:
+    def level(sides: list[int], axis: int) -> str | int | None:
+        """The level of a picture's sides along ``axis`` (0: height, 1: width) at the probes."""
         if all(s == 1 for s in sides):
             return 1
         for k in range(MAX_LEVEL + 1):
-            if all(s == -(-full // 2 ** k) for s, full in zip(sides, [r[size] for r in runs])):
-                return f"{'hw'[size]}{k}"
+            if all(s == -(-probe[axis] // 2 ** k) for s, probe in zip(sides, PROBES)):
+                return f"{'hw'[axis]}{k}"
         return None
 
     found: dict[str, tuple] = {}
     for name in [input_name, *names, *outputs]:
-        values = [r[3].get(name) if name != input_name else feeds(r[0], r[1], r[2])[name] for r in runs]
-        if any(not isinstance(v, np.ndarray) or v.ndim != 4 for v in values):
+        values = [result.get(name) for result in results]
+        arrays = [v for v in values if isinstance(v, np.ndarray) and v.ndim == 4]
+        if len(arrays) != len(PROBES):
             continue
-        if not all(v.shape[0] == r[2] for v, r in zip(values, runs)) or len({v.shape[1] for v in values}) != 1:
+        if any(v.shape[0] != probe[2] for v, probe in zip(arrays, PROBES)) or len({v.shape[1] for v in arrays}) != 1:
             continue
-        dims_h, dims_w = level([v.shape[2] for v in values], 0), level([v.shape[3] for v in values], 1)
+        dims_h, dims_w = level([v.shape[2] for v in arrays], 0), level([v.shape[3] for v in arrays], 1)
         if dims_h is None or dims_w is None:
             continue
-        found[name] = (helper.np_dtype_to_tensor_dtype(values[0].dtype), ["n", values[0].shape[1], dims_h, dims_w])
+        found[name] = (helper.np_dtype_to_tensor_dtype(arrays[0].dtype), ["n", arrays[0].shape[1], dims_h, dims_w])
     if not found:
         return 0
     written = len(found)

@@ -109,7 +109,7 @@ class FlowReuse:
         key.reused += 1
         h, w = key.alpha.shape
         # the flow in px of the key frame's size
-        full_flow = cv2.resize(flow * np.float32([w / grey.shape[1], h / grey.shape[0]]), (w, h),
+        full_flow = cv2.resize(flow * np.array([w / grey.shape[1], h / grey.shape[0]], np.float32), (w, h),
                                interpolation=cv2.INTER_LINEAR)
         alpha = _moved(key.alpha, full_flow)
         foreground = None if key.foreground is None else _moved(key.foreground, full_flow)
