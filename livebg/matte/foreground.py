@@ -137,7 +137,8 @@ def extent(alpha: np.ndarray, height: int, width: int) -> tuple[int, int, int, i
 
 def _resized(small: np.ndarray, size: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
     """``cv2.resize(small, size)`` (bilinear, half-pixel centres), only its ``box`` (x0, y0,
-    x1, y1): one affine warp, the same samples."""
+    x1, y1): one affine warp at the same sample positions (OpenCV 5 warps at them to within a
+    level; 4.x rounds positions to 1/32 px, a few levels on sharp detail)."""
     (w, h), (sw, sh) = size, small.shape[1::-1]
     x0, y0, x1, y1 = box
     ax, ay = sw / w, sh / h

@@ -424,10 +424,11 @@ def prune(model: onnx.ModelProto) -> None:
 
 
 # Picture sizes (height, width) and batch sizes ``level_shapes`` runs a graph at: odd and even
-# sides with different remainders by 2, 4, 8 and 16, so that a size that only matches a level
-# at some of them is found out.
-PROBES = ((80, 112, 1), (83, 117, 1), (90, 106, 2), (100, 75, 1), (61, 97, 1))
-MAX_LEVEL = 6  # 1/64 of the picture
+# sides with different remainders by 2, 4, 8 and 16, and sides from 40 to 117, so that a size
+# that only matches a level at some of them (or a fixed size that matches a deep level at all
+# of them) is found out.
+PROBES = ((80, 112, 1), (83, 117, 1), (90, 106, 2), (100, 75, 1), (61, 97, 1), (40, 56, 1))
+MAX_LEVEL = 5  # 1/32 of the picture
 
 
 def level_shapes(model: onnx.ModelProto, input_name: str, feeds) -> int:

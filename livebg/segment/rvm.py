@@ -32,6 +32,7 @@ import numpy as np
 from livebg.errors import ModelError
 from livebg.frames.cuts import CUT_THRESHOLD, CutDetector
 from livebg.frames.yuv import downscale
+from livebg.matte.foreground import EXTENT_PAD
 from livebg.segment.base import Segmenter
 from livebg.segment.onnx_model import inference_threads, session_setup
 from livebg.segment.region import FULL_EVERY, MAX_GROWS, Box, PeopleRegion, carry_state, paste, whole
@@ -288,6 +289,26 @@ def without_refiner(model: Any) -> bool:
     return False
 
 
+# The frame's own colour (float in [0, 1]) is written this far around a box, and zeros beyond: the
+# edge colour is only blended around alpha above foreground.EXTENT_LEVEL, up to EXTENT_PAD model
+# px further, and near a box's side that can reach a little past it.
+COLOUR_RING = EXTENT_PAD + 2
+
+
+def _colour_around(small: np.ndarray, box: Box) -> np.ndarray:
+    """The foreground colour outside ``box``: the frame's own within COLOUR_RING px of the box,
+    zeros further out (nobody is there; converting the whole frame would cost a pass a call)."""
+    h, w = small.shape[:2]
+    out = np.zeros((h, w, 3), np.float32)
+    y0, y1 = max(0, box.y0 - COLOUR_RING), min(h, box.y1 + COLOUR_RING)
+    x0, x1 = max(0, box.x0 - COLOUR_RING), min(w, box.x1 + COLOUR_RING)
+    for rows, cols in (((y0, box.y0), (x0, x1)), ((box.y1, y1), (x0, x1)),
+                       ((box.y0, box.y1), (x0, box.x0)), ((box.y0, box.y1), (box.x1, x1))):
+        part = (slice(*rows), slice(*cols))
+        out[part] = small[part] * np.float32(1 / 255)
+    return out
+
+
 class RvmStream(Segmenter):
     """RVM on consecutive frames of one stream, carrying the recurrent state between them."""
 
@@ -383,8 +404,8 @@ class RvmStream(Segmenter):
             grows += 1
             box = wider if wider is not None and grows <= MAX_GROWS else full
         self._state, self._state_box = next_state, box
-        if box != full:  # outside the box: nobody (the edge colour is not used where nobody is: foreground.extent)
+        if box != full:  # outside the box: nobody
             alpha = paste(alpha, box, np.zeros((h, w), np.float32))
-            foreground = paste(foreground, box, np.zeros((h, w, 3), np.float32))
+            foreground = paste(foreground, box, _colour_around(small, box))
         self.region.done(box, alpha, grows, grey)
         return alpha, foreground

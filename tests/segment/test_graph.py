@@ -449,3 +449,30 @@ def test_a_value_whose_size_is_not_a_level_gets_no_shape():
     del broken.graph.value_info[:]
     assert graph.level_shapes(broken, "x", lambda h, w, n: {"x": np.zeros((n, 3, h, w), np.float32)}) == 0
     assert not broken.graph.value_info
+
+
+def test_a_fixed_size_or_a_broadcast_input_is_not_taken_for_a_level():
+    """A value whose width is fixed (a row mean tiled to 2 columns, which 1/64 of the width of
+    most probe pictures also is) and a second input fed as [1, 1, 1, 1] at the probes (as RVM's
+    state at its first frame) get no level; the picture's own stride-2 convolution does."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 2, "h", "w"])
+    s = helper.make_tensor_value_info("s", TensorProto.FLOAT, None)
+    outs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in ("c", "t", "si")]
+    weight = numpy_helper.from_array(np.ones((4, 2, 3, 3), np.float32), "w")
+    reps = numpy_helper.from_array(np.array([1, 1, 1, 2], np.int64), "reps")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("ReduceMean", ["c"], ["g"], axes=[3], keepdims=1),
+             helper.make_node("Tile", ["g", "reps"], ["t"]),
+             helper.make_node("Identity", ["s"], ["si"])]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x, s], outs, [weight, reps]),
+                              opset_imports=[helper.make_opsetid("", 13)])
+
+    def feeds(h, w, n):
+        return {"x": np.zeros((n, 2, h, w), np.float32), "s": np.zeros((1, 1, 1, 1), np.float32)}
+
+    assert graph.level_shapes(model, "x", feeds) == 3  # x, c and g (one column: written as 1)
+    shapes = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in [*model.graph.value_info, *model.graph.input, *model.graph.output]
+              if v.type.tensor_type.HasField("shape")}
+    assert shapes["c"] == ["n", 4, "h1", "w1"] and shapes["g"] == ["n", 4, "h1", 1]
+    assert "t" not in shapes and "si" not in shapes and "s" not in shapes

@@ -295,3 +295,21 @@ def test_auto_with_rvms_file_as_weights_runs_rvm(tmp_path):
     assert choice.spec.name == "rvm"
     segmenter, _ = load_segmenter(ModelConfig(device="cpu", weights=str(RVM_FILE)))
     assert isinstance(segmenter, RvmSegmenter)
+
+
+def test_the_colour_outside_rvms_box_is_the_frames_near_it_and_zero_further():
+    """Outside the box the model ran on, the foreground colour is the frame's own within
+    COLOUR_RING px (the edge colour's box, EXTENT_PAD wider than the alpha, may reach a little
+    past a side, and must not blend black there) and zeros beyond, where nobody is."""
+    from livebg.segment.region import Box
+    from livebg.segment.rvm import COLOUR_RING, _colour_around
+
+    small = np.random.default_rng(0).integers(1, 256, (100, 160, 3), dtype=np.uint8)
+    box = Box(32, 16, 112, 100)  # touches the bottom edge
+    colour = _colour_around(small, box)
+    near = np.zeros((100, 160), bool)
+    near[max(0, box.y0 - COLOUR_RING):box.y1 + COLOUR_RING, box.x0 - COLOUR_RING:box.x1 + COLOUR_RING] = True
+    near[box.slices()] = False
+    np.testing.assert_allclose(colour[near], small[near] / 255, atol=1e-6)
+    assert not colour[~near].any()
+    assert near.sum() == (box.x1 - box.x0 + 2 * COLOUR_RING) * (box.y1 - box.y0 + COLOUR_RING) - 80 * 84
