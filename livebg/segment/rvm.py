@@ -162,7 +162,8 @@ class RvmSegmenter(Segmenter):
         if any(p.key == REFINER_KEY for p in model.metadata_props):
             return b"", ""  # a file made from livebg's rewritten graph (scripts/rvm_int8.py)
         done = []
-        if ratio_one and without_refiner(model):
+        refiner_cut = ratio_one and without_refiner(model)
+        if refiner_cut:
             done.append("refiner cut (ratio 1)")
         split = graph.split_concat_convs(model) if device != "cuda" else 0
         if split:
@@ -170,7 +171,7 @@ class RvmSegmenter(Segmenter):
         aligned = graph.aligned_conv_inputs(model) if device != "cuda" else 0
         if aligned:
             done.append(f"{aligned} convolution inputs aligned")
-        if ratio_one and device != "cuda" and "refiner cut (ratio 1)" in done:
+        if refiner_cut and device != "cuda":
             # sizes by pyramid level, so that ONNX Runtime sums the split convolutions' parts
             # (and the skip connections) inside the convolutions; found at ratio 1 only
             zero = np.zeros((1, 1, 1, 1), np.float32)
