@@ -9,7 +9,8 @@
 With RVM's weights (``--rvm-weights``, or in livebg's cache), more rows: livebg with RVM (its
 default, which runs the model on the box around the people and lets still frames reuse a
 model call), with the model on the whole frame (``--no-crop-pass``), on every frame
-(``--still-reuse 0``), with ``--infer-size 320``, with RVM in int8 when ``--rvm-int8 FILE`` names one made by
+(``--still-reuse 0``), with ``--infer-size 384`` (every shot at the model's size, none at the
+portrait size), with RVM in int8 when ``--rvm-int8 FILE`` names one made by
 ``scripts/rvm_int8.py`` (a measurement, not a livebg option), and RVM's reference loop (what RVM's own converter does: ONNX Runtime one frame at a time on
 the whole frame at the documented ratio, 256 px inside the model, PyAV decode and libx264
 encode on this one thread, no overlap; composited over green as its converter does).
@@ -51,7 +52,7 @@ RVM_ROW = "livebg, rvm"
 # livebg with RVM, other settings (docs/speed.md and docs/quality.md weigh them)
 RVM_VARIANTS = {"livebg, rvm, the model on the whole frame (--no-crop-pass)": {"crop_pass": False},
                 "livebg, rvm, the model on every frame (--still-reuse 0)": {"still_reuse": 0},
-                "livebg, rvm --infer-size 320": {"infer_size": 320}}
+                "livebg, rvm --infer-size 384 (no portrait size)": {"infer_size": 384}}
 RVM_INT8 = "livebg, rvm int8 (scripts/rvm_int8.py)"
 
 

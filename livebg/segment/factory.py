@@ -12,7 +12,7 @@ from livebg.errors import ConfigError, DeviceError, ModelError, say
 from livebg.segment.base import Segmenter
 from livebg.segment.crop import PersonCropSegmenter
 from livebg.segment.onnx_model import OnnxSegmenter
-from livebg.segment.rvm import RvmSegmenter, working_size
+from livebg.segment.rvm import RvmSegmenter, portrait_size, working_size
 from livebg.segment.torch_model import TorchSegmenter
 from livebg.segment.weights import (
     CPU_DEFAULT_MODEL,
@@ -124,7 +124,8 @@ def load_rvm(spec: ModelSpec, device: str, config: ModelConfig, reason: str) -> 
     return RvmSegmenter(path, device=device, threads=config.threads, source=source,
                         model_short=config.infer_size or working_size(device),
                         chosen="--infer-size" if config.infer_size else "auto", still_reuse=config.still_reuse,
-                        people_region=config.crop_pass, full_every=config.full_pass_every)
+                        people_region=config.crop_pass, full_every=config.full_pass_every,
+                        portrait_short=0 if config.infer_size else portrait_size(device))
 
 
 def load_segmenter(config: ModelConfig, *, live: bool = False) -> tuple[Segmenter, str]:

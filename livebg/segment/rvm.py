@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import cv2
 import numpy as np
 
 from livebg.errors import ModelError
@@ -50,6 +51,13 @@ MODEL_SHORT_SIDE = 384
 # On CUDA, where the model is not the job's cost: 512 px scores higher on every labelled sample
 # (docs/quality.md); on a CPU it costs 1.8x a call.
 MODEL_SHORT_SIDE_CUDA = 512
+# Video on a CPU: a shot whose people are one person filling a large part of the frame (a
+# portrait: a call, a talk) runs at this size instead; RVM's authors advise a lower ratio for
+# portraits than for full bodies. Measured on the labelled clips zoomed in (docs/quality.md):
+# about equal quality for one large person, worse for a group, and a third faster.
+MODEL_SHORT_SIDE_PORTRAIT = 320
+PORTRAIT_SHARE = 0.25  # the largest person covers at least this share of the frame...
+PORTRAIT_DOMINANCE = 2 / 3  # ... and this share of all the people found (not a group)
 SETTLE_RUNS = 4  # photos: runs on the same picture before its alpha is taken (docs/quality.md)
 # Metadata a file built from RVM's may carry (scripts/rvm_int8.py writes them): its refiner is
 # cut (it then runs at ratio 1 only), and its precision (for the startup line).
@@ -60,6 +68,25 @@ PRECISION_KEY = "livebg.rvm.precision"
 def working_size(device: str) -> int:
     """The model's default working short side on a device ("cpu" or "cuda")."""
     return MODEL_SHORT_SIDE_CUDA if device == "cuda" else MODEL_SHORT_SIDE
+
+
+def portrait_size(device: str) -> int:
+    """The working short side for portrait shots on a device, 0: the same as the others (on
+    CUDA the model is not the job's cost)."""
+    return 0 if device == "cuda" else MODEL_SHORT_SIDE_PORTRAIT
+
+
+def is_portrait(alpha: np.ndarray) -> bool:
+    """Whether an alpha shows a portrait: one person (a connected region at alpha >= 0.5)
+    covering at least PORTRAIT_SHARE of the picture and PORTRAIT_DOMINANCE of all its people.
+    A group or a full body is not one, however much of the frame they fill together."""
+    mask = (alpha >= 0.5).astype(np.uint8)
+    people = int(np.count_nonzero(mask))
+    if people < PORTRAIT_SHARE * mask.size:
+        return False
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    largest = int(stats[1:, cv2.CC_STAT_AREA].max())
+    return largest >= PORTRAIT_SHARE * mask.size and largest >= PORTRAIT_DOMINANCE * people
 
 
 @dataclass(frozen=True)
@@ -99,7 +126,7 @@ class RvmSegmenter(Segmenter):
                  model_short: int = MODEL_SHORT_SIDE, source_short: int | None = None,
                  settle_runs: int = SETTLE_RUNS, cut_threshold: float = CUT_THRESHOLD, chosen: str = "auto",
                  rewrite: bool = True, still_reuse: int = 0, still_threshold: float = STILL_THRESHOLD,
-                 people_region: bool = False, full_every: int = FULL_EVERY):
+                 people_region: bool = False, full_every: int = FULL_EVERY, portrait_short: int = 0):
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -113,6 +140,10 @@ class RvmSegmenter(Segmenter):
         self.people_region = people_region  # video on a CPU: the model runs on the box around the people (region.py)
         self.full_every = full_every  # ... and on the whole frame at least every N frames
         self.chosen = chosen  # how model_short was set: "auto" or "--infer-size"
+        # video: the size for portrait shots (is_portrait), chosen per shot; 0: model_short always.
+        # Only where frames go straight to the model's size (ratio 1), and never above model_short.
+        self.portrait_short = (portrait_short if 0 < portrait_short < model_short and self.source_short == model_short
+                               else 0)
         # every core by default: RVM is the job's bottleneck by far (decoding, the matte and
         # encoding take a small share), unlike the selfie model, which leaves one to the pipeline.
         # No spinning: ORT's threads would busy-wait between operators on the cores the
@@ -188,12 +219,18 @@ class RvmSegmenter(Segmenter):
     def infer_size(self) -> int:  # type: ignore[override]
         return self.model_short
 
-    def plan(self, height: int, width: int) -> RvmPlan:
+    def plan(self, height: int, width: int, short: int = 0) -> RvmPlan:
+        """How frames of this size go through the model, at ``short`` px (model_short, or
+        portrait_short for a portrait shot; frames go straight to that size)."""
+        if short and short != self.model_short:
+            return plan_for(height, width, short, short)
         return plan_for(height, width, self.model_short, self.source_short)
 
     def describe(self) -> str:
+        portraits = (f"; on video {self.portrait_short} px for portrait shots, as RVM advises"
+                     if self.portrait_short else "")
         return (f"model rvm (Robust Video Matting, ONNX Runtime, {self.source}) on {self.device}, {self.precision}, "
-                f"model at {self.model_short} px short side ({self.chosen}), recurrent")
+                f"model at {self.model_short} px short side ({self.chosen}{portraits}), recurrent")
 
     @property
     def uses_region(self) -> bool:
@@ -330,6 +367,8 @@ class RvmStream(Segmenter):
         self.last_foreground: np.ndarray | None = None  # fgr of the last frame, at the source size
         self._state: list[Any] | None = None  # OrtValues (on the model's device), or arrays moved by carry_state
         self._key: tuple | None = None  # (frame size, plan) the state was made for
+        self.short = model.model_short  # this shot's working size (model.portrait_short for a portrait)
+        self.portrait_shots = 0  # shots that ran at the portrait size
 
     def describe(self) -> str:
         return self.model.describe()
@@ -356,18 +395,18 @@ class RvmStream(Segmenter):
     def predict(self, frames: Sequence[Any]) -> list[np.ndarray]:
         out = []
         for frame in frames:
-            plan = self.model.plan(*frame.shape[:2])
+            if self._key is None or frame.shape[:2] != self._key[0]:
+                self.short = self.model.model_short  # a new size of frame: its shots are sized again
+            plan = self.model.plan(*frame.shape[:2], self.short)
             small = downscale(frame, plan.src_size)
             cut = self.cuts(small)
             key = (frame.shape[:2], plan)
             if key != self._key or cut:
                 self._drop_state()
                 self._key = key
-            grey = reused = None
-            if self.still is not None or self.region is not None:
-                grey = FlowReuse.grey(small)
-            if self.still is not None and grey is not None:
-                reused = self.still.reuse(grey)
+            sizing = self._state is None and self.model.portrait_short > 0  # a shot's first call
+            grey = self._grey(small)
+            reused = self.still.reuse(grey) if self.still is not None and grey is not None else None
             if reused is not None:
                 alpha, self.last_foreground = reused
                 self.reused += 1
@@ -376,10 +415,37 @@ class RvmStream(Segmenter):
             else:
                 alpha, self.last_foreground = self._call(small, plan.ratio, grey)
                 self.calls += 1
+                if sizing:
+                    resized = self._size_shot(frame, alpha)
+                    if resized is not None:
+                        small, plan = resized
+                        grey = self._grey(small)
+                        alpha, self.last_foreground = self._call(small, plan.ratio, grey)
+                        self.calls += 1
                 if self.still is not None and grey is not None:
                     self.still.remember(grey, alpha, self.last_foreground)
             out.append(np.clip(alpha, 0, 1))
         return out
+
+    def _grey(self, small: np.ndarray) -> np.ndarray | None:
+        return FlowReuse.grey(small) if self.still is not None or self.region is not None else None
+
+    def _size_shot(self, frame: Any, alpha: np.ndarray) -> tuple[np.ndarray, RvmPlan] | None:
+        """After a shot's first call: the working size its people want (``is_portrait``: the
+        portrait size, else the model's). When that is not the size the call ran at, the state
+        is dropped and the frame is shrunk for the new size: (the picture, its plan) to run from
+        zeros. The size then holds until the next cut, reset or size of frame."""
+        short = self.model.portrait_short if is_portrait(alpha) else self.model.model_short
+        if short == self.model.portrait_short:
+            self.portrait_shots += 1
+        if short == self.short:
+            return None
+        self.short = short
+        plan = self.model.plan(*frame.shape[:2], short)
+        self._state = None  # made at the other size: not a reset of the stream
+        self._drop_state()
+        self._key = (frame.shape[:2], plan)
+        return downscale(frame, plan.src_size), plan
 
     def _call(self, small: np.ndarray, ratio: float, grey: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """The model on ``small`` (or on the box around its people), carrying the state: the
