@@ -397,7 +397,8 @@ class RvmStream(Segmenter):
         for frame in frames:
             if self._key is None or frame.shape[:2] != self._key[0]:
                 self.short = self.model.model_short  # a new size of frame: its shots are sized again
-            plan = self.model.plan(*frame.shape[:2], self.short)
+            height, width = frame.shape[:2]
+            plan = self.model.plan(height, width, self.short)
             small = downscale(frame, plan.src_size)
             cut = self.cuts(small)
             key = (frame.shape[:2], plan)
@@ -441,7 +442,8 @@ class RvmStream(Segmenter):
         if short == self.short:
             return None
         self.short = short
-        plan = self.model.plan(*frame.shape[:2], short)
+        height, width = frame.shape[:2]
+        plan = self.model.plan(height, width, short)
         self._state = None  # made at the other size: not a reset of the stream
         self._drop_state()
         self._key = (frame.shape[:2], plan)
