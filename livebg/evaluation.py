@@ -173,3 +173,41 @@ def load_labeled(directory: str | Path, limit: int = 0) -> list[tuple[np.ndarray
             raise FileNotFoundError(f"no mask {mask_path} for frame {path.name}")
         pairs.append((image, mask > 127))
     return pairs
+
+
+def zoomed(pairs: Sequence[tuple[np.ndarray, np.ndarray]], share: float, follow: int = 9
+           ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The same scene filmed closer: each (frame, mask) cropped to a box of the frame's aspect
+    sized so that the people, on average, would fill ``share`` of it (people cut by its sides
+    make the real share lower), centred on the people (their centre averaged over ``follow``
+    frames, as a camera that follows them) and kept inside the frame. For measuring a model on
+    larger people than a labelled clip shows (docs/quality.md, "The working size per shot")."""
+    h, w = pairs[0][1].shape[:2]
+    area = float(np.mean([np.count_nonzero(truth) for _, truth in pairs]))
+    ch = int(min(h, math.sqrt(area / share * h / w))) // 2 * 2
+    cw = min(w, round(ch * w / h)) // 2 * 2
+    centres = []
+    for _, truth in pairs:
+        ys, xs = np.nonzero(truth)
+        centres.append((xs.mean(), ys.mean()) if len(xs) else (centres[-1] if centres else (w / 2, h / 2)))
+    padded = np.pad(np.array(centres), ((follow // 2, follow // 2), (0, 0)), mode="edge")
+    kernel = np.ones(follow) / follow
+    smooth = np.stack([np.convolve(padded[:, i], kernel, mode="valid") for i in range(2)], 1)
+    out = []
+    for (image, truth), (cx, cy) in zip(pairs, smooth):
+        x0 = int(np.clip(round(cx - cw / 2), 0, w - cw))
+        y0 = int(np.clip(round(cy - ch / 2), 0, h - ch))
+        out.append((np.ascontiguousarray(image[y0:y0 + ch, x0:x0 + cw]),
+                    np.ascontiguousarray(truth[y0:y0 + ch, x0:x0 + cw])))
+    return out
+
+
+def save_labeled(pairs: Iterable[tuple[np.ndarray, np.ndarray]], directory: str | Path) -> Path:
+    """(RGB frame, mask) pairs as a DAVIS-style directory that ``load_labeled`` reads (PNG, lossless)."""
+    root = Path(directory)
+    (root / "JPEGImages").mkdir(parents=True, exist_ok=True)
+    (root / "Annotations").mkdir(parents=True, exist_ok=True)
+    for index, (image, truth) in enumerate(pairs):
+        cv2.imwrite(str(root / "JPEGImages" / f"{index:05d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(root / "Annotations" / f"{index:05d}.png"), np.where(truth, 255, 0).astype(np.uint8))
+    return root

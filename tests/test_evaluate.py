@@ -65,3 +65,28 @@ def test_evaluate_script_on_a_few_frames(shared):
     default = next(line for line in out.splitlines() if line.startswith("| default |"))
     iou_value = float(default.split("|")[2])
     assert 0.5 < iou_value <= 1.0
+
+
+def test_zoom_labeled_crops_frames_and_masks_alike_around_the_people(shared, tmp_path):
+    """scripts/zoom_labeled.py: the lucia clip filmed closer, as the portrait-size measurement uses it."""
+    clip = shared / "media" / "labeled" / "davis_lucia"
+    run = subprocess.run([sys.executable, str(REPO / "scripts" / "zoom_labeled.py"), str(clip), "--share", "0.35",
+                          "-o", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    before, after = load_labeled(clip), load_labeled(tmp_path / "davis_lucia")
+    assert len(after) == len(before)
+    share_before = np.mean([t.mean() for _, t in before])
+    share_after = np.mean([t.mean() for _, t in after])
+    assert share_after > 4 * share_before and 0.2 < share_after < 0.35
+    # each crop is a piece of its frame, the mask cut from the same place (found by template match)
+    import cv2
+    for (image, truth), (crop, crop_truth) in zip(before[::20], after[::20]):
+        assert crop.shape[:2] == crop_truth.shape
+        assert abs(crop.shape[1] / crop.shape[0] - image.shape[1] / image.shape[0]) < 0.02  # the frame's aspect
+        found = cv2.matchTemplate(image, crop, cv2.TM_SQDIFF)
+        y, x = np.unravel_index(int(np.argmin(found)), found.shape)
+        assert found[y, x] == 0
+        np.testing.assert_array_equal(truth[y:y + crop.shape[0], x:x + crop.shape[1]], crop_truth)
+    bad = subprocess.run([sys.executable, str(REPO / "scripts" / "zoom_labeled.py"), str(clip), "--share", "2",
+                          "-o", str(tmp_path / "bad")], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "between 0 and 1" in bad.stderr and not (tmp_path / "bad").exists()

@@ -10,25 +10,18 @@ import pytest
 from conftest import RVM_FILE
 
 from livebg.config import ModelConfig
-from livebg.evaluation import iou, load_labeled
+from livebg.evaluation import iou, load_labeled, zoomed
 from livebg.segment.factory import load_segmenter
-from livebg.segment.rvm import (MODEL_SHORT_SIDE, MODEL_SHORT_SIDE_PORTRAIT, PORTRAIT_SHARE, RvmSegmenter,
-                                is_portrait, portrait_size)
+from livebg.segment.rvm import (
+    MODEL_SHORT_SIDE,
+    MODEL_SHORT_SIDE_PORTRAIT,
+    PORTRAIT_SHARE,
+    RvmSegmenter,
+    is_portrait,
+    portrait_size,
+)
 
 FRAMES = 10
-
-
-def zoomed(pairs, share: float):
-    """The frames cropped (16:9, one box for the whole clip, around the people of the first
-    frame) so that the people cover about ``share`` of the crop: the same scene, filmed closer."""
-    h, w = pairs[0][1].shape
-    area = np.mean([truth.mean() for _, truth in pairs]) * h * w
-    ch = int(min(h, np.sqrt(area / share * 9 / 16))) // 2 * 2
-    cw = min(w, round(ch * 16 / 9)) // 2 * 2
-    ys, xs = np.nonzero(pairs[0][1])
-    x0 = int(np.clip(xs.mean() - cw / 2, 0, w - cw))
-    y0 = int(np.clip(ys.mean() - ch / 2, 0, h - ch))
-    return [(np.ascontiguousarray(img[y0:y0 + ch, x0:x0 + cw]), truth[y0:y0 + ch, x0:x0 + cw]) for img, truth in pairs]
 
 
 @pytest.fixture(scope="module")
