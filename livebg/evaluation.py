@@ -186,7 +186,7 @@ def zoomed(pairs: Sequence[tuple[np.ndarray, np.ndarray]], share: float, follow:
     area = float(np.mean([np.count_nonzero(truth) for _, truth in pairs]))
     ch = int(min(h, math.sqrt(area / share * h / w))) // 2 * 2
     cw = min(w, round(ch * w / h)) // 2 * 2
-    centres = []
+    centres: list[tuple[float, float]] = []
     for _, truth in pairs:
         ys, xs = np.nonzero(truth)
         centres.append((xs.mean(), ys.mean()) if len(xs) else (centres[-1] if centres else (w / 2, h / 2)))
