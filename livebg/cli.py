@@ -42,7 +42,8 @@ def _model_options(p: argparse.ArgumentParser, *, stream: bool) -> None:
                    help="torchvision models: auto = float16 on CUDA, float32 on CPU")
     g.add_argument("--batch-size", type=int, help="frames per model call (default: 8 on CUDA, 1 on CPU)")
     g.add_argument("--infer-size", type=int, help="torchvision models: short side in pixels for inference; "
-                                                    "rvm: the model's working short side (default 384 on a CPU, 320 for portrait shots; 512 on CUDA)")
+                                                    "rvm: the model's working short side for every shot (default 384 on a CPU, 320 while "
+                                                    "one person fills a quarter of the frame; 512 on CUDA)")
     g.add_argument("--classes", help="comma-separated class names that count as foreground (default: person)")
     g.add_argument("--threads", type=int, help="ONNX Runtime threads (default: cores - 1)")
     g.add_argument("--no-download", dest="download", action="store_const", const=False,

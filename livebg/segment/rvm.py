@@ -7,9 +7,11 @@ NCHW), ``r1i``..``r4i`` (the recurrent state, zeros of shape [1, 1, 1, 1] to sta
 ``r1o``..``r4o`` (the next state).
 
 The state belongs to one stream (``RvmStream``, from ``stream()``): it is dropped at scene
-cuts, when the frame size or the ratio changes, and on ``reset()``. ``predict`` treats frames
-as unrelated photos: each starts from zeros and runs ``settle_runs`` times, so the state
-settles on the picture.
+cuts, when the frame size or the ratio changes, on ``reset()``, and when video on a CPU moves
+between the model's size and the portrait size (``is_portrait``: one person filling a quarter
+of the frame; chosen on a shot's first call, changed later only when the people stay the other
+kind for SIZE_HOLD frames). ``predict`` treats frames as unrelated photos: each starts from
+zeros and runs ``settle_runs`` times, so the state settles on the picture.
 
 Frames are shrunk to ``src_size`` before the model (the decoder's planes are read as they
 are), by default straight to the model's working size, so the ratio is 1 and livebg's guided
@@ -51,13 +53,16 @@ MODEL_SHORT_SIDE = 384
 # On CUDA, where the model is not the job's cost: 512 px scores higher on every labelled sample
 # (docs/quality.md); on a CPU it costs 1.8x a call.
 MODEL_SHORT_SIDE_CUDA = 512
-# Video on a CPU: a shot whose people are one person filling a large part of the frame (a
-# portrait: a call, a talk) runs at this size instead; RVM's authors advise a lower ratio for
-# portraits than for full bodies. Measured on the labelled clips zoomed in (docs/quality.md):
-# about equal quality for one large person, worse for a group, and a third faster.
+# Video on a CPU: while the people are one person filling a large part of the frame (a
+# portrait: a call, a talk) the model runs at this size instead; RVM's authors advise a lower
+# ratio for portraits than for full bodies. Measured on the labelled clips zoomed in
+# (docs/quality.md): level or better for one large person, worse for a group, a third faster.
 MODEL_SHORT_SIDE_PORTRAIT = 320
 PORTRAIT_SHARE = 0.25  # the largest person covers at least this share of the frame...
 PORTRAIT_DOMINANCE = 2 / 3  # ... and this share of all the people found (not a group)
+PORTRAIT_KEEP_SHARE = 0.2  # at the portrait size, it stays while the largest person covers this
+SIZE_HOLD = 12  # frames in a row whose people want the other size before a shot changes size
+SWITCH_SETTLE_RUNS = 3  # runs on the frame where a shot changes size, from zeros (a fresh state)
 SETTLE_RUNS = 4  # photos: runs on the same picture before its alpha is taken (docs/quality.md)
 # Metadata a file built from RVM's may carry (scripts/rvm_int8.py writes them): its refiner is
 # cut (it then runs at ratio 1 only), and its precision (for the startup line).
@@ -76,17 +81,18 @@ def portrait_size(device: str) -> int:
     return 0 if device == "cuda" else MODEL_SHORT_SIDE_PORTRAIT
 
 
-def is_portrait(alpha: np.ndarray) -> bool:
+def is_portrait(alpha: np.ndarray, share: float = PORTRAIT_SHARE) -> bool:
     """Whether an alpha shows a portrait: one person (a connected region at alpha >= 0.5)
-    covering at least PORTRAIT_SHARE of the picture and PORTRAIT_DOMINANCE of all its people.
-    A group or a full body is not one, however much of the frame they fill together."""
+    covering at least ``share`` of the picture and PORTRAIT_DOMINANCE of all its people. A
+    group is not one, however much of the frame its people fill together; one person this
+    large is, whether the frame shows their face or their whole body."""
     mask = (alpha >= 0.5).astype(np.uint8)
     people = int(np.count_nonzero(mask))
-    if people < PORTRAIT_SHARE * mask.size:
+    if people < share * mask.size:
         return False
     _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     largest = int(stats[1:, cv2.CC_STAT_AREA].max())
-    return largest >= PORTRAIT_SHARE * mask.size and largest >= PORTRAIT_DOMINANCE * people
+    return largest >= share * mask.size and largest >= PORTRAIT_DOMINANCE * people
 
 
 @dataclass(frozen=True)
@@ -227,10 +233,8 @@ class RvmSegmenter(Segmenter):
         return plan_for(height, width, self.model_short, self.source_short)
 
     def describe(self) -> str:
-        portraits = (f"; on video {self.portrait_short} px for portrait shots, as RVM advises"
-                     if self.portrait_short else "")
         return (f"model rvm (Robust Video Matting, ONNX Runtime, {self.source}) on {self.device}, {self.precision}, "
-                f"model at {self.model_short} px short side ({self.chosen}{portraits}), recurrent")
+                f"model at {self.model_short} px short side ({self.chosen}), recurrent")
 
     @property
     def uses_region(self) -> bool:
@@ -241,8 +245,11 @@ class RvmSegmenter(Segmenter):
 
     @property
     def stream_note(self) -> str:
-        """What video adds (photos run the whole picture, every time): the box, the reuse."""
-        return ((f"; on video on the box around the people (whole frame every {self.full_every} frames while the "
+        """What video adds (photos run the whole picture, every time): the portrait size, the
+        box, the reuse."""
+        return ((f"; on video {self.portrait_short} px while one person fills a quarter of the frame (RVM's advice "
+                 "for portraits)" if self.portrait_short else "")
+                + (f"; on video on the box around the people (whole frame every {self.full_every} frames while the "
                  "rest changes)" if self.uses_region else "")
                 + (f"; still frames reuse a call (up to {self.still_reuse} in a row)" if self.still_reuse else ""))
 
@@ -356,19 +363,24 @@ class RvmStream(Segmenter):
         self.device = model.device
         self.precision = model.precision
         self.reads_planes = True
-        self.infer_size = model.infer_size
         self.edge_threshold = model.edge_threshold
         self.cuts = CutDetector(model.cut_threshold)
         self.resets = 0  # times the state was dropped (cuts, size changes, reset())
-        self.calls = self.reused = 0  # frames the model ran on, frames that reused a model call
+        # model calls (a frame where the size changes has more than one), frames that reused a call
+        self.calls = self.reused = 0
         self.still = FlowReuse(model.still_reuse, model.still_threshold) if model.still_reuse else None
         self.region = PeopleRegion(model.full_every) if model.uses_region else None
         self._state_box: Box | None = None  # the box the state was made on
         self.last_foreground: np.ndarray | None = None  # fgr of the last frame, at the source size
         self._state: list[Any] | None = None  # OrtValues (on the model's device), or arrays moved by carry_state
         self._key: tuple | None = None  # (frame size, plan) the state was made for
-        self.short = model.model_short  # this shot's working size (model.portrait_short for a portrait)
-        self.portrait_shots = 0  # shots that ran at the portrait size
+        self.short = model.model_short  # the working size now (model.portrait_short for a portrait)
+        self.portrait_shots = 0  # times a shot took the portrait size (at its start or later)
+        self._against = 0  # frames in a row whose people want the other size (a reused frame: as its call)
+
+    @property
+    def infer_size(self) -> int:  # type: ignore[override]
+        return self.short
 
     def describe(self) -> str:
         return self.model.describe()
@@ -396,7 +408,7 @@ class RvmStream(Segmenter):
         out = []
         for frame in frames:
             if self._key is None or frame.shape[:2] != self._key[0]:
-                self.short = self.model.model_short  # a new size of frame: its shots are sized again
+                self.short = self.model.model_short  # a new size of frame: sized again from its first call
             height, width = frame.shape[:2]
             plan = self.model.plan(height, width, self.short)
             small = downscale(frame, plan.src_size)
@@ -405,24 +417,27 @@ class RvmStream(Segmenter):
             if key != self._key or cut:
                 self._drop_state()
                 self._key = key
-            sizing = self._state is None and self.model.portrait_short > 0  # a shot's first call
+            first = self._state is None  # a shot's first call: its size is chosen at once
             grey = self._grey(small)
             reused = self.still.reuse(grey) if self.still is not None and grey is not None else None
             if reused is not None:
                 alpha, self.last_foreground = reused
                 self.reused += 1
+                if self._against:
+                    self._against += 1
                 if self.region is not None:
                     self.region.skipped()
             else:
                 alpha, self.last_foreground = self._call(small, plan.ratio, grey)
                 self.calls += 1
-                if sizing:
-                    resized = self._size_shot(frame, alpha)
-                    if resized is not None:
-                        small, plan = resized
-                        grey = self._grey(small)
-                        alpha, self.last_foreground = self._call(small, plan.ratio, grey)
-                        self.calls += 1
+                short = self._wanted_size(alpha, first) if self.model.portrait_short else self.short
+                if short == self.model.portrait_short and (first or short != self.short):
+                    self.portrait_shots += 1
+                if short != self.short:
+                    small, plan = self._resize(frame, short, 1 if first else SWITCH_SETTLE_RUNS)
+                    grey = self._grey(small)
+                    alpha, self.last_foreground = self._call(small, plan.ratio, grey)
+                    self.calls += 1
                 if self.still is not None and grey is not None:
                     self.still.remember(grey, alpha, self.last_foreground)
             out.append(np.clip(alpha, 0, 1))
@@ -431,23 +446,39 @@ class RvmStream(Segmenter):
     def _grey(self, small: np.ndarray) -> np.ndarray | None:
         return FlowReuse.grey(small) if self.still is not None or self.region is not None else None
 
-    def _size_shot(self, frame: Any, alpha: np.ndarray) -> tuple[np.ndarray, RvmPlan] | None:
-        """After a shot's first call: the working size its people want (``is_portrait``: the
-        portrait size, else the model's). When that is not the size the call ran at, the state
-        is dropped and the frame is shrunk for the new size: (the picture, its plan) to run from
-        zeros. The size then holds until the next cut, reset or size of frame."""
-        short = self.model.portrait_short if is_portrait(alpha) else self.model.model_short
-        if short == self.model.portrait_short:
-            self.portrait_shots += 1
-        if short == self.short:
-            return None
+    def _wanted_size(self, alpha: np.ndarray, first: bool) -> int:
+        """The working size for the next call, from this call's alpha: the portrait size while
+        one person fills the frame (``is_portrait``), else the model's. A shot's first call
+        chooses at once; later, the other size must be wanted for SIZE_HOLD frames in a row
+        (someone walking in, the camera moving closer), and a portrait stays one down to
+        PORTRAIT_KEEP_SHARE, so a person near the threshold does not switch back and forth."""
+        at_portrait = self.short == self.model.portrait_short
+        share = PORTRAIT_KEEP_SHARE if at_portrait and not first else PORTRAIT_SHARE
+        wanted = self.model.portrait_short if is_portrait(alpha, share) else self.model.model_short
+        if first or wanted == self.short:
+            self._against = 0
+            return wanted
+        self._against += 1
+        return wanted if self._against >= SIZE_HOLD else self.short
+
+    def _resize(self, frame: Any, short: int, settle_runs: int) -> tuple[np.ndarray, RvmPlan]:
+        """Move the stream to working size ``short`` on ``frame``: the state (made at the other
+        size), the people's box and the still frame's key are dropped, and the frame is shrunk
+        for the new size; (the picture, its plan) for the call that follows. Within a shot the
+        new state is first settled on this frame (``settle_runs`` - 1 runs, as for a photo),
+        so the size change does not start the shot's memory over from a blank."""
         self.short = short
+        self._against = 0
         height, width = frame.shape[:2]
         plan = self.model.plan(height, width, short)
-        self._state = None  # made at the other size: not a reset of the stream
+        self._state = None  # not a reset of the stream: the same shot at another size
         self._drop_state()
         self._key = (frame.shape[:2], plan)
-        return downscale(frame, plan.src_size), plan
+        small = downscale(frame, plan.src_size)
+        for _ in range(settle_runs - 1):
+            _, _, self._state = self.model.run(small, self._state, plan.ratio)
+            self.calls += 1
+        return small, plan
 
     def _call(self, small: np.ndarray, ratio: float, grey: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """The model on ``small`` (or on the box around its people), carrying the state: the

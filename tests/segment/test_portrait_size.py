@@ -16,6 +16,8 @@ from livebg.segment.rvm import (
     MODEL_SHORT_SIDE,
     MODEL_SHORT_SIDE_PORTRAIT,
     PORTRAIT_SHARE,
+    SIZE_HOLD,
+    SWITCH_SETTLE_RUNS,
     RvmSegmenter,
     is_portrait,
     portrait_size,
@@ -112,12 +114,86 @@ def test_the_size_is_chosen_again_after_a_cut(sized, clips):
 
 def test_portrait_size_is_for_cpu_auto_video_only(rvm_cache, clips):
     auto, _ = load_segmenter(ModelConfig(name="rvm", device="cpu"))
-    assert auto.portrait_short == MODEL_SHORT_SIDE_PORTRAIT and "320 px for portrait shots" in auto.describe()
+    assert auto.portrait_short == MODEL_SHORT_SIDE_PORTRAIT
+    assert "320 px while one person fills a quarter" in auto.stream_note and "320" not in auto.describe()
     asked, _ = load_segmenter(ModelConfig(name="rvm", device="cpu", infer_size=384))
-    assert asked.portrait_short == 0 and "portrait" not in asked.describe()
+    assert asked.portrait_short == 0 and "portrait" not in asked.stream_note
     assert portrait_size("cuda") == 0
     # RVM's own way (frames as they are, its refiner): no sizes per shot
     assert RvmSegmenter(RVM_FILE, threads=2, model_short=256, source_short=0, portrait_short=200).portrait_short == 0
     # photos run at the model's size whatever the people
     photo = zoomed(clips["davis_lucia"], 0.6)[0][0]
     assert min(auto.predict([photo])[0].shape) == MODEL_SHORT_SIDE
+
+
+# -- as video jobs run it: the box around the people and still-frame reuse on --------------------
+
+VIDEO = {"threads": 2, "people_region": True, "still_reuse": 2, "full_every": 8}
+
+
+def test_with_the_box_and_reuse_a_portrait_shot_is_the_stream_at_the_portrait_size(clips):
+    """From its first frame, still frames included, a portrait shot gives what a segmenter
+    fixed at the portrait size gives, with the same box and reuse."""
+    pairs = zoomed(clips["davis_lucia"], 0.6)
+    frames = [pairs[0][0]] * 4 + [img for img, _ in pairs[1:6]] + [pairs[6][0]] * 3 + [img for img, _ in pairs[7:]]
+    sized = RvmSegmenter(RVM_FILE, portrait_short=MODEL_SHORT_SIDE_PORTRAIT, **VIDEO).stream()
+    fixed = RvmSegmenter(RVM_FILE, model_short=MODEL_SHORT_SIDE_PORTRAIT, **VIDEO).stream()
+    for img in frames:
+        np.testing.assert_array_equal(sized.predict([img])[0], fixed.predict([img])[0])
+        assert sized.last_foreground.shape == fixed.last_foreground.shape
+        np.testing.assert_array_equal(sized.last_foreground, fixed.last_foreground)
+    assert sized.reused == fixed.reused > 0 and sized.calls == fixed.calls + 1
+
+
+def closer(full: np.ndarray, truth: np.ndarray, share: float) -> np.ndarray:
+    """``full`` as a camera closer to its people would show it, at the same frame size."""
+    h, w = truth.shape
+    crop = zoomed([(full, truth)], share, follow=1)[0][0]
+    return cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def test_within_a_shot_the_size_follows_the_people_after_a_hold(clips):
+    """No cut: the camera moves in on lucia until she fills the frame, stays, and moves out;
+    the size changes only once the other size has been wanted for SIZE_HOLD frames, without a
+    reset, and the frame where it changes settles the new state first."""
+    full, truth = clips["davis_lucia"][0]
+    shares = list(np.geomspace(0.05, 0.6, 12)) + [0.6] * 30 + list(np.geomspace(0.6, 0.05, 12)) + [0.05] * 30
+    frames = [closer(full, truth, share) for share in shares]
+    stream = RvmSegmenter(RVM_FILE, portrait_short=MODEL_SHORT_SIDE_PORTRAIT, **VIDEO).stream()
+    sizes, wanted, calls = [], [], []
+    for img in frames:
+        before = stream.calls
+        alpha = stream.predict([img])[0]
+        sizes.append(stream.short)
+        calls.append(stream.calls - before)
+        wanted.append(is_portrait(alpha) if calls[-1] else None)
+    assert stream.resets == 0 and stream.reused > 0  # one shot throughout, still frames reused
+    assert sizes[0] == MODEL_SHORT_SIDE and sizes[41] == MODEL_SHORT_SIDE_PORTRAIT and sizes[-1] == MODEL_SHORT_SIDE
+    assert stream.portrait_shots == 1
+    into = sizes.index(MODEL_SHORT_SIDE_PORTRAIT)
+    assert into >= wanted.index(True) + SIZE_HOLD - 1  # held, not at the first call that wanted it
+    back = into + sizes[into:].index(MODEL_SHORT_SIDE)
+    assert back >= 42 + SIZE_HOLD - 1 and not wanted[back - 1]
+    # the frames where it changed ran SWITCH_SETTLE_RUNS more times at the new size
+    assert calls[into] == calls[back] == 1 + SWITCH_SETTLE_RUNS
+    assert sum(calls) == stream.calls == sum(1 for w in wanted if w is not None) + 2 * SWITCH_SETTLE_RUNS
+
+
+def test_a_fade_in_from_black_takes_the_portrait_size_once_someone_is_there(clips):
+    pairs = zoomed(clips["davis_lucia"], 0.6)
+    stream = RvmSegmenter(RVM_FILE, portrait_short=MODEL_SHORT_SIDE_PORTRAIT, **VIDEO).stream()
+    for k in range(8):
+        stream.predict([(pairs[0][0].astype(np.float32) * k / 8).astype(np.uint8)])
+    assert stream.short == MODEL_SHORT_SIDE
+    for _ in range(3):
+        for img, _ in pairs:
+            stream.predict([img])
+    assert stream.short == MODEL_SHORT_SIDE_PORTRAIT and stream.portrait_shots == 1
+
+
+def test_a_group_filling_the_frame_does_not_switch_within_a_shot(clips):
+    group = zoomed(clips["davis17_schoolgirls"], 0.5)
+    stream = RvmSegmenter(RVM_FILE, portrait_short=MODEL_SHORT_SIDE_PORTRAIT, **VIDEO).stream()
+    for img, _ in group + group[::-1]:
+        stream.predict([img])
+    assert stream.short == MODEL_SHORT_SIDE and stream.portrait_shots == 0
