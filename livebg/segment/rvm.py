@@ -86,7 +86,7 @@ def is_portrait(alpha: np.ndarray, share: float = PORTRAIT_SHARE) -> bool:
     covering at least ``share`` of the picture and PORTRAIT_DOMINANCE of all its people. A
     group is not one, however much of the frame its people fill together; one person this
     large is, whether the frame shows their face or their whole body."""
-    mask = (alpha >= 0.5).astype(np.uint8)
+    mask = (alpha[::2, ::2] >= 0.5).astype(np.uint8)  # every other pixel: shares are the same, 4x cheaper
     people = int(np.count_nonzero(mask))
     if people < share * mask.size:
         return False
