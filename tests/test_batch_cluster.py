@@ -28,7 +28,28 @@ def _free_port() -> int:
 
 
 def _ray(*args: str) -> None:
-    subprocess.run([RAY, *args], check=True, capture_output=True, timeout=120)
+    run = subprocess.run([RAY, *args], capture_output=True, text=True, timeout=120, check=False)
+    if run.returncode != 0:  # say why: Ray's own message, not only its exit status
+        raise RuntimeError(f"ray {' '.join(args[:2])} exited {run.returncode}:\n{(run.stdout + run.stderr)[-3000:]}")
+
+
+def _start_head(temp: str) -> str:
+    """A head node on a free port (its address); one more try on another port when Ray cannot
+    start (another program may take one of the ports it picks in between)."""
+    import ray.util
+
+    for attempt in (1, 2):
+        port = _free_port()
+        try:
+            _ray("start", "--head", "--port", str(port), "--num-cpus", "1", "--temp-dir", temp,
+                 "--include-dashboard=false", "--disable-usage-stats")
+            return f"{ray.util.get_node_ip_address()}:{port}"  # the address Ray's own processes use
+        except RuntimeError as exc:
+            subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120, check=False)
+            if attempt == 2:
+                raise
+            print(f"retrying the head node: {exc}", file=sys.stderr)
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +58,9 @@ def cluster():
     # second node and the driver must be told so
     saved = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "token"
-    port = _free_port()
     temp = tempfile.mkdtemp(prefix="lbray-", dir="/tmp")  # short: Ray's socket paths live under it
-    import ray.util
-
-    address = f"{ray.util.get_node_ip_address()}:{port}"  # the address Ray's own processes use
     try:
-        _ray("start", "--head", "--port", str(port), "--num-cpus", "1", "--temp-dir", temp,
-             "--include-dashboard=false", "--disable-usage-stats")
+        address = _start_head(temp)
         _ray("start", "--address", address, "--num-cpus", "1", "--disable-usage-stats")
         time.sleep(2)  # the second node registers
         yield address
