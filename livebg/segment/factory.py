@@ -57,10 +57,10 @@ class ModelChoice:
 
 
 # What the startup line says the other choice costs (docs/speed.md, docs/quality.md).
-FAST_NOTE = ("--fast: the bundled selfie model, 6-17x faster on a 2-core CPU (6x where RVM reuses its calls or "
-             "its box around the people is small, most on small videos, which RVM enlarges), weaker on groups, "
-             "full bodies and motion")
-RVM_NOTE = "--model rvm: better on groups, full bodies and motion, 6-17x slower on a 2-core CPU"
+FAST_NOTE = ("--fast: the bundled selfie model, 4-17x faster on a 2-core CPU (4-6x where RVM reuses its calls, "
+             "its box around the people is small or one person fills the frame, most on small videos, which RVM "
+             "enlarges), weaker on groups, full bodies and motion")
+RVM_NOTE = "--model rvm: better on groups, full bodies and motion, 4-17x slower on a 2-core CPU"
 LIVE_RVM_CPU_NOTE = ("on a CPU it is slower than the selfie model (the default live on a CPU) and than the "
                      "camera: the output keeps the camera's rate, with masks from older frames")
 
