@@ -393,9 +393,10 @@ class RvmStream(Segmenter):
         self._drop_state()
         self.cuts.reset()
 
-    def _drop_state(self) -> None:
-        """Forget the recurrent state and the key frame a still frame would reuse."""
-        if self._state is not None:
+    def _drop_state(self, reset: bool = True) -> None:
+        """Forget the recurrent state, the people's box and the key frame a still frame would
+        reuse; ``reset`` False: the same shot goes on at another size, not a reset of the stream."""
+        if self._state is not None and reset:
             self.resets += 1
         self._state = None
         self._state_box = None
@@ -407,9 +408,9 @@ class RvmStream(Segmenter):
     def predict(self, frames: Sequence[Any]) -> list[np.ndarray]:
         out = []
         for frame in frames:
-            if self._key is None or frame.shape[:2] != self._key[0]:
-                self.short = self.model.model_short  # a new size of frame: sized again from its first call
             height, width = frame.shape[:2]
+            if self._key is None or (height, width) != self._key[0]:
+                self.short = self.model.model_short  # a new size of frame: sized again from its first call
             plan = self.model.plan(height, width, self.short)
             small = downscale(frame, plan.src_size)
             cut = self.cuts(small)
@@ -471,8 +472,7 @@ class RvmStream(Segmenter):
         self._against = 0
         height, width = frame.shape[:2]
         plan = self.model.plan(height, width, short)
-        self._state = None  # not a reset of the stream: the same shot at another size
-        self._drop_state()
+        self._drop_state(reset=False)
         self._key = (frame.shape[:2], plan)
         small = downscale(frame, plan.src_size)
         for _ in range(settle_runs - 1):
