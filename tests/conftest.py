@@ -26,6 +26,17 @@ if str(TESTS) not in sys.path:  # pytest's default import mode puts it there; ot
 
 
 RVM_FILE = SHARED / "models" / "rvm_mobilenetv3_fp32.onnx"
+SLOW_GROUPS = ("browser", "ray", "rvm", "live_timing", "x11")  # registered in pyproject.toml
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test of a slow group is also `slow` (`-m "not slow"` leaves them out); a test that
+    asks for RVM's weights (the ``rvm_cache`` fixture) is of the rvm group."""
+    for item in items:
+        if "rvm_cache" in getattr(item, "fixturenames", ()) and item.get_closest_marker("rvm") is None:
+            item.add_marker(pytest.mark.rvm)
+        if any(item.get_closest_marker(group) for group in SLOW_GROUPS):
+            item.add_marker(pytest.mark.slow)
 
 # A suite started in the background by a non-interactive shell (`nohup pytest … &`) inherits
 # SIGINT ignored; the tests of Ctrl-C handling need Python's own handler, as in a terminal.

@@ -142,7 +142,7 @@ def first_frame() -> np.ndarray:
 
 
 # -- an X display for the preview window ---------------------------------------------------------
-APT_HINT = "install them with: apt-get install -y xvfb xdotool imagemagick"
+APT_HINT = "install them with: sudo apt-get install -y xvfb xdotool imagemagick (or run bash scripts/setup.sh as root)"
 
 
 class XvfbDisplay:

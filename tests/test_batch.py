@@ -67,6 +67,7 @@ def test_batch_gives_the_frames_timestamps_and_audio_of_a_single_run(clip, singl
     assert "1 written, 0 failed, 0 skipped" in capsys.readouterr().err
 
 
+@pytest.mark.rvm
 def test_rvm_chunks_match_a_single_run(clip, tmp_path):
     """The recurrent model: its state warmed by the pre-roll."""
     model = ["--model", "rvm", "--weights", str(RVM_FILE), "--infer-size", "128", "--no-download", "-q"]

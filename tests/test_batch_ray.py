@@ -9,6 +9,8 @@ from batch_media import compare_to_single
 from livebg.batch.chunk import CRASH_ONCE_ENV
 from livebg.cli import main
 
+pytestmark = pytest.mark.ray
+
 ray = pytest.importorskip("ray")
 clip, single = batch_media.clip, batch_media.single  # the shared module fixtures
 FAST = ["--fast", "-q"]

@@ -140,6 +140,18 @@ def test_several_photos_and_a_directory_into_an_output_directory(tmp_path, portr
             assert im.mode == "RGBA"
 
 
+def test_a_trailing_slash_means_a_directory_whatever_its_name(tmp_path, portraits):
+    """`-o ph/x.lb/` and `-o ph/out.png/` are new directories (the slash says so), not files
+    with an unknown or an image extension; without the slash `x.lb` is still refused."""
+    for name in ("x.lb", "out.png"):
+        target = tmp_path / name
+        assert run(["image", str(portraits / DOCTOR), "-o", f"{target}/"]) == 0
+        assert target.is_dir(), name
+        assert [p.name for p in target.iterdir()] == [f"{DOCTOR[:-4]}_livebg.jpg"]
+    assert run(["image", str(portraits / DOCTOR), "-o", str(tmp_path / "y.lb")]) != 0
+    assert not (tmp_path / "y.lb").exists()
+
+
 def test_photos_named_alike_do_not_overwrite_each_other(tmp_path, portraits, capsys):
     """x.jpg, x.png and X.webp (and a/p.jpg beside b/p.jpg) would all be x_livebg.*: later ones
     are numbered, and the log says which photo went where."""

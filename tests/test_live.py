@@ -21,6 +21,8 @@ from livebg.segment import factory as segmentation
 from livebg.segment.base import Segmenter
 from livebg.sources import camera
 
+pytestmark = pytest.mark.live_timing
+
 SOURCE_FPS = 30000 / 1001
 
 

@@ -12,6 +12,8 @@ from livebg.evaluation import iou, load_labeled
 from livebg.segment.factory import load_segmenter
 from livebg.segment.rvm import INPUTS, OUTPUTS, RvmSegmenter
 
+pytestmark = pytest.mark.rvm
+
 
 @pytest.fixture(scope="module")
 def int8_model(shared, tmp_path_factory):

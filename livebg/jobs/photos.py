@@ -1,6 +1,7 @@
 """`livebg image`: photos in, photos out, at full resolution with EXIF orientation applied."""
 from __future__ import annotations
 
+import os
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -57,7 +58,8 @@ def collect_images(inputs: Sequence[str]) -> list[Path]:
 def image_outputs(files: Sequence[Path], output: str | None, transparent: bool) -> list[Path]:
     """Where each photo goes: one file, or a directory of <name>_livebg.<ext>."""
     ext = ".png" if transparent else None
-    if output and Path(output).suffix.lower() in IMAGE_EXTENSIONS and not Path(output).is_dir():
+    as_dir = bool(output) and output.endswith(("/", os.sep))  # a trailing slash means a directory, whatever its name
+    if output and not as_dir and Path(output).suffix.lower() in IMAGE_EXTENSIONS and not Path(output).is_dir():
         out = Path(output).expanduser()
         if len(files) > 1:
             raise OutputError(f"{len(files)} photos cannot go into one file {out}: give a directory with -o")
@@ -68,7 +70,7 @@ def image_outputs(files: Sequence[Path], output: str | None, transparent: bool) 
             raise OutputError(f"{out.name} cannot keep transparency: use a .png file")
         return [out]
     directory = Path(output).expanduser() if output else Path(".")
-    if output and Path(output).suffix and not directory.exists():
+    if output and not as_dir and Path(output).suffix and not directory.exists():
         raise OutputError(f"output extension {Path(output).suffix} is not an image format: use .png or .jpg, or a directory")
     if not directory.exists():  # made when the photos are written (run_images), not by a job that fails first
         if not directory.parent.is_dir():

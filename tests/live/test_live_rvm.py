@@ -24,6 +24,8 @@ from livebg.segment import factory
 from livebg.segment.onnx_model import OnnxSegmenter, inference_threads
 from livebg.segment.rvm import RvmSegmenter, RvmStream
 
+pytestmark = pytest.mark.rvm
+
 SOURCE_FPS = 30000 / 1001  # the doctor clip's rate, replayed as the camera's
 
 

@@ -23,6 +23,8 @@ from livebg.segment.rvm import (
     portrait_size,
 )
 
+pytestmark = pytest.mark.rvm
+
 FRAMES = 10
 
 

@@ -15,6 +15,8 @@ from livebg.segment.factory import load_segmenter
 from livebg.segment.region import GRID, MARGIN, MAX_MARGIN, STATE_SCALES, Box, PeopleRegion, carry_state, snapped, whole
 from livebg.segment.rvm import RvmSegmenter
 
+pytestmark = pytest.mark.rvm
+
 
 def cell_state(height: int, width: int) -> list[np.ndarray]:
     """A state for a (height, width) picture whose every cell holds its own position at its

@@ -16,6 +16,8 @@ from livebg.segment.factory import load_segmenter
 from livebg.segment.reuse import FlowReuse
 from livebg.segment.rvm import RvmSegmenter
 
+pytestmark = pytest.mark.rvm
+
 
 def textured_scene(shift: float = 0.0, radius: float = 60.0, h: int = 240, w: int = 320):
     """A textured background and a differently textured disc centred ``shift`` px right of the

@@ -19,6 +19,8 @@ from livebg.segment.factory import choose_model, load_segmenter
 from livebg.segment.rvm import RvmSegmenter, RvmStream, plan_for, without_refiner
 from livebg.segment.weights import RVM_FILES, fetch_rvm
 
+pytestmark = pytest.mark.rvm
+
 def at(alpha: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """The model's alpha (at its source size) brought to the frame's size."""
     return cv2.resize(alpha, truth.shape[::-1], interpolation=cv2.INTER_LINEAR)

@@ -13,6 +13,8 @@ from live_fakes import DOCTOR, REPO, XvfbDisplay
 
 from livebg.sinks.preview import display_problem, draw_text_panel
 
+pytestmark = pytest.mark.x11
+
 MAGENTA = (255, 0, 255)
 
 
