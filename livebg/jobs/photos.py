@@ -58,7 +58,7 @@ def collect_images(inputs: Sequence[str]) -> list[Path]:
 def image_outputs(files: Sequence[Path], output: str | None, transparent: bool) -> list[Path]:
     """Where each photo goes: one file, or a directory of <name>_livebg.<ext>."""
     ext = ".png" if transparent else None
-    as_dir = bool(output) and output.endswith(("/", os.sep))  # a trailing slash means a directory, whatever its name
+    as_dir = output is not None and output.endswith(("/", os.sep))  # a trailing slash means a directory, whatever its name
     if output and not as_dir and Path(output).suffix.lower() in IMAGE_EXTENSIONS and not Path(output).is_dir():
         out = Path(output).expanduser()
         if len(files) > 1:
