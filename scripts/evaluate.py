@@ -4,6 +4,14 @@ sequence and a table of the means over all of them.
     python scripts/evaluate.py ../shared/media/labeled/*/
     python scripts/evaluate.py ../shared/media/labeled/davis_lucia --lag
     python scripts/evaluate.py ../shared/media/labeled/*/ --model rvm   # RVM's weights cached, or --weights FILE
+    python scripts/evaluate.py ../shared/media/labeled/*/ --live       # what the live user sees
+    python scripts/evaluate.py ../shared/media/labeled/*/ --live --model selfie --cam-arg=--infer-size=256
+
+--live replays each clip as a camera at its own frame rate (DAVIS: 24 fps) through the real
+live loop, in a `livebg cam` process of its own (capture thread, mask thread, main loop), and
+scores the matte each output frame was composited with (`--alpha-out`), mask age included.
+Frames the camera dropped are counted, not scored; every frame shown is scored (no warm-up is
+left out). Flicker is over the frames shown, in order.
 
 The model runs once per frame for each model setting (with and without the crop pass); rows
 reuse those probabilities, so rows with one model setting differ only in smoothing and
@@ -170,6 +178,85 @@ def lag_table(base: Config) -> list[dict]:
     return rows
 
 
+DAVIS_FPS = 24.0  # the DAVIS sequences' frame rate
+
+
+def replay_clip(pairs, path: Path, fps: float) -> Path:
+    """The clip's frames as a lossless video (PNG in MOV) at ``fps``: what `livebg cam --source` replays."""
+    import av
+
+    from livebg.sources.images import exact_rate
+
+    rate = exact_rate(fps)
+    h, w = pairs[0][0].shape[:2]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("png", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = w, h, "rgb24"
+        for j, (image, _) in enumerate(pairs):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame.pts, frame.time_base = j, 1 / rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def evaluate_live(labeled: str, cam_args: list[str], fps: float, limit: int = 0, keep: Path | None = None) -> dict:
+    """One clip through `livebg cam --source CLIP --no-vcam --alpha-out DIR`: the scores of the
+    mattes it composited, and its own statistics."""
+    import json
+    import subprocess
+    import tempfile
+
+    import cv2
+
+    pairs = load_labeled(labeled, limit)
+    with tempfile.TemporaryDirectory(prefix="livebg-live-") as tmp:
+        clip = replay_clip(pairs, Path(tmp) / "clip.mov", fps)
+        alpha_dir = (keep / Path(labeled).name) if keep else Path(tmp) / "alpha"
+        stats = Path(tmp) / "stats.json"
+        command = [sys.executable, "-m", "livebg", "cam", "--source", str(clip), "--no-vcam", "--alpha-out",
+                   str(alpha_dir), "--stats-json", str(stats), "--bg", "white", *cam_args]
+        run = subprocess.run(command, capture_output=True, text=True, check=False)
+        if run.returncode != 0:
+            raise SystemExit(f"livebg cam failed on {labeled}:\n{run.stderr[-2000:]}")
+        summary = json.loads(stats.read_text())
+        startup = [line for line in run.stderr.splitlines() if line.startswith("livebg: cam: model")]
+        alphas, truths = [], []
+        for index, (_, truth) in enumerate(pairs):
+            png = alpha_dir / f"{index:05d}.png"
+            if png.is_file():
+                alphas.append(cv2.imread(str(png), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255)
+                truths.append(truth)
+    if not alphas:
+        raise SystemExit(f"livebg cam showed no frame of {labeled}")
+    flick = FlickerMeter()
+    for alpha, truth in zip(alphas, truths):
+        flick.add(alpha, truth)
+    return {"name": Path(labeled).name, "frames": len(pairs), "shown": len(alphas),
+            "iou": float(np.mean([iou(a, t) for a, t in zip(alphas, truths)])),
+            "boundary_f": float(np.mean([boundary_f(a, t) for a, t in zip(alphas, truths)])),
+            "flicker": flick.value, "age_p50": summary["mask_age_p50_ms"], "age_p95": summary["mask_age_p95_ms"],
+            "fps": summary["fps"], "dropped": len(pairs) - len(alphas), "model": summary["model"],
+            "segment_ms": summary["segment_p50_ms"], "startup": startup[0] if startup else "",
+            "sizes": [summary.get("live_size_start"), *summary.get("sizes", [])], "cores": summary.get("cpu_cores", 0.0),
+            "changes": [line for line in run.stderr.splitlines() if "RVM now at" in line or "takes over" in line]}
+
+
+def print_live_table(results: list[dict], title: str) -> None:
+    print(title)
+    print()
+    print("| clip | IoU | boundary F | flicker | mask age p50 / p95 ms | fps | dropped | model call p50 ms "
+          "| CPU cores | sizes (px; 0: selfie) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in results:
+        sizes = " > ".join(str(s) for s in r.get("sizes", []) if s is not None)
+        print(f"| {r['name']} | {r['iou']:.3f} | {r['boundary_f']:.3f} | {r['flicker']:.2f} | "
+              f"{r['age_p50']:.0f} / {r['age_p95']:.0f} | {r['fps']:.1f} | {r['dropped']} of {r['frames']} | "
+              f"{r['segment_ms']:.0f} | {r['cores']:.2f} | {sizes} |")
+
+
 def print_table(results: list[dict], model: str, title: str) -> None:
     print(f"{title}, model {model}")
     print()
@@ -190,7 +277,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="add a row 'custom' with these settings over the base (repeatable)")
     parser.add_argument("--lag", action="store_true", help="also print the lag of each smoothing setting")
+    parser.add_argument("--live", action="store_true",
+                        help="replay each clip as a camera through `livebg cam` and score what it composited")
+    parser.add_argument("--cam-arg", action="append", default=[], metavar="ARG",
+                        help="with --live: an argument for `livebg cam` (repeatable), e.g. --cam-arg=--fast")
+    parser.add_argument("--fps", type=float, default=DAVIS_FPS, help=f"with --live: the replay rate (default {DAVIS_FPS:g})")
+    parser.add_argument("--keep-alpha", metavar="DIR", help="with --live: keep each clip's PNG mattes under DIR/CLIP/")
     args = parser.parse_args(argv)
+    if args.live:
+        cam_args = [*(["--model", args.model] if args.model else []), *(["--weights", args.weights] if args.weights else []),
+                    *(["--config", args.config] if args.config else []), *args.cam_arg]
+        keep = Path(args.keep_alpha) if args.keep_alpha else None
+        if keep:
+            keep.mkdir(parents=True, exist_ok=True)
+        results = [evaluate_live(labeled, cam_args, args.fps, args.limit, keep) for labeled in args.labeled]
+        print(f"live, `livebg cam {' '.join(cam_args)}`: {results[0]['startup'][len('livebg: cam: '):][:160]}")
+        print()
+        if len(results) > 1:
+            mean = {"name": "**mean**", "frames": sum(r["frames"] for r in results),
+                    "dropped": sum(r["dropped"] for r in results),
+                    **{k: float(np.mean([r[k] for r in results]))
+                       for k in ("iou", "boundary_f", "flicker", "age_p50", "age_p95", "fps", "segment_ms", "cores")}}
+            results.append(mean)
+        print_live_table(results, f"replayed at {args.fps:g} fps as a camera; the matte shown, mask age included")
+        return 0
     base = load_config(args.config)
     base = base.override("model", name=args.model or "selfie", device="cpu", weights=args.weights)
     known: dict = RVM_ROWS if base.model.name == "rvm" else ROWS

@@ -90,3 +90,33 @@ def test_zoom_labeled_crops_frames_and_masks_alike_around_the_people(shared, tmp
     bad = subprocess.run([sys.executable, str(REPO / "scripts" / "zoom_labeled.py"), str(clip), "--share", "2",
                           "-o", str(tmp_path / "bad")], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "between 0 and 1" in bad.stderr and not (tmp_path / "bad").exists()
+
+
+@pytest.mark.live_timing
+def test_evaluate_live_scores_every_frame_shown_of_a_clip_shorter_than_the_warm_up(shared, tmp_path):
+    """--live replays each clip through `livebg cam` and scores the mattes it composited: 12
+    frames (half a second) is less than the startup takes, and every one shown is scored."""
+    clips = [shared / "media/labeled/davis_lucia", shared / "media/labeled/davis17_schoolgirls"]
+    keep = tmp_path / "kept"
+    result = subprocess.run([sys.executable, str(REPO / "scripts/evaluate.py"), *map(str, clips), "--live",
+                             "--limit", "12", "--keep-alpha", str(keep), "--cam-arg=--model", "--cam-arg=selfie"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line}
+    assert set(rows) >= {"davis_lucia", "davis17_schoolgirls", "**mean**"}
+    assert "model selfie" in result.stdout
+    for clip in clips:
+        cells = rows[clip.name]
+        written = sorted(int(p.stem) for p in (keep / clip.name).glob("*.png"))
+        dropped = int(cells[5].split(" of ")[0])
+        assert cells[5].endswith("of 12") and len(written) == 12 - dropped
+        assert written[0] == 0  # the first frame shown is scored: no warm-up left out
+        # the table's IoU is the kept mattes' own
+        pairs = load_labeled(clip, 12)
+        import cv2
+
+        alphas = {i: cv2.imread(str(keep / clip.name / f"{i:05d}.png"), cv2.IMREAD_GRAYSCALE) / 255.0 for i in written}
+        expected = np.mean([iou(alphas[i], pairs[i][1]) for i in written])
+        assert float(cells[0]) == pytest.approx(expected, abs=1e-3)
+    assert float(rows["davis_lucia"][0]) > 0.8

@@ -16,8 +16,15 @@ from livebg.composite.blend import Compositor
 from livebg.errors import DeviceError, say
 from livebg.frames.frame import Frame
 from livebg.live.chooser import BackgroundChooser
-from livebg.live.mask import FIRST_MASK_TIMEOUT, WAIT_FOR_MASK_SHARE, Mask, MaskWorker
+from livebg.live.mask import (
+    FIRST_MASK_TIMEOUT,
+    WAIT_FOR_MASK_SHARE,
+    Mask,
+    MaskWorker,
+    small_grey,
+)
 from livebg.live.options import help_lines
+from livebg.live.record import AlphaRecorder
 from livebg.live.stats import LiveStats
 from livebg.matte.matter import Matter
 from livebg.sources.camera import LiveCapture
@@ -62,10 +69,22 @@ class LiveLoop:
         self.log = log
         self.stats = LiveStats()
         self.stats_log: tuple[Path, float] | None = None  # (file, seconds): a JSON line per interval
+        self.alpha_out: AlphaRecorder | None = None  # --alpha-out: the matte of each composited frame
         self.interval = 1.0 / (capture.fps or 30.0)
         self.stop_reason = ""
         self._background = chooser.current_background()
         self.compositor = Compositor(self._background, light_wrap)  # the same blend as file jobs
+        # masks older than their frame are carried onto it along the optical flow (RVM live on a
+        # CPU, slower than the camera); run_live sets it
+        self.carry = False
+        # the loop waits for a frame's own mask while the model's calls take at most this share
+        # of a frame interval (run_live sets more for RVM sized to the camera's rate)
+        self.wait_share = WAIT_FOR_MASK_SHARE
+        self.carried = 0  # frames whose mask was carried
+        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # type: ignore[attr-defined]
+        self._edge: float | None = None  # the edge of the model whose masks the chain refines now
+        self._matters: dict[float, Matter] = {}  # a matte chain per model edge
+        self._current_matter = matter
 
     # hotkeys ------------------------------------------------------------------------------
     def handle_key(self, key: int) -> None:
@@ -99,7 +118,7 @@ class LiveLoop:
 
     def _changed(self, message: str) -> None:
         self._background = self.compositor.background = self.chooser.current_background()
-        self.matter.reset()  # the smoothed matte belongs to the old view
+        self._current_matter.reset()  # the smoothed matte belongs to the old view
         self.worker.reset()
         idle = self.state.passthrough or self.chooser.effect == "original"
         if idle:
@@ -119,7 +138,7 @@ class LiveLoop:
         seconds = self.worker.seconds
         if mask is None:
             timeout = FIRST_MASK_TIMEOUT
-        elif seconds is not None and seconds <= WAIT_FOR_MASK_SHARE * self.interval:
+        elif seconds is not None and seconds <= self.wait_share * self.interval:
             timeout = min(self.interval, 2 * seconds + 0.005)
         else:
             return mask  # the model is slower than the camera: use the newest mask, do not wait
@@ -137,9 +156,42 @@ class LiveLoop:
         mask = self._mask_for(frame)
         if mask is None:
             raise DeviceError(f"the model produced no mask within {FIRST_MASK_TIMEOUT:.0f} s: try a faster --model (selfie)")
-        prob = cv2.flip(mask.prob, 1) if self.state.mirror else mask.prob
-        alpha = self.matter(prob, image)
+        prob = mask.prob
+        if self.carry and mask.index < frame.index and mask.grey is not None:
+            prob = self._carried(prob, mask.grey, frame.rgb())
+        prob = cv2.flip(prob, 1) if self.state.mirror else prob
+        alpha = self._matter_for(mask)(prob, image)
+        if self.alpha_out is not None:
+            self.alpha_out.add(frame.index, alpha)
         return self.compositor.blend(image, alpha, background), image, frame.captured_at - mask.captured_at
+
+    def _matter_for(self, mask: Mask) -> Matter:
+        """The matte chain for the model that made ``mask`` (the selfie model may stand in for
+        RVM live: its edge is another level); a change of model starts the chain's memory over."""
+        if self._edge is None:  # the first mask: the chain run_live made is for its model
+            self._edge = mask.edge_threshold
+            self._matters[self._edge] = self.matter
+        elif mask.edge_threshold != self._edge:
+            self._edge = mask.edge_threshold
+            matter = self._matters.get(self._edge)
+            if matter is None:
+                matter = self._matters[self._edge] = Matter(self.matter.config, edge_threshold=self._edge)
+            matter.reset()
+            self._current_matter = matter
+        return self._current_matter
+
+    def _carried(self, prob: np.ndarray, then: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """A mask of an older frame moved onto this one along the optical flow between them
+        (DIS on small grey pictures): a two-frame-old matte does not trail a moving hand."""
+        now = small_grey(image)
+        if now.shape != then.shape:
+            return prob
+        flow = self._flow.calc(now, then, None)  # now(x) looks like then(x + flow(x))
+        h, w = prob.shape[:2]
+        scale = np.array([w / now.shape[1], h / now.shape[0]], np.float32)
+        flow = cv2.resize(flow * scale, (w, h), interpolation=cv2.INTER_LINEAR)
+        self.carried += 1
+        return cv2.remap(prob, flow, None, cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
     def overlay_lines(self) -> list[str]:
         lines: list[str] = []

@@ -8,9 +8,12 @@ import threading
 import time
 from array import array
 from dataclasses import dataclass
+from typing import Callable
 
+import cv2
 import numpy as np
 
+from livebg.live.sizing import FALLBACK, LiveSizer, SizeChange
 from livebg.sources.camera import LiveCapture
 
 FIRST_MASK_TIMEOUT = 10.0  # seconds to wait for the very first mask before showing anything
@@ -27,6 +30,8 @@ class Mask:
     index: int  # the frame it was computed on
     captured_at: float
     prob: np.ndarray  # float32, inference resolution
+    edge_threshold: float = 0.6  # the model's own edge (Segmenter.edge_threshold): which matte chain refines it
+    grey: np.ndarray | None = None  # that frame, small and grey (CARRY_WIDTH wide): to carry the mask along the flow
 
 
 class MaskWorker:
@@ -38,9 +43,20 @@ class MaskWorker:
     """
 
     def __init__(self, *, segmenter, capture: LiveCapture, keep: int = 4, seconds: float | None = None,
-                 nice: int = 0):
-
+                 nice: int = 0, sizer: LiveSizer | None = None, fallback=None, keep_grey: bool = False,
+                 log: Callable[[str], None] | None = None):
+        """``sizer``: changes the working size of an RVM stream as its calls' time asks
+        (``live.sizing``), and ``fallback`` (a segmenter, the selfie model) takes over below the
+        smallest size. ``keep_grey``: masks keep their frame's small grey picture (carrying
+        them along the optical flow onto a newer frame, ``LiveLoop``)."""
         self.segmenter = segmenter.stream()
+        self.primary = self.segmenter
+        self.fallback = fallback.stream() if fallback is not None else None
+        self.sizer = sizer
+        self.keep_grey = keep_grey
+        self.log = log or (lambda message: None)
+        if sizer is not None:
+            self.segmenter.set_short(sizer.short)
         self.nice = nice
         self._forget = threading.Event()
         self.capture = capture
@@ -85,21 +101,41 @@ class MaskWorker:
                     self._forget.clear()
                     self.segmenter.reset()
                 started = time.perf_counter()
-                prob = self.segmenter.predict([frame.image])[0]
+                segmenter = self.segmenter
+                prob = segmenter.predict([frame.rgb()])[0]
                 spent = time.perf_counter() - started
                 self.seconds = spent if self.seconds is None else 0.8 * self.seconds + 0.2 * spent
                 self._predict_ms.append(spent * 1000)
+                grey = small_grey(frame.rgb()) if self.keep_grey else None
                 with self._cond:
-                    self._keep.append(Mask(frame.index, frame.captured_at, prob))
+                    self._keep.append(Mask(frame.index, frame.captured_at, prob, segmenter.edge_threshold, grey))
                     self.masks += 1
                     self._cond.notify_all()
                 last = frame.index
+                if self.sizer is not None and segmenter is self.segmenter:
+                    change = self.sizer.observe(spent, time.perf_counter())
+                    if change is not None:
+                        self._resize(change)
         except BaseException as exc:  # re-raised on the main thread
             self.error = exc
         finally:
             with self._cond:
                 self._stop.set()
                 self._cond.notify_all()
+
+    def _resize(self, change: SizeChange) -> None:
+        if change.short == FALLBACK:
+            if self.fallback is None:
+                return
+            self.fallback.reset()
+            self.segmenter = self.fallback
+            self.log(f"cam: the bundled selfie model takes over from RVM: {change.reason}")
+            return
+        if self.segmenter is not self.primary:
+            self.primary.reset()
+            self.segmenter = self.primary
+        self.primary.set_short(change.short)
+        self.log(f"cam: RVM now at {change.short} px: {change.reason}")
 
     def pick(self, index: int) -> Mask | None:
         """The newest mask of a frame at or before ``index``; else the oldest one after it."""
@@ -129,6 +165,16 @@ class MaskWorker:
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+
+
+CARRY_WIDTH = 320  # px: the grey picture the live loop measures the motion since a mask's frame on
+
+
+def small_grey(image: np.ndarray) -> np.ndarray:
+    """An RGB frame as a CARRY_WIDTH-wide grey picture (the optical flow's input)."""
+    h, w = image.shape[:2]
+    size = (CARRY_WIDTH, max(8, round(h * CARRY_WIDTH / w)))
+    return cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
 
 
 def lower_thread_priority(nice: int) -> bool:

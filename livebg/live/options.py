@@ -41,6 +41,7 @@ class LiveOptions:
     stats_log: str | None = None  # a JSON line of statistics every stats_every seconds (long runs, soak tests)
     stats_every: float = 60.0
     max_pending: int = 2  # frames the capture holds for a slow consumer before dropping the oldest
+    alpha_out: str | None = None  # a directory: the matte composited onto each frame, NNNNN.png by source frame
 
     def validate(self) -> "LiveOptions":
         if (self.width or self.height) and not (self.width > 0 and self.height > 0):
@@ -61,6 +62,15 @@ class LiveOptions:
             if not parent.is_dir():
                 raise ConfigError(f"--stats-log directory {parent} does not exist: create it or choose another path")
             check_writable(parent, "--stats-log")
+        if self.alpha_out:
+            target = Path(self.alpha_out).expanduser()
+            if target.exists() and not target.is_dir():
+                raise ConfigError(f"--alpha-out {self.alpha_out} is a file: give a directory (new or empty) for the PNGs")
+            if target.is_dir() and any(target.iterdir()):
+                raise ConfigError(f"--alpha-out directory {self.alpha_out} is not empty: choose a new or empty directory")
+            if not target.parent.is_dir():
+                raise ConfigError(f"--alpha-out directory {target.parent} does not exist: create it or choose another path")
+            check_writable(target.parent, "--alpha-out")
         if not 0.5 <= self.stats_every <= 86400:
             raise ConfigError(f"--stats-every {self.stats_every} is out of range: use 0.5..86400 seconds")
         return self
@@ -93,6 +103,10 @@ def add_cam_parser(subparsers, add_common_options: Callable[[argparse.ArgumentPa
     p.add_argument("--stats-log", metavar="FILE", help="append a JSON line of statistics to FILE every --stats-every "
                                                        "seconds (memory, latency, drops: for long runs)")
     p.add_argument("--stats-every", type=float, default=60.0, metavar="SECONDS", help="interval of --stats-log (default 60)")
+    p.add_argument("--alpha-out", dest="cam_alpha_out", metavar="DIR",
+                   help="also write the matte composited onto each frame, DIR/NNNNN.png (8-bit), NNNNN the source "
+                        "frame's index (a replayed file's frame number, a camera's capture count): to score live "
+                        "quality with the mask's age included (scripts/evaluate.py --live)")
     add_common_options(p)
 
 
@@ -100,4 +114,5 @@ def options_from_args(args: argparse.Namespace) -> LiveOptions:
     return LiveOptions(source=args.source, width=args.width, height=args.height, fps=args.cam_fps,
                        mirror=args.mirror, vcam=args.vcam, vcam_device=args.vcam_device,
                        vcam_backend=args.vcam_backend, preview=args.preview, duration=args.duration,
-                       stats_json=args.stats_json, stats_log=args.stats_log, stats_every=args.stats_every).validate()
+                       stats_json=args.stats_json, stats_log=args.stats_log, stats_every=args.stats_every,
+                       alpha_out=getattr(args, "cam_alpha_out", None)).validate()

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import resource
 import signal
 import sys
 import threading
@@ -28,8 +29,12 @@ from livebg.live.chooser import BackgroundChooser
 from livebg.live.loop import LiveLoop, LiveResult, ViewState
 from livebg.live.mask import SLOW_MODEL_NICE, WAIT_FOR_MASK_SHARE, MaskWorker
 from livebg.live.options import LiveOptions, options_from_args
+from livebg.live.record import AlphaRecorder
+from livebg.live.sizing import LIVE_BUDGET, LiveSizer, startup_size
 from livebg.live.stats import _percentile, stats_line
 from livebg.matte.matter import Matter
+from livebg.segment.base import Segmenter
+from livebg.segment.rvm import RvmSegmenter, RvmStream
 from livebg.signals import StopOnSignal
 from livebg.sources.camera import LiveCapture, open_capture_device
 
@@ -45,10 +50,34 @@ def _limit_torch_threads(segmenter, threads: int) -> None:
         torch.set_num_threads(inference_threads(threads))
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process so far, all threads (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def sized_live(segmenter, config: Config) -> bool:
+    """Whether the live path sizes the model to the camera's rate: RVM on a CPU, its size not
+    set with --infer-size."""
+    return isinstance(segmenter, RvmSegmenter) and segmenter.device == "cpu" and not config.model.infer_size
+
+
+def time_call(segmenter: RvmSegmenter, frame: np.ndarray, short: int) -> float:
+    """Seconds of one RVM call on the whole ``frame`` at working size ``short`` (the second of
+    two: the first sets up ONNX Runtime's buffers for that size)."""
+    from livebg.frames.yuv import downscale
+
+    plan = segmenter.plan(frame.shape[0], frame.shape[1], short)
+    small = downscale(frame, plan.src_size)
+    segmenter.run(small, None, plan.ratio)
+    started = time.perf_counter()
+    segmenter.run(small, None, plan.ratio)
+    return time.perf_counter() - started
+
+
 def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None] = say) -> LiveResult:
     """Run the live path until the duration, the end of the source, q/Esc, a closed window or a signal."""
     from livebg.segment.factory import load_segmenter
-    from livebg.segment.onnx_model import inference_threads
     from livebg.sinks.preview import PreviewWindow, display_problem
     from livebg.sinks.vcam import VirtualCamera
 
@@ -66,6 +95,9 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
         raise DeviceError(display_problem())
     stop = threading.Event()
     capture = vcam = preview = chooser = worker = None
+    recorder: AlphaRecorder | None = None
+    finished = False
+    cores = 0.0
     loop: LiveLoop | None = None
     with contextlib.ExitStack() as signal_scope:
         try:
@@ -77,19 +109,39 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             if options.vcam:
                 vcam = VirtualCamera(width=capture.width, height=capture.height, fps=capture.fps,
                                      device=options.vcam_device, backend=options.vcam_backend)
-            # the model leaves a core to the compositing thread (RVM takes every core in file jobs,
-            # where it is the bottleneck; live, the camera's rate comes first)
-            model_config = dataclasses.replace(config.model, threads=inference_threads(config.model.threads))
+            # the model leaves a core to the compositing thread, but for RVM sized to the camera's
+            # rate, which the loop waits for (it has every core meanwhile): load_segmenter decides
+            model_config = config.model
             segmenter, reason = load_segmenter(model_config, live=True)
             _limit_torch_threads(segmenter, model_config.threads)
             warm = np.zeros((capture.height, capture.width, 3), np.uint8)
+            sizer = fallback = None
+            size_note = ""
+            if isinstance(segmenter, RvmSegmenter) and sized_live(segmenter, config):
+                # the largest size whose call fits the camera's frame interval, timed here
+                budget = LIVE_BUDGET / (capture.fps or 30.0)
+                times: dict[int, float] = {}
+                start = startup_size(lambda short: times.setdefault(short, time_call(segmenter, warm, short)), budget)
+                sizer = LiveSizer(budget, start)
+                fallback, _ = load_segmenter(dataclasses.replace(model_config, name="selfie"), live=True)
+                fits = times[start] <= budget
+                size_note = (f"; live at {start} px: its whole-frame call {times[start] * 1000:.0f} ms "
+                             f"{'fits' if fits else 'is the smallest, over'} the camera's {budget * 1000:.0f} ms"
+                             + ("" if start == max(times) else f" ({max(times)} px: {times[max(times)] * 1000:.0f} ms)")
+                             + f"; the size follows the calls' time, the selfie model below {sizer.sizes[-1]} px")
             # timed as the mask thread runs it: one frame of a stream (a recurrent model's
             # predict() settles a photo over several runs), on streams of their own (the camera's
             # starts from a fresh state), the timed one new (a model may reuse a call on a
             # repeated frame: that is not its time)
-            segmenter.stream().predict([warm])  # a first call at the camera's size (resizes, crop pass); keep it out of the live numbers
+            def new_stream() -> Segmenter:
+                stream = segmenter.stream()
+                if sizer is not None and isinstance(stream, RvmStream):
+                    stream.set_short(sizer.short)
+                return stream
+
+            new_stream().predict([warm])  # a first call at the camera's size (resizes, crop pass); keep it out of the live numbers
             started = time.perf_counter()
-            warm_prob = segmenter.stream().predict([warm])[0]
+            warm_prob = new_stream().predict([warm])[0]
             seconds = time.perf_counter() - started
             matter = Matter(config, edge_threshold=segmenter.edge_threshold)
             # one pass of the whole chain (the smoother's kernel is loaded when Matter is made; this
@@ -99,7 +151,8 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             matter.warm_up(warm, warm_prob)
             if options.preview:
                 preview = PreviewWindow(title="livebg")
-            report(f"cam: {segmenter.describe()}{segmenter.stream_note} ({reason}); about {seconds * 1000:.0f} ms a frame")
+            report(f"cam: {segmenter.describe()}{segmenter.stream_note}{size_note} ({reason}); "
+                   f"about {seconds * 1000:.0f} ms a frame")
             outputs = [vcam.describe()] if vcam is not None else []
             if preview is not None:
                 outputs.append("preview window (h: help, q: quit)")
@@ -108,25 +161,38 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             # a model the loop does not wait for (more than WAIT_FOR_MASK_SHARE of a frame
             # interval) runs behind the camera anyway, its masks used as they come: it yields the
             # CPU to the thread that composites and sends every frame
-            slow = seconds > WAIT_FOR_MASK_SHARE / (capture.fps or 30.0)
+            # RVM sized to the camera's rate is waited for while its calls fit the budget
+            wait_share = LIVE_BUDGET if sizer is not None else WAIT_FOR_MASK_SHARE
+            slow = seconds > wait_share / (capture.fps or 30.0)
+            # a matting model slower than the camera (RVM on a CPU): its masks are carried along
+            # the optical flow onto the newer frames they are composited on
+            carry = slow and isinstance(segmenter, RvmSegmenter)
             worker = MaskWorker(segmenter=segmenter, capture=capture, seconds=seconds,
-                                nice=SLOW_MODEL_NICE if slow else 0)
+                                nice=SLOW_MODEL_NICE if slow else 0, sizer=sizer, fallback=fallback,
+                                keep_grey=carry or sizer is not None, log=report)
             state = ViewState(mirror=options.mirror)
             loop = LiveLoop(capture=capture, worker=worker, matter=matter, chooser=chooser,
                             light_wrap=config.background.light_wrap, vcam=vcam, preview=preview, state=state, stop=stop,
                             duration=options.duration, log=log)
+            loop.carry = carry or sizer is not None
+            loop.wait_share = wait_share
             if options.stats_log:
                 loop.stats_log = (Path(options.stats_log).expanduser(), options.stats_every)
+            if options.alpha_out:
+                recorder = loop.alpha_out = AlphaRecorder(str(Path(options.alpha_out).expanduser()))
             if chooser.effect == "original":
                 worker.paused.set()
             # the handlers stay until every device is released: a copy of the stop signal (`timeout`
             # sends two) landing in the cleanup must not cut it short
             signals = signal_scope.enter_context(StopOnSignal(stop))
+            cpu_started, wall_started = _cpu_seconds(), time.perf_counter()
             worker.start()
             capture.start()
             loop.run()
             if signals.received is not None:
                 loop.stop_reason = signal.Signals(signals.received).name
+            finished = True
+            cores = (_cpu_seconds() - cpu_started) / max(1e-6, time.perf_counter() - wall_started)
         finally:
             # Release in reverse order of dependence; each close() is safe to call twice.
             for resource in (capture, worker, vcam, preview, chooser):
@@ -135,6 +201,10 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
                         resource.close()
                     except Exception as exc:  # keep releasing the others
                         log(f"closing {type(resource).__name__} failed: {exc}")
+            if recorder is not None:  # the directory appears when the session ends, and not if it failed
+                recorder.close(keep=finished)
+                if recorder.error is not None and finished:
+                    raise recorder.error
     summary = loop.stats.summary(frames_in=capture.frames_in, dropped=capture.dropped)
     summary.update({
         "masks": worker.masks,
@@ -150,6 +220,12 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
         "vcam": vcam.device if vcam is not None else None,
         "pixel_format": vcam.pixel_format if vcam is not None else None,
         "vcam_frames": vcam.frames if vcam is not None else 0,
+        "alpha_out_frames": recorder.frames if recorder is not None else 0,
+        "cpu_cores": round(cores, 2),  # CPU time of the whole process over the session's wall time
+        "carried": loop.carried,  # frames whose (older) mask was carried along the optical flow
+        "sizes": [change.short for change in worker.sizer.changes] if worker.sizer is not None else [],
+        "live_size_start": worker.sizer.first if worker.sizer is not None else None,
+        "live_size": (worker.sizer.short if worker.sizer is not None else getattr(worker.primary, "infer_size", 0)),
     })
     return LiveResult(summary=summary, failure=capture.failure, stop_reason=summary["stop"])
 

@@ -49,6 +49,8 @@ class Matter:
     def __init__(self, config: Config, *, edge_threshold: float = SEGMENTATION_EDGE):
         """``edge_threshold``: the model's own edge (``Segmenter.edge_threshold``), used when
         ``[refine] threshold`` is 0."""
+        self.config = config
+        self.edge_threshold = edge_threshold
         self.smoother = TemporalSmoother(config.smoothing)
         self.refiner = Refiner(config.refine, edge_threshold=edge_threshold)
         self.look_ahead = config.smoothing.look_ahead and config.smoothing.method != "none"

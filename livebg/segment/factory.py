@@ -11,8 +11,8 @@ from livebg.config import ModelConfig
 from livebg.errors import ConfigError, DeviceError, ModelError, say
 from livebg.segment.base import Segmenter
 from livebg.segment.crop import PersonCropSegmenter
-from livebg.segment.onnx_model import OnnxSegmenter
-from livebg.segment.rvm import RvmSegmenter, portrait_size, working_size
+from livebg.segment.onnx_model import OnnxSegmenter, inference_threads
+from livebg.segment.rvm import LIVE_SIZES, RvmSegmenter, portrait_size, working_size
 from livebg.segment.torch_model import TorchSegmenter
 from livebg.segment.weights import (
     CPU_DEFAULT_MODEL,
@@ -61,6 +61,11 @@ FAST_NOTE = ("--fast: the bundled selfie model, 4-17x faster on a 2-core CPU (4-
              "its box around the people is small or one person fills the frame, most on small videos, which RVM "
              "enlarges), weaker on groups, full bodies and motion")
 RVM_NOTE = "--model rvm: better on groups, full bodies and motion, 4-17x slower on a 2-core CPU"
+# live on a CPU, RVM at the camera's rate (live/sizing.py) against the selfie model, on the
+# labelled clips replayed as a camera (docs/quality.md, "Live"): better on motion and groups,
+# worse on a small walker, so it is not the default
+LIVE_RVM_NOTE = ("--model rvm: sized to the camera's rate, better on fast motion and groups (mean IoU .84 against "
+                 ".80 on the labelled clips), weaker on a small walker, 3-6x the CPU")
 LIVE_RVM_CPU_NOTE = ("on a CPU it is slower than the selfie model (the default live on a CPU) and than the "
                      "camera: the output keeps the camera's rate, with masks from older frames")
 
@@ -74,14 +79,17 @@ def choose_model(config: ModelConfig, *, live: bool = False) -> ModelChoice:
     device = resolve_device(config.device)
     if config.name != "auto":
         spec = resolve_model(config.name)
-        if live and spec.kind == "rvm" and rvm_device(device) == "cpu":
+        if live and spec.kind == "rvm" and rvm_device(device) == "cpu" and config.infer_size:
             return ModelChoice(spec, device, f"chosen with --model or the preset; {LIVE_RVM_CPU_NOTE}")
+        if live and spec.kind == "rvm" and rvm_device(device) == "cpu":
+            return ModelChoice(spec, device, "chosen with --model or the preset; sized to the camera's rate, the "
+                                             "selfie model when even the smallest size is too slow")
         return ModelChoice(spec, device, "chosen with --model or the preset")
     selfie = resolve_model(CPU_DEFAULT_MODEL)
     if config.fast:
         return ModelChoice(selfie, device, f"--fast: bundled, works offline; {RVM_NOTE}")
     if live and rvm_device(device) == "cpu":
-        return ModelChoice(selfie, device, f"default live on a CPU: keeps the camera's rate; {RVM_NOTE}")
+        return ModelChoice(selfie, device, f"default live on a CPU: keeps the camera's rate; {LIVE_RVM_NOTE}")
     try:
         fetch_rvm(download=config.download, weights_file=config.weights if config.weights.endswith(".onnx") else "",
                   skip_recent_failure=True)
@@ -102,7 +110,7 @@ def rvm_device(device: str) -> str:
     return "cuda" if "CUDAExecutionProvider" in ort.get_available_providers() else "cpu"
 
 
-def load_rvm(spec: ModelSpec, device: str, config: ModelConfig, reason: str) -> Segmenter:
+def load_rvm(spec: ModelSpec, device: str, config: ModelConfig, reason: str, live: bool = False) -> Segmenter:
     if config.device == "cuda" and rvm_device(device) != "cuda":
         raise DeviceError("RVM on CUDA needs ONNX Runtime's CUDA provider: pip install onnxruntime-gpu, "
                           "or use --device cpu")
@@ -121,11 +129,17 @@ def load_rvm(spec: ModelSpec, device: str, config: ModelConfig, reason: str) -> 
         say(f"running RVM in float32: {exc}")  # the float32 file, which auto found, runs on CUDA too
         path = fetch_rvm("float32", download=config.download, weights_file=config.weights)
     source = f"weights {path.name}" if config.weights else f"release file {path.name}"
-    return RvmSegmenter(path, device=device, threads=config.threads, source=source,
-                        model_short=config.infer_size or working_size(device),
-                        chosen="--infer-size" if config.infer_size else "auto", still_reuse=config.still_reuse,
+    # live on a CPU the size follows the camera's rate (live.sizing): the largest of its sizes to start
+    sized_live = live and device == "cpu" and not config.infer_size
+    # live, the model leaves a core to the compositing thread, unless it is sized to the camera's
+    # rate: the loop then waits for each frame's mask, and the model has every core meanwhile
+    threads = inference_threads(config.threads) if live and not sized_live else config.threads
+    return RvmSegmenter(path, device=device, threads=threads, source=source,
+                        model_short=config.infer_size or (LIVE_SIZES[0] if sized_live else working_size(device)),
+                        chosen="--infer-size" if config.infer_size else ("live sizing" if sized_live else "auto"),
+                        still_reuse=config.still_reuse,
                         people_region=config.crop_pass, full_every=config.full_pass_every,
-                        portrait_short=0 if config.infer_size else portrait_size(device))
+                        portrait_short=0 if config.infer_size or sized_live else portrait_size(device))
 
 
 def load_segmenter(config: ModelConfig, *, live: bool = False) -> tuple[Segmenter, str]:
@@ -135,7 +149,7 @@ def load_segmenter(config: ModelConfig, *, live: bool = False) -> tuple[Segmente
     choice = choose_model(config, live=live)
     spec, device = choice.spec, choice.device
     if spec.kind == "rvm":
-        return load_rvm(spec, device, config, choice.reason), choice.reason
+        return load_rvm(spec, device, config, choice.reason, live=live), choice.reason
     if spec.kind == "onnx":
         # these may come from a preset made for a torchvision model (gpu-quality), so both places are named
         if config.weights:

@@ -58,6 +58,10 @@ MODEL_SHORT_SIDE_CUDA = 512
 # ratio for portraits than for full bodies. Measured on the labelled clips zoomed in
 # (docs/quality.md): level or better for one large person, worse for a group, a third faster.
 MODEL_SHORT_SIDE_PORTRAIT = 320
+# Live on a CPU: the working sizes the live path moves between to hold the camera's rate
+# (live/sizing.py), largest first: the file jobs' size for whole bodies and groups (384) down
+# to where small people are still found on the labelled clips (192)
+LIVE_SIZES = (384, 320, 288, 256, 224, 192, 160)
 PORTRAIT_SHARE = 0.25  # the largest person covers at least this share of the frame...
 PORTRAIT_DOMINANCE = 2 / 3  # ... and this share of all the people found (not a group)
 PORTRAIT_KEEP_SHARE = 0.2  # at the portrait size, it stays while the largest person covers this
@@ -233,8 +237,10 @@ class RvmSegmenter(Segmenter):
         return plan_for(height, width, self.model_short, self.source_short)
 
     def describe(self) -> str:
+        size = (f"model at {LIVE_SIZES[-1]}-{self.model_short} px short side" if self.chosen == "live sizing"
+                else f"model at {self.model_short} px short side")
         return (f"model rvm (Robust Video Matting, ONNX Runtime, {self.source}) on {self.device}, {self.precision}, "
-                f"model at {self.model_short} px short side ({self.chosen}), recurrent")
+                f"{size} ({self.chosen}), recurrent")
 
     @property
     def uses_region(self) -> bool:
@@ -377,6 +383,7 @@ class RvmStream(Segmenter):
         self.short = model.model_short  # the working size now (model.portrait_short for a portrait)
         self.portrait_shots = 0  # times a shot took the portrait size (at its start or later)
         self._against = 0  # frames in a row whose people want the other size (a reused frame: as its call)
+        self._sized = False  # the size was set from outside (set_short): kept for new frame sizes too
 
     @property
     def infer_size(self) -> int:  # type: ignore[override]
@@ -392,6 +399,17 @@ class RvmStream(Segmenter):
     def reset(self) -> None:
         self._drop_state()
         self.cuts.reset()
+
+    def set_short(self, short: int) -> None:
+        """Run the next calls at working size ``short`` (live: the size that holds the camera's
+        rate, ``live.sizing``); the state, made at the old size, starts again on the next frame.
+        Only for a model without a portrait size (that policy sets the size itself)."""
+        if self.model.portrait_short:
+            raise ValueError("set_short() is for a model without a portrait size")
+        if short != self.short:
+            self.short = short
+            self._sized = True
+            self._drop_state(reset=False)
 
     def _drop_state(self, reset: bool = True) -> None:
         """Forget the recurrent state, the people's box and the key frame a still frame would
@@ -409,7 +427,7 @@ class RvmStream(Segmenter):
         out = []
         for frame in frames:
             height, width = frame.shape[:2]
-            if self._key is None or (height, width) != self._key[0]:
+            if (self._key is None or (height, width) != self._key[0]) and not self._sized:
                 self.short = self.model.model_short  # a new size of frame: sized again from its first call
             plan = self.model.plan(height, width, self.short)
             small = downscale(frame, plan.src_size)

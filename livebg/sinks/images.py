@@ -32,7 +32,9 @@ class ImageDirSink(FrameSink):
         self.frames = 0
         self._closed = False
 
-    def write(self, image: np.ndarray, pts: int = 0) -> None:
+    def write(self, image: np.ndarray, pts: int = 0, *, number: int | None = None) -> None:
+        """The next frame as ``NNNNN.png``; ``number``: under that number instead (live: the
+        source frame's index, which skips the frames the camera dropped)."""
         if image.ndim == 3:
             image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
         # encoded in memory and written by Python: a full disk is an OSError with its reason
@@ -41,7 +43,7 @@ class ImageDirSink(FrameSink):
         if not ok:
             raise OutputError(f"cannot encode frame {self.frames} of {self.path} as PNG")
         try:
-            (self.partial / f"{self.frames:05d}.png").write_bytes(data.tobytes())
+            (self.partial / f"{self.frames if number is None else number:05d}.png").write_bytes(data.tobytes())
         except OSError as exc:
             raise write_failed(self.path, exc) from None
         self.frames += 1

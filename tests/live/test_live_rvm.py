@@ -52,18 +52,22 @@ def watch_model_threads(monkeypatch, stream_class) -> list[tuple[str, int]]:
 
 def test_rvm_live_on_cpu_keeps_the_camera_rate_with_the_newest_mask(rvm_cache, recorder, tmp_path, capsys,
                                                                     monkeypatch):
-    """The real weights from the cache, the doctor clip as a 30 fps camera, 3 s. RVM takes
-    several frame intervals a frame on a 2-core CPU (docs/speed.md): every captured frame still
-    goes out, composited with the mask of the newest frame the model has finished."""
+    """The real weights from the cache, the doctor clip as a 30 fps camera, 3 s, at a size of
+    the user's own (--infer-size 320, not sized to the camera). RVM then takes several frame
+    intervals a frame on a 2-core CPU (docs/speed.md): every captured frame still goes out,
+    composited with the mask of the newest frame the model has finished."""
     name, record = recorder
     loaded = []
     load = factory.load_segmenter
     monkeypatch.setattr(factory, "load_segmenter", lambda config, **kw: loaded.append(config) or load(config, **kw))
     calls = watch_model_threads(monkeypatch, RvmStream)
+    threads = []
+    init = RvmSegmenter.__init__
+    monkeypatch.setattr(RvmSegmenter, "__init__", lambda self, path, **kw: threads.append(kw["threads"]) or init(self, path, **kw))
     nice_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     stats_path, log_path = tmp_path / "stats.json", tmp_path / "stats.jsonl"
     code = main(["cam", "--source", str(DOCTOR), "--vcam-backend", name, "--duration", "3", "--model", "rvm",
-                 "--device", "cpu", "--bg", "white", "--stats-json", str(stats_path),
+                 "--device", "cpu", "--bg", "white", "--stats-json", str(stats_path), "--infer-size", "320",
                  "--stats-log", str(log_path), "--stats-every", "0.5"])
     err = capsys.readouterr().err
     assert code == 0, err
@@ -93,10 +97,38 @@ def test_rvm_live_on_cpu_keeps_the_camera_rate_with_the_newest_mask(rvm_cache, r
     assert stats["mask_age_p95_ms"] <= 4 * stats["segment_p50_ms"] + 4 * interval_ms, stats
     # why the output holds the camera's rate on a busy machine: the model leaves a core to the
     # compositing thread and its thread yields the CPU to it (the main thread's priority unchanged)
-    assert loaded[-1].threads == inference_threads(0)
+    assert calls and calls[-1][0] == "livebg-segment"
+    assert stats["carried"] > 0.3 * stats["frames_out"]  # older masks are carried onto the frame shown
+    assert loaded and threads == [inference_threads(0)]
     mask_thread = [nice for thread, nice in calls if thread == "livebg-segment"]
     assert len(mask_thread) == stats["masks"] and set(mask_thread) == {nice_before + SLOW_MODEL_NICE}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == nice_before
+
+
+def test_rvm_sized_live_waits_for_each_frames_own_mask_at_the_size_that_fits(rvm_cache, recorder, tmp_path, capsys):
+    """--model rvm without --infer-size: the startup times whole-frame calls and takes the largest
+    live size that fits three quarters of the camera's interval (or the smallest); the loop then
+    waits for each frame's own mask, so the matte shown is hardly ever older than its frame."""
+    from livebg.segment.rvm import LIVE_SIZES
+
+    name, record = recorder
+    stats_path = tmp_path / "stats.json"
+    code = main(["cam", "--source", str(DOCTOR), "--vcam-backend", name, "--duration", "4", "--model", "rvm",
+                 "--device", "cpu", "--bg", "white", "--stats-json", str(stats_path)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    stats = json.loads(stats_path.read_text())
+    startup = next(line for line in err.splitlines() if "cam: model rvm" in line)
+    start = stats["live_size_start"]
+    assert start in LIVE_SIZES and f"live at {start} px" in startup, startup
+    assert "the size follows the calls' time" in startup
+    assert stats["fps"] > 0.85 * SOURCE_FPS, stats
+    assert len(record.frames) == stats["frames_out"]
+    changes = [line for line in err.splitlines() if "RVM now at" in line or "takes over" in line]
+    assert len(changes) == len(stats["sizes"])  # each change is said, in one line with its reason
+    if stats["model"] == "rvm" and not stats["sizes"]:  # held its size (an idle machine): the frame's own masks
+        assert stats["mask_age_p50_ms"] == 0, stats
+        assert stats["masks"] >= 0.7 * stats["frames_out"], stats
 
 
 def test_a_model_faster_than_the_camera_keeps_its_priority(recorder, tmp_path, capsys, monkeypatch):

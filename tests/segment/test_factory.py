@@ -2,6 +2,8 @@
 no GPU here: CUDA is made to look present to torch and to ONNX Runtime."""
 from __future__ import annotations
 
+import os
+
 import onnxruntime
 import pytest
 import torch
@@ -41,11 +43,35 @@ def test_live_auto_stays_on_selfie_when_onnx_runtime_has_no_cuda(rvm_cache, cuda
     assert choose_model(ModelConfig(device="cuda"), live=True).spec.name == "selfie"
 
 
-def test_rvm_asked_for_live_on_a_cpu_says_it_is_slower(rvm_cache):
+def test_rvm_asked_for_live_on_a_cpu_says_how_it_keeps_the_camera_rate(rvm_cache):
     choice = choose_model(ModelConfig(name="rvm", device="cpu"), live=True)
-    assert choice.spec.name == "rvm" and "slower than the selfie model" in choice.reason
-    # not said for file jobs, where RVM is the default on a CPU too
+    assert choice.spec.name == "rvm" and "sized to the camera's rate" in choice.reason
+    # at a size of the user's own it is not sized: slower than the selfie model and the camera
+    fixed = choose_model(ModelConfig(name="rvm", device="cpu", infer_size=256), live=True)
+    assert "slower than the selfie model" in fixed.reason
+    # neither is said for file jobs, where RVM is the default on a CPU too
     assert "slower" not in choose_model(ModelConfig(name="rvm", device="cpu")).reason
+    assert "camera" not in choose_model(ModelConfig(name="rvm", device="cpu")).reason
+
+
+def test_live_rvm_on_a_cpu_is_sized_to_the_camera_and_takes_every_core(rvm_cache, monkeypatch):
+    """Live, RVM without --infer-size is built at the largest live size with no portrait size
+    (live/sizing.py sets the size) and every core (the loop waits for its masks); with
+    --infer-size it keeps that size and leaves a core to the compositing thread."""
+    from livebg.segment import rvm
+    from livebg.segment.factory import load_segmenter
+
+    made = []
+    monkeypatch.setattr(rvm.RvmSegmenter, "__init__",
+                        lambda self, path, **kw: made.append(kw) or None)
+    load_segmenter(ModelConfig(name="rvm", device="cpu"), live=True)
+    load_segmenter(ModelConfig(name="rvm", device="cpu", infer_size=256), live=True)
+    load_segmenter(ModelConfig(name="rvm", device="cpu"))
+    sized, fixed, files = made
+    assert sized["model_short"] == rvm.LIVE_SIZES[0] and sized["portrait_short"] == 0 and sized["threads"] == 0
+    assert sized["chosen"] == "live sizing"
+    assert fixed["model_short"] == 256 and fixed["threads"] == max(1, (os.cpu_count() or 2) - 1)
+    assert files["model_short"] == rvm.MODEL_SHORT_SIDE and files["portrait_short"] == rvm.MODEL_SHORT_SIDE_PORTRAIT
 
 
 def test_rvm_works_at_512_px_on_cuda_and_384_on_a_cpu(rvm_cache, cuda_here, monkeypatch):
