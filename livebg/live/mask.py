@@ -102,11 +102,12 @@ class MaskWorker:
                     self.segmenter.reset()
                 started = time.perf_counter()
                 segmenter = self.segmenter
-                prob = segmenter.predict([frame.rgb()])[0]
+                image = frame.image if frame.image is not None else frame.rgb()  # captured frames are RGB
+                prob = segmenter.predict([image])[0]
                 spent = time.perf_counter() - started
                 self.seconds = spent if self.seconds is None else 0.8 * self.seconds + 0.2 * spent
                 self._predict_ms.append(spent * 1000)
-                grey = small_grey(frame.rgb()) if self.keep_grey else None
+                grey = small_grey(image) if self.keep_grey else None
                 with self._cond:
                     self._keep.append(Mask(frame.index, frame.captured_at, prob, segmenter.edge_threshold, grey))
                     self.masks += 1
