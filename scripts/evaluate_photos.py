@@ -7,13 +7,16 @@ sheet PNG of the worst (photo, truth, livebg's alpha).
     python scripts/evaluate_photos.py ../shared/media/labeled_photos/coco_multi_person --weights rvm.onnx
 
 A set is a folder with ``images/ID.jpg``, ``masks/ID.png`` (255 = person) and ``metadata.json``
-(a list of {"file": ID, "has_crowd_region": ...}). Rows:
+(a list of {"file": ID, "has_crowd_region": ...}), or a DAVIS-style labelled clip, whose every
+10th frame is taken as a photo. Rows:
 
 - ``raw``: RVM as its own tools run a photo: the whole picture at the ratio that brings it to
   256 px, its own refiner, 4 runs from zero state, nothing after (the photo issue's "RVM raw");
 - ``default``: what `livebg image` writes (the default model, ``replace_photo``);
 - ``matting``: the same with ``--matting``;
-- ``fast``: `livebg image --fast`.
+- ``fast``: `livebg image --fast`;
+- ``sizes:256/512``: the default with RVM also run at those working sizes on each photo, the
+  alphas fused by their maximum (a lever under measurement).
 
 Edge quality beside boundary F: SAD in the band within 8 px of the truth's outline (sum of
 |alpha - truth| there, per 1000 px of outline; lower is better), which sees soft edges that a
@@ -43,8 +46,14 @@ ROWS = ("raw", "default", "matting", "fast")
 BAND = 8  # px each side of the truth's outline for the edge SAD
 
 
-def load_set(folder: Path) -> list[dict]:
-    """The set's photos: {"id", "image" path, "truth" bool mask, "crowd"}."""
+def load_set(folder: Path, every: int = 10) -> list[dict]:
+    """The set's photos: {"id", "image" path, "truth" bool mask, "crowd"}. A DAVIS-style clip
+    (JPEGImages/ + Annotations/) gives every ``every``-th frame, each as a photo."""
+    if (folder / "JPEGImages").is_dir():
+        frames = sorted((folder / "JPEGImages").glob("*.jpg"))[::every]
+        return [{"id": f"{folder.name}/{f.stem}", "image": f, "crowd": False,
+                 "truth": cv2.imread(str(folder / "Annotations" / f"{f.stem}.png"), cv2.IMREAD_GRAYSCALE) > 127}
+                for f in frames]
     metadata = json.loads((folder / "metadata.json").read_text())
     photos = []
     for entry in metadata:
@@ -68,7 +77,17 @@ def edge_sad(alpha: np.ndarray, truth: np.ndarray) -> float:
 
 
 def alpha_function(row: str, base: Config, weights: str | None):
-    """photo (RGB uint8) -> alpha (float32, the photo's size) as the row makes it."""
+    """photo (RGB uint8) -> alpha (float32, the photo's size) as the row makes it. ``sizes:A/B/C``:
+    the default with RVM's photo passes at those working sizes fused (RvmSegmenter.photo_sizes)."""
+    if row.startswith("sizes:"):
+        from livebg.segment.rvm import RvmSegmenter
+
+        sizes = [int(v) for v in row.split(":", 1)[1].split("/")]
+        segmenter, _ = load_segmenter(base.model)
+        assert isinstance(segmenter, RvmSegmenter), "sizes: rows need RVM"
+        segmenter.photo_sizes = tuple(sizes)
+        matter = Matter(base.override("smoothing", method="none"), edge_threshold=segmenter.edge_threshold)
+        return lambda image: replace_photo(image, segmenter, matter, None, False)[1]
     if row == "raw":
         from livebg.segment.rvm import RvmSegmenter
         from livebg.segment.weights import fetch_rvm
@@ -151,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheet", type=Path, help="write a contact sheet of each row's worst five here")
     args = parser.parse_args(argv)
     rows = [r.strip() for r in args.rows.split(",")]
-    unknown = [r for r in rows if r not in ROWS]
+    unknown = [r for r in rows if r not in ROWS and not r.startswith("sizes:")]
     if unknown:
         parser.error(f"unknown rows {unknown}: use {', '.join(ROWS)}")
     base = load_config(args.config).override("model", device="cpu")

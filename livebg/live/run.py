@@ -123,7 +123,9 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
                 times: dict[int, float] = {}
                 start = startup_size(lambda short: times.setdefault(short, time_call(segmenter, warm, short)), budget)
                 sizer = LiveSizer(budget, start)
-                fallback, _ = load_segmenter(dataclasses.replace(model_config, name="selfie"), live=True)
+                # the bundled selfie model below the smallest size (none of RVM's own settings apply to it)
+                fallback, _ = load_segmenter(dataclasses.replace(model_config, name="selfie", weights="", infer_size=0,
+                                                                 precision="auto"), live=True)
                 fits = times[start] <= budget
                 size_note = (f"; live at {start} px: its whole-frame call {times[start] * 1000:.0f} ms "
                              f"{'fits' if fits else 'is the smallest, over'} the camera's {budget * 1000:.0f} ms"

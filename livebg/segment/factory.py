@@ -65,7 +65,7 @@ RVM_NOTE = "--model rvm: better on groups, full bodies and motion, 4-17x slower 
 # labelled clips replayed as a camera (docs/quality.md, "Live"): better on motion and groups,
 # worse on a small walker, so it is not the default
 LIVE_RVM_NOTE = ("--model rvm: sized to the camera's rate, better on fast motion and groups (mean IoU .84 against "
-                 ".80 on the labelled clips), weaker on a small walker, 3-6x the CPU")
+                 ".80 on the labelled clips), weaker on a small walker, about 1.5x the CPU")
 LIVE_RVM_CPU_NOTE = ("on a CPU it is slower than the selfie model (the default live on a CPU) and than the "
                      "camera: the output keeps the camera's rate, with masks from older frames")
 

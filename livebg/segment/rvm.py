@@ -136,7 +136,8 @@ class RvmSegmenter(Segmenter):
                  model_short: int = MODEL_SHORT_SIDE, source_short: int | None = None,
                  settle_runs: int = SETTLE_RUNS, cut_threshold: float = CUT_THRESHOLD, chosen: str = "auto",
                  rewrite: bool = True, still_reuse: int = 0, still_threshold: float = STILL_THRESHOLD,
-                 people_region: bool = False, full_every: int = FULL_EVERY, portrait_short: int = 0):
+                 people_region: bool = False, full_every: int = FULL_EVERY, portrait_short: int = 0,
+                 photo_sizes: Sequence[int] = ()):
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -144,6 +145,7 @@ class RvmSegmenter(Segmenter):
         self.model_short = model_short
         self.source_short = model_short if source_short is None else source_short
         self.settle_runs = settle_runs
+        self.photo_sizes = tuple(photo_sizes)  # photos: more working sizes, fused with the model's (predict)
         self.cut_threshold = cut_threshold
         self.still_reuse = still_reuse  # video: frames in a row that may reuse a model call (reuse.FlowReuse)
         self.still_threshold = still_threshold
@@ -293,16 +295,29 @@ class RvmSegmenter(Segmenter):
                 next_state)
 
     def predict(self, frames: Sequence[Any]) -> list[np.ndarray]:
-        """Unrelated pictures (photos): each from a fresh state, settled over ``settle_runs`` runs."""
+        """Unrelated pictures (photos): each from a fresh state, settled over ``settle_runs`` runs;
+        with ``photo_sizes``, also at each of those working sizes, the alphas fused by their
+        pixel-wise maximum at the model's size (a larger size finds the small people at the back,
+        a smaller one the large people cut by the frame's edge)."""
         out = []
         for frame in frames:
-            plan = self.plan(*frame.shape[:2])
-            small = downscale(frame, plan.src_size)
-            state = None
-            for _ in range(self.settle_runs):
-                alpha, _fgr, state = self.run(small, state, plan.ratio)
+            height, width = frame.shape[:2]
+            plan = self.plan(height, width)
+            alpha = self._settled(frame, plan)
+            for short in self.photo_sizes:
+                if short == plan.model_short_side:
+                    continue
+                other = self._settled(frame, self.plan(height, width, short))
+                alpha = np.maximum(alpha, cv2.resize(other, plan.src_size, interpolation=cv2.INTER_LINEAR))
             out.append(np.clip(alpha, 0, 1))
         return out
+
+    def _settled(self, frame: Any, plan: RvmPlan) -> np.ndarray:
+        small = downscale(frame, plan.src_size)
+        state = None
+        for _ in range(self.settle_runs):
+            alpha, _fgr, state = self.run(small, state, plan.ratio)
+        return alpha
 
     def stream(self) -> "RvmStream":
         return RvmStream(self)

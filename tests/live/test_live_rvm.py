@@ -105,7 +105,7 @@ def test_rvm_live_on_cpu_keeps_the_camera_rate_with_the_newest_mask(rvm_cache, r
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == nice_before
 
 
-def test_rvm_sized_live_waits_for_each_frames_own_mask_at_the_size_that_fits(rvm_cache, recorder, tmp_path, capsys):
+def test_rvm_sized_live_waits_for_each_frames_own_mask_at_the_size_that_fits(recorder, tmp_path, capsys):
     """--model rvm without --infer-size: the startup times whole-frame calls and takes the largest
     live size that fits three quarters of the camera's interval (or the smallest); the loop then
     waits for each frame's own mask, so the matte shown is hardly ever older than its frame."""
@@ -113,8 +113,9 @@ def test_rvm_sized_live_waits_for_each_frames_own_mask_at_the_size_that_fits(rvm
 
     name, record = recorder
     stats_path = tmp_path / "stats.json"
+    # RVM's file given with --weights: the selfie model standing by below the smallest size takes none of it
     code = main(["cam", "--source", str(DOCTOR), "--vcam-backend", name, "--duration", "4", "--model", "rvm",
-                 "--device", "cpu", "--bg", "white", "--stats-json", str(stats_path)])
+                 "--weights", str(RVM_FILE), "--device", "cpu", "--bg", "white", "--stats-json", str(stats_path)])
     err = capsys.readouterr().err
     assert code == 0, err
     stats = json.loads(stats_path.read_text())
