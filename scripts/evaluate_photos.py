@@ -16,7 +16,8 @@ A set is a folder with ``images/ID.jpg``, ``masks/ID.png`` (255 = person) and ``
 - ``matting``: the same with ``--matting``;
 - ``fast``: `livebg image --fast`;
 - ``sizes:256/512``: the default with RVM also run at those working sizes on each photo, the
-  alphas fused by their maximum (a lever under measurement).
+  alphas fused by their maximum; ``sizes:256/512/768+new``: sizes above the model's add only
+  people it did not find; ``+groups``: the other sizes only on photos of a group (``is_group``).
 
 Edge quality beside boundary F: SAD in the band within 8 px of the truth's outline (sum of
 |alpha - truth| there, per 1000 px of outline; lower is better), which sees soft edges that a
@@ -82,10 +83,13 @@ def alpha_function(row: str, base: Config, weights: str | None):
     if row.startswith("sizes:"):
         from livebg.segment.rvm import RvmSegmenter
 
-        sizes = [int(v) for v in row.split(":", 1)[1].split("/")]
+        spec = row.split(":", 1)[1]
+        spec, _, fusion = spec.partition("+")
+        fusion = fusion or "max"
+        sizes = [int(v) for v in spec.split("/")]
         segmenter, _ = load_segmenter(base.model)
         assert isinstance(segmenter, RvmSegmenter), "sizes: rows need RVM"
-        segmenter.photo_sizes = tuple(sizes)
+        segmenter.photo_sizes, segmenter.photo_fusion = tuple(sizes), fusion
         matter = Matter(base.override("smoothing", method="none"), edge_threshold=segmenter.edge_threshold)
         return lambda image: replace_photo(image, segmenter, matter, None, False)[1]
     if row == "raw":
@@ -128,7 +132,8 @@ def score_set(folder: Path, rows: list[str], base: Config, weights: str | None, 
                         "sad": float(np.mean([s["sad"] for s in scores])), "seconds": seconds,
                         "worst": [(s["id"], s["iou"]) for s in worst]})
         if sheet:
-            contact_sheet(sheet / f"{folder.name}_{row}_worst.png", worst, {p["id"]: p for p in photos})
+            name = row.replace("/", "-").replace(":", "-").replace("+", "-")
+            contact_sheet(sheet / f"{folder.name}_{name}_worst.png", worst, {p["id"]: p for p in photos})
     return results
 
 

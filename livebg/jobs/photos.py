@@ -119,7 +119,7 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
     background = open_background(config.background.bg, (w, h), fit="hold")
     if segmenter is None:
         segmenter, reason = load_segmenter(config.model)
-        detail(f"{segmenter.describe()} — {reason}")
+        detail(f"{segmenter.describe()}{getattr(segmenter, 'photo_note', '')} — {reason}")
     if matting:
         from livebg.matte.photo import matting_compiled
 

@@ -12,7 +12,7 @@ from livebg.errors import ConfigError, DeviceError, ModelError, say
 from livebg.segment.base import Segmenter
 from livebg.segment.crop import PersonCropSegmenter
 from livebg.segment.onnx_model import OnnxSegmenter, inference_threads
-from livebg.segment.rvm import LIVE_SIZES, RvmSegmenter, portrait_size, working_size
+from livebg.segment.rvm import LIVE_SIZES, PHOTO_SIZES, RvmSegmenter, portrait_size, working_size
 from livebg.segment.torch_model import TorchSegmenter
 from livebg.segment.weights import (
     CPU_DEFAULT_MODEL,
@@ -139,7 +139,9 @@ def load_rvm(spec: ModelSpec, device: str, config: ModelConfig, reason: str, liv
                         chosen="--infer-size" if config.infer_size else ("live sizing" if sized_live else "auto"),
                         still_reuse=config.still_reuse,
                         people_region=config.crop_pass, full_every=config.full_pass_every,
-                        portrait_short=0 if config.infer_size or sized_live else portrait_size(device))
+                        portrait_short=0 if config.infer_size or sized_live else portrait_size(device),
+                        # photos of groups and small people: more sizes, unless the size was given
+                        photo_sizes=() if config.infer_size else PHOTO_SIZES)
 
 
 def load_segmenter(config: ModelConfig, *, live: bool = False) -> tuple[Segmenter, str]:

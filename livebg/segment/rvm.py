@@ -137,7 +137,7 @@ class RvmSegmenter(Segmenter):
                  settle_runs: int = SETTLE_RUNS, cut_threshold: float = CUT_THRESHOLD, chosen: str = "auto",
                  rewrite: bool = True, still_reuse: int = 0, still_threshold: float = STILL_THRESHOLD,
                  people_region: bool = False, full_every: int = FULL_EVERY, portrait_short: int = 0,
-                 photo_sizes: Sequence[int] = ()):
+                 photo_sizes: Sequence[int] = (), photo_fusion: str = "groups"):
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -146,6 +146,9 @@ class RvmSegmenter(Segmenter):
         self.source_short = model_short if source_short is None else source_short
         self.settle_runs = settle_runs
         self.photo_sizes = tuple(photo_sizes)  # photos: more working sizes, fused with the model's (predict)
+        # "groups": the other sizes only where the model's size finds a group or small people
+        # (is_group); "max": on every photo; "new": a larger size adds only people not found
+        self.photo_fusion = photo_fusion
         self.cut_threshold = cut_threshold
         self.still_reuse = still_reuse  # video: frames in a row that may reuse a model call (reuse.FlowReuse)
         self.still_threshold = still_threshold
@@ -245,6 +248,14 @@ class RvmSegmenter(Segmenter):
                 f"{size} ({self.chosen}), recurrent")
 
     @property
+    def photo_note(self) -> str:
+        """What photos add: the passes at more sizes on groups and small people."""
+        if not self.photo_sizes:
+            return ""
+        return (f"; photos of groups or small people also at {'/'.join(map(str, self.photo_sizes))} px, fused "
+                "(about 4x the time on those)")
+
+    @property
     def uses_region(self) -> bool:
         """Whether video runs the model on the box around the people: asked for, on a CPU (on
         CUDA the state stays on the device, and the model is not the job's cost), and at ratio 1
@@ -304,11 +315,16 @@ class RvmSegmenter(Segmenter):
             height, width = frame.shape[:2]
             plan = self.plan(height, width)
             alpha = self._settled(frame, plan)
-            for short in self.photo_sizes:
+            base = alpha >= 0.5
+            sizes = self.photo_sizes if self.photo_fusion != "groups" or is_group(alpha) else ()
+            for short in sizes:
                 if short == plan.model_short_side:
                     continue
-                other = self._settled(frame, self.plan(height, width, short))
-                alpha = np.maximum(alpha, cv2.resize(other, plan.src_size, interpolation=cv2.INTER_LINEAR))
+                other = cv2.resize(self._settled(frame, self.plan(height, width, short)), plan.src_size,
+                                   interpolation=cv2.INTER_LINEAR)
+                if self.photo_fusion == "new" and short > plan.model_short_side:
+                    other = other * new_people(other, base)
+                alpha = np.maximum(alpha, other)
             out.append(np.clip(alpha, 0, 1))
         return out
 
@@ -324,6 +340,43 @@ class RvmSegmenter(Segmenter):
 
     def close(self) -> None:
         self.session = None
+
+
+GROUP_MIN_SHARE = 0.002  # a connected region this share of the picture counts as a person for is_group
+# nobody found, or the largest person under this share of the picture: the larger sizes look for
+# more (0.05 took lucia's and parkour's single walkers too, and lowered them by .003-.004)
+SMALL_PEOPLE_SHARE = 0.015
+# Photos: passes at these working sizes too, on photos of groups or of small people only
+# (is_group), fused by their maximum (docs/quality.md, "Photos of groups")
+PHOTO_SIZES = (256, 512, 768)
+
+
+def is_group(alpha: np.ndarray) -> bool:
+    """Whether an alpha shows several people, or people too small for the model's size: two or
+    more regions at alpha >= 0.5 of at least GROUP_MIN_SHARE of the picture, the largest under
+    PORTRAIT_DOMINANCE of all of them (one person whose arm makes a second blob is not a group);
+    or nobody, or nobody larger than SMALL_PEOPLE_SHARE."""
+    mask = (alpha >= 0.5).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    if not len(areas) or areas.max() < SMALL_PEOPLE_SHARE * mask.size:
+        return True  # nobody found, or only small people: the larger sizes look for more
+    people = areas[areas >= GROUP_MIN_SHARE * mask.size]
+    return len(people) >= 2 and people.max() < PORTRAIT_DOMINANCE * people.sum()
+
+
+def new_people(alpha: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """1 over the people (connected regions at alpha >= 0.5) of ``alpha`` that touch none of
+    ``found``, 0 elsewhere (float32, widened by a few px for their soft edge)."""
+    count, labels = cv2.connectedComponents((alpha >= 0.5).astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return np.zeros(alpha.shape, np.float32)
+    touching = np.unique(labels[found & (labels > 0)])
+    keep = np.ones(count, bool)
+    keep[0] = False
+    keep[touching] = False
+    mask = keep[labels].astype(np.uint8)
+    return cv2.dilate(mask, np.ones((7, 7), np.uint8)).astype(np.float32)
 
 
 def without_refiner(model: Any) -> bool:
