@@ -91,13 +91,17 @@ def main(argv: list[str] | None = None) -> int:
             seconds, peak, status = run(photo, directory / f"out_{mp:g}.jpg", [])
             rows.append((f"{mp:g} MP ({photo.stat().st_size / 1e6:.1f} MB JPEG)", seconds, peak, status))
             print(f"  {rows[-1][0]}: {seconds:.1f} s, peak {peak:.2f} GB, exit {status}", file=sys.stderr, flush=True)
-    print(f"`livebg image --matting --fast`, {os.cpu_count()} CPU cores")
+    print_table(f"`livebg image --matting --fast`, {os.cpu_count()} CPU cores", rows)
+    return 0
+
+
+def print_table(title: str, rows: list[tuple[str, float, float, int]]) -> None:
+    print(title)
     print()
     print("| photo | seconds | peak memory (GB) | exit |")
     print("|---|---:|---:|---:|")
     for name, seconds, peak, status in rows:
         print(f"| {name} | {seconds:.1f} | {peak:.2f} | {status} |")
-    return 0
 
 
 def group_table(weights: str | None) -> int:
@@ -115,12 +119,8 @@ def group_table(weights: str | None) -> int:
                 name = f"{size} group, {'--matting' if flags else 'plain'}"
                 rows.append((name, seconds, peak, status))
                 print(f"  {name}: {seconds:.1f} s, peak {peak:.2f} GB, exit {status}", file=sys.stderr, flush=True)
-    print(f"`livebg image` with the default model (whole process: start, model load, photo), {os.cpu_count()} CPU cores")
-    print()
-    print("| photo | seconds | peak memory (GB) | exit |")
-    print("|---|---:|---:|---:|")
-    for name, seconds, peak, status in rows:
-        print(f"| {name} | {seconds:.1f} | {peak:.2f} | {status} |")
+    print_table(f"`livebg image` with the default model (whole process: start, model load, photo), "
+                f"{os.cpu_count()} CPU cores", rows)
     return 0
 
 

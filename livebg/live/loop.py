@@ -27,6 +27,7 @@ from livebg.live.options import help_lines
 from livebg.live.record import AlphaRecorder
 from livebg.live.stats import LiveStats
 from livebg.matte.matter import Matter
+from livebg.segment.reuse import moved
 from livebg.sources.camera import LiveCapture
 
 
@@ -191,7 +192,7 @@ class LiveLoop:
         scale = np.array([w / now.shape[1], h / now.shape[0]], np.float32)
         flow = cv2.resize(flow * scale, (w, h), interpolation=cv2.INTER_LINEAR)
         self.carried += 1
-        return cv2.remap(prob, flow, None, cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        return moved(prob, flow)
 
     def overlay_lines(self) -> list[str]:
         lines: list[str] = []

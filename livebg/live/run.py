@@ -56,12 +56,6 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def sized_live(segmenter, config: Config) -> bool:
-    """Whether the live path sizes the model to the camera's rate: RVM on a CPU, its size not
-    set with --infer-size."""
-    return isinstance(segmenter, RvmSegmenter) and segmenter.device == "cpu" and not config.model.infer_size
-
-
 def time_call(segmenter: RvmSegmenter, frame: np.ndarray, short: int) -> float:
     """Seconds of one RVM call on the whole ``frame`` at working size ``short`` (the second of
     two: the first sets up ONNX Runtime's buffers for that size)."""
@@ -117,7 +111,8 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             warm = np.zeros((capture.height, capture.width, 3), np.uint8)
             sizer = fallback = None
             size_note = ""
-            if isinstance(segmenter, RvmSegmenter) and sized_live(segmenter, config):
+            # RVM on a CPU without --infer-size (load_rvm decides: "live sizing")
+            if isinstance(segmenter, RvmSegmenter) and segmenter.chosen == "live sizing":
                 # the largest size whose call fits the camera's frame interval, timed here
                 budget = LIVE_BUDGET / (capture.fps or 30.0)
                 times: dict[int, float] = {}

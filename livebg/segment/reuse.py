@@ -42,7 +42,7 @@ class KeyFrame:
     reused: int = 0  # frames that reused it so far
 
 
-def _moved(picture: np.ndarray, flow: np.ndarray) -> np.ndarray:
+def moved(picture: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """``picture`` moved along ``flow`` (HxWx2 float32, px): out(x) = picture(x + flow(x)),
     bilinear, the border repeated (the flow is a relative map: no grid of coordinates to add)."""
     return cv2.remap(picture, flow, None, cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP, borderMode=cv2.BORDER_REPLICATE)
@@ -94,8 +94,8 @@ class FlowReuse:
             return None
         # flow such that this frame at x looks like the key frame at x + flow(x)
         flow = self._flow.calc(grey, key.grey, None)
-        moved_grey = _moved(key.grey, flow)
-        moved_alpha = _moved(key.small_alpha, flow)
+        moved_grey = moved(key.grey, flow)
+        moved_alpha = moved(key.small_alpha, flow)
         band = ((moved_alpha > 0.02) & (moved_alpha < 0.98)).astype(np.uint8)
         band = cv2.dilate(band, np.ones((BAND_WIDTH, BAND_WIDTH), np.uint8)) > 0
         # something new in the background (someone walking in) needs the model, wherever it is
@@ -111,6 +111,6 @@ class FlowReuse:
         # the flow in px of the key frame's size
         full_flow = cv2.resize(flow * np.array([w / grey.shape[1], h / grey.shape[0]], np.float32), (w, h),
                                interpolation=cv2.INTER_LINEAR)
-        alpha = _moved(key.alpha, full_flow)
-        foreground = None if key.foreground is None else _moved(key.foreground, full_flow)
+        alpha = moved(key.alpha, full_flow)
+        foreground = None if key.foreground is None else moved(key.foreground, full_flow)
         return alpha, foreground
