@@ -186,12 +186,12 @@ def replace_photo(image: np.ndarray, segmenter: Segmenter, matter: Matter, compo
     """One photo (RGB uint8): the composited picture (None without a compositor) and its alpha
     (float32 HxW). ``matter`` must not smooth in time: photos are unrelated."""
     prob = segmenter.predict([image])[0]
+    alpha = matter(prob, image)
     if matting:
         from livebg.matte.photo import matte_photo
 
-        alpha, image = matte_photo(image, prob)  # with pymatting's estimate of the foreground's colour
+        alpha, image = matte_photo(image, alpha)  # with pymatting's estimate of the foreground's colour
     else:
-        alpha = matter(prob, image)
         image = foreground_colour(image, alpha)  # the old background out of the edge pixels
     return (compositor(image, alpha, Fraction(0)) if compositor is not None else None), alpha
 

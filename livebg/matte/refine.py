@@ -8,8 +8,8 @@ around ``threshold`` (0.6 by default: the models spill a little onto the backdro
 as a pale fringe round a white coat); both are folded into the coefficients, so they cost
 nothing per pixel. Nothing is dilated or blurred outward, so no halo is added.
 
-``matte_photo`` is the slow path for single photos: a trimap from the probabilities,
-closed-form matting in the unknown band and foreground colour estimation (pymatting).
+``matte_photo`` (matte/photo.py) is the slower path for single photos: closed-form matting
+in the soft band of this alpha, held to it by a prior, and the foreground's colour (pymatting).
 """
 from __future__ import annotations
 
