@@ -26,7 +26,8 @@ from livebg.frames.cuts import CutDetector
 from livebg.frames.resize import shrink
 
 STATS_SCALE = 8  # statistics on a copy this many times smaller on each side
-MAX_SHIFT = (20.0, 6.0, 6.0)  # largest change of the mean of Y, Cr, Cb (levels), at strength 1
+MAX_SHIFT = (20.0, 4.0, 4.0)  # largest change of the mean of Y, Cr, Cb (levels), at strength 1: a
+# green forest behind a person in a white room tints their white shirt only a little
 MAX_GAIN = 1.25  # largest factor on the spread of luma and of chroma (1 / MAX_GAIN the least)
 KEEP = 0.9  # exponential average: weight of the past statistics each frame
 MIN_VISIBLE = 0.05  # share of the frame the room must show for a change to be measured at all
@@ -159,8 +160,9 @@ class Harmonizer:
         s = self.strength * confidence
         if s == 0.0:
             return identity
-        shift = np.array([soft_limit(s * float(self.scene.mean[i] - self.room.mean[i]), MAX_SHIFT[i])
-                          for i in range(3)])
+        # limited first, then scaled: the strength is the share of the (limited) change applied
+        shift = s * np.array([soft_limit(float(self.scene.mean[i] - self.room.mean[i]), MAX_SHIFT[i])
+                              for i in range(3)])
         luma_gain = self._gain(self.scene.spread[0], self.room.spread[0], s)
         chroma_gain = self._gain(math.hypot(self.scene.spread[1], self.scene.spread[2]),
                                  math.hypot(self.room.spread[1], self.room.spread[2]), s)
@@ -175,6 +177,4 @@ class Harmonizer:
     def _gain(scene_spread: float, room_spread: float, s: float) -> float:
         if scene_spread <= 1e-3 or room_spread <= 1e-3:
             return 1.0
-        ratio = math.log(scene_spread / room_spread) * s
-        limit = math.log(MAX_GAIN)
-        return math.exp(soft_limit(ratio, limit))
+        return math.exp(s * soft_limit(math.log(scene_spread / room_spread), math.log(MAX_GAIN)))
