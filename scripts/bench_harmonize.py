@@ -3,7 +3,7 @@
     python scripts/bench_harmonize.py [--frames 300] [--size 960x540]
 
 A labelled DAVIS frame and its mask, scaled to the size, over a background photo; each row is
-the median of ``--frames`` calls (one thread of OpenCV, as the live loop's main thread leaves
+the median of ``--frames`` calls, the rows taking turns frame by frame (one thread of OpenCV, as the live loop's main thread leaves
 the others to the model: pass --threads 0 for OpenCV's own choice).
 """
 from __future__ import annotations
@@ -27,13 +27,16 @@ from livebg.evaluation_harmony import PictureBackground  # noqa: E402
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "media"
 
 
-def median_ms(call, frames: int) -> float:
-    times = []
+def median_ms(calls: list, frames: int) -> list[float]:
+    """Median ms of each call, the calls taking turns frame by frame (so that other work on the
+    machine slows them alike)."""
+    times: list[list[float]] = [[] for _ in calls]
     for _ in range(frames):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+        for call, spent in zip(calls, times):
+            started = time.perf_counter()
+            call()
+            spent.append(time.perf_counter() - started)
+    return [statistics.median(spent) * 1000 for spent in times]
 
 
 def main() -> int:
@@ -58,12 +61,11 @@ def main() -> int:
     t = Fraction(0)
     for c in (plain, harmonized):  # warm up
         c(frame, alpha, t)
-    rows = [
-        ("blend (no harmonisation)", median_ms(lambda: plain(frame, alpha, t), args.frames)),
-        ("blend + --harmonize 1", median_ms(lambda: harmonized(frame, alpha, t), args.frames)),
-        ("harmonisation alone (statistics + 3x4 matrix)", median_ms(lambda: alone(frame, alpha, bg), args.frames)),
-        ("  of it: statistics on the 1/8 copy", median_ms(lambda: alone._measure(frame, alpha, bg, frame), args.frames)),
-    ]
+    names = ["blend (no harmonisation)", "blend + --harmonize 1", "harmonisation alone (statistics + 3x4 matrix)",
+             "  of it: statistics on the 1/8 copy"]
+    times = median_ms([lambda: plain(frame, alpha, t), lambda: harmonized(frame, alpha, t),
+                       lambda: alone(frame, alpha, bg), lambda: alone._measure(frame, alpha, bg, frame)], args.frames)
+    rows = list(zip(names, times))
     base = rows[0][1]
     print(f"{w}x{h}, median of {args.frames} calls, OpenCV threads {cv2.getNumThreads()}\n")
     print("| step | ms per frame | ratio to the blend alone |")
