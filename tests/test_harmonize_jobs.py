@@ -54,3 +54,12 @@ def test_photos_are_harmonised_each_on_its_own(shared, tmp_path):
     difference = np.abs(luma(written[0.0]) - luma(written[1.0]))
     assert difference.max() > 5  # the person moved
     assert (difference < 1).mean() > 0.3  # the background did not (the person is most of the portrait)
+
+
+@pytest.mark.parametrize("bg", ["blur", "white", "transparent"])
+def test_over_a_background_with_no_light_of_its_own_it_says_it_changes_nothing(shared, tmp_path, capsys, bg):
+    photo = shared / "media/portraits/doctor-5871743_640.jpg"
+    config = apply_settings(Config(), model="selfie", bg=bg, harmonize=0.5)
+    suffix = ".png" if bg == "transparent" else ".jpg"
+    run_images([str(photo)], str(tmp_path / f"out{suffix}"), config, progress=False)
+    assert f"--harmonize takes the light of an image or video background: over {bg} it changes nothing" in capsys.readouterr().err

@@ -65,6 +65,18 @@ class Compositor:
         self.device = device
         self.harmonizer = Harmonizer(strength=harmonize) if harmonize > 0 else None
 
+    def harmonize_note(self) -> str:
+        """A line for a job whose --harmonize does nothing over its background ("" otherwise)."""
+        if self.harmonizer is None or self.harmonizes:
+            return ""
+        return (f"--harmonize takes the light of an image or video background: over {self.background.kind or 'this one'} "
+                f"it changes nothing")
+
+    @property
+    def harmonizes(self) -> bool:
+        """True when the blend harmonises the person (a strength above 0, over a scene)."""
+        return self.harmonizer is not None and self.background.is_scene
+
     def reset(self) -> None:
         """Forget what the harmonisation has seen (another stream, another background)."""
         if self.harmonizer is not None:
@@ -89,8 +101,7 @@ class Compositor:
         while the model runs): harmonisation, light wrap, then the blend on the CPU or the
         device. ``camera``: the camera's frame when ``frame`` is a matting model's foreground
         colour (the harmonisation measures the room on it)."""
-        if (self.harmonizer is not None and bg is not None and bg is not frame and self.background.is_scene
-                and bg.shape == frame.shape):
+        if self.harmonizer is not None and self.harmonizes and bg is not None and bg.shape == frame.shape:
             frame = self.harmonizer(frame, alpha, bg, camera)
         if bg is not None and self.light_wrap > 0 and bg is not frame:
             frame = light_wrap(frame, bg, alpha, self.light_wrap)

@@ -128,6 +128,8 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
     # photos are independent: no temporal smoothing between them
     matter = Matter(config.override("smoothing", method="none"), edge_threshold=segmenter.edge_threshold)
     compositor = Compositor(background, config.background.light_wrap, harmonize=config.background.harmonize)
+    if compositor.harmonize_note():
+        log(compositor.harmonize_note())
     directory = outputs[0].parent  # every photo goes into one directory
     made = not directory.exists()
     if made:
