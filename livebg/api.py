@@ -59,6 +59,7 @@ class BackgroundReplacer:
         self._background: Background | None = None
         self._size: tuple[int, int] | None = None
         self._count = 0
+        self._compositor: Compositor | None = None  # holds the harmonisation's state over the stream
 
     def describe(self) -> str:
         return self.segmenter.describe()
@@ -84,11 +85,16 @@ class BackgroundReplacer:
             self._size = size
         time = Fraction(t).limit_denominator(1_000_000) if t is not None else self._count / self.fps
         self._count += 1
-        return Compositor(self._background, self.config.background.light_wrap)(frame, alpha, time)
+        if self._compositor is None or self._compositor.background is not self._background:
+            self._compositor = Compositor(self._background, self.config.background.light_wrap,
+                                          harmonize=self.config.background.harmonize)
+        return self._compositor(frame, alpha, time)
 
     def reset(self) -> None:
         self.matter.reset()
         self._predictor.reset()
+        if self._compositor is not None:
+            self._compositor.reset()
 
     def close(self) -> None:
         if self._background is not None:

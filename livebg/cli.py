@@ -74,6 +74,9 @@ def _matte_options(p: argparse.ArgumentParser, *, stream: bool) -> None:
                    help="guided refinement: short side of the image the edges are fitted on; smaller is "
                         "cheaper, with edges a little less steady (default: 270)")
     g.add_argument("--light-wrap", type=float, help="0..1: background light spilling onto the edge (default: 0)")
+    g.add_argument("--harmonize", type=float, metavar="S",
+                   help="0 (off) .. 1 (full): over an image or video background, the person takes on the change "
+                        "of light and colour from their own room to the background (default: 0)")
 
 
 def _common(p: argparse.ArgumentParser, *, stream: bool = True, bg_help: str = BG_HELP) -> None:

@@ -210,12 +210,15 @@ class BackgroundConfig:
     bg: str = "blur"  # image path, video path, directory of images, or a keyword (see README)
     fit: str = "loop"  # video backgrounds: loop, hold or stretch
     light_wrap: float = 0.0  # 0..1: background light spilling onto the subject's edge
+    harmonize: float = 0.0  # 0 (off) .. 1: the person's colours moved by the change of light from their room to an image or video background
 
     def validate(self) -> None:
         if self.fit not in BG_FITS:
             raise ConfigError(f"unknown --bg-fit {self.fit!r}: use one of {', '.join(BG_FITS)}")
         if not 0.0 <= self.light_wrap <= 1.0:
             raise ConfigError(f"light wrap {self.light_wrap} is out of range: use 0..1")
+        if not 0.0 <= self.harmonize <= 1.0:
+            raise ConfigError(f"harmonize {self.harmonize} is out of range: use 0 (off) .. 1 (full)")
         parse_bg(self.bg)
 
 
@@ -266,6 +269,7 @@ SETTINGS = {
     "smoothing": ("smoothing", "method"), "smoothing_strength": ("smoothing", "strength"),
     "look_ahead": ("smoothing", "look_ahead"),
     "refine": ("refine", "method"), "light_wrap": ("background", "light_wrap"),
+    "harmonize": ("background", "harmonize"),
     "guide_size": ("refine", "guide_size"),
     "bg": ("background", "bg"), "bg_fit": ("background", "fit"),
     "crf": ("output", "crf"), "preset": ("output", "preset"), "audio": ("output", "audio"),

@@ -10,6 +10,17 @@ from cli_process import assert_empty, assert_says, run_cli
 CONFIG_CASES = [
     ("smoothing-strength", lambda m, o, s: ["video", str(m["valid"]), "--smoothing-strength", "5", "-o", str(o / "x.mp4")],
      ["smoothing strength", "5", "0..0.95"]),
+    ("harmonize", lambda m, o, s: ["video", str(m["valid"]), "--harmonize", "1.5", "-o", str(o / "x.mp4")],
+     ["harmonize 1.5", "out of range", "0 (off) .. 1"]),
+    ("harmonize-photo", lambda m, o, s: ["image", str(s / "media/portraits/doctor-5871743_640.jpg"), "--harmonize", "-0.2",
+                                         "-o", str(o / "x.jpg")],
+     ["harmonize -0.2", "out of range"]),
+    ("harmonize-cam", lambda m, o, s: ["cam", "--source", str(m["valid"]), "--harmonize", "3", "--no-vcam"],
+     ["harmonize 3", "out of range"]),
+    ("harmonize-batch", lambda m, o, s: ["batch", str(m["valid"]), "-o", str(o), "--harmonize", "2"],
+     ["harmonize 2", "out of range"]),
+    ("harmonize-not-a-number", lambda m, o, s: ["video", str(m["valid"]), "--harmonize", "much", "-o", str(o / "x.mp4")],
+     ["--harmonize", "much"]),
     ("missing-preset", lambda m, o, s: ["video", str(m["valid"]), "--config", "no-such-preset", "-o", str(o / "x.mp4")],
      ["no-such-preset", "not found", "cpu-fast"]),
 ]
@@ -30,7 +41,10 @@ def test_bad_setting(capsys, media, out_dir, shared, build, needles):
     ("[output]\ncrf = 99\n", ["preset.toml", "crf 99", "out of range"]),
     ("[output]\ncrf = 60\n", ["preset.toml", "crf 60", "0 (best; lossless for h.264) .. 51"]),  # was accepted: x264 stops at 51
     ("[model\nname = 1\n", ["preset.toml", "not valid toml"]),
-], ids=["wrong-type", "bool-for-float", "unknown-section", "unknown-key", "out-of-range", "crf-above-x264", "bad-syntax"])
+    ("[background]\nharmonize = 1.2\n", ["preset.toml", "harmonize 1.2", "out of range"]),
+    ('[background]\nharmonize = "on"\n', ["preset.toml", "harmonize", "expected float"]),
+], ids=["wrong-type", "bool-for-float", "unknown-section", "unknown-key", "out-of-range", "crf-above-x264", "bad-syntax",
+        "harmonize-out-of-range", "harmonize-wrong-type"])
 def test_bad_preset(capsys, tmp_path, media, out_dir, toml, needles):
     preset = tmp_path / "preset.toml"
     preset.write_text(toml)

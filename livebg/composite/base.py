@@ -14,6 +14,9 @@ class Background(abc.ABC):
     A kind must implement ``frame_at``. The rest has defaults:
 
     - ``kind``: its name in messages; ``transparent``: True when there is nothing behind;
+    - ``is_scene``: True when it is a picture of a scene (an image, a video) whose light the
+      person can be harmonised to; False (the default) for colours and what is made from the
+      frame itself;
     - ``uses_frame``: False when ``frame_at`` only looks at the frame's shape (a colour, an
       image, a video), so a YUV job need not make an RGB frame for it;
     - ``i420_at(t, yuv)``: the background as yuv420p planes at the size of the frame's planes,
@@ -24,6 +27,7 @@ class Background(abc.ABC):
 
     kind: str = ""
     transparent: bool = False
+    is_scene: bool = False
     uses_frame: bool = True
 
     @abc.abstractmethod

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from livebg.composite.base import Background
+from livebg.composite.harmonize import Harmonizer
 
 
 def composite(frame: np.ndarray, alpha: np.ndarray, background: np.ndarray | None,
@@ -50,12 +51,36 @@ class Compositor:
     ``device`` "cuda" blends on the GPU in float16 (``blend_torch``) and copies back uint8;
     any other torch device string (e.g. "cpu") runs that same tensor path, which is how the
     tests exercise it without a GPU. None (default) blends with OpenCV in uint8/float32.
+
+    ``harmonize`` (0..1): move the person's colours by the change of light from their own room
+    to the background (``Harmonizer``), over backgrounds that are pictures of a scene
+    (``Background.is_scene``). Its statistics carry over from frame to frame: ``reset()`` when
+    the stream starts over or the background is changed.
     """
 
-    def __init__(self, background: Background, light_wrap: float = 0.0, device: str | None = None):
+    def __init__(self, background: Background, light_wrap: float = 0.0, device: str | None = None, *,
+                 harmonize: float = 0.0):
         self.background = background
         self.light_wrap = light_wrap
         self.device = device
+        self.harmonizer = Harmonizer(strength=harmonize) if harmonize > 0 else None
+
+    def harmonize_note(self) -> str:
+        """A line for a job whose --harmonize does nothing over its background ("" otherwise)."""
+        if self.harmonizer is None or self.harmonizes:
+            return ""
+        return (f"--harmonize takes the light of an image or video background: over {self.background.kind or 'this one'} "
+                f"it changes nothing")
+
+    @property
+    def harmonizes(self) -> bool:
+        """True when the blend harmonises the person (a strength above 0, over a scene)."""
+        return self.harmonizer is not None and self.background.is_scene
+
+    def reset(self) -> None:
+        """Forget what the harmonisation has seen (another stream, another background)."""
+        if self.harmonizer is not None:
+            self.harmonizer.reset()
 
     def __call__(self, frame: np.ndarray, alpha: np.ndarray, t: Fraction,
                  foreground: np.ndarray | None = None) -> np.ndarray:
@@ -68,11 +93,16 @@ class Compositor:
             return self.blend(frame, alpha, bg)
         if foreground.shape != frame.shape:
             raise ValueError(f"foreground must have the frame's shape {frame.shape}, got {foreground.shape}")
-        return self.blend(foreground, alpha, bg)
+        return self.blend(foreground, alpha, bg, camera=frame)
 
-    def blend(self, frame: np.ndarray, alpha: np.ndarray, bg: np.ndarray | None) -> np.ndarray:
+    def blend(self, frame: np.ndarray, alpha: np.ndarray, bg: np.ndarray | None, *,
+              camera: np.ndarray | None = None) -> np.ndarray:
         """The blend alone, over a background picture made already (the live loop makes it
-        while the model runs): light wrap, then the blend on the CPU or the device."""
+        while the model runs): harmonisation, light wrap, then the blend on the CPU or the
+        device. ``camera``: the camera's frame when ``frame`` is a matting model's foreground
+        colour (the harmonisation measures the room on it)."""
+        if self.harmonizer is not None and self.harmonizes and bg is not None and bg.shape == frame.shape:
+            frame = self.harmonizer(frame, alpha, bg, camera)
         if bg is not None and self.light_wrap > 0 and bg is not frame:
             frame = light_wrap(frame, bg, alpha, self.light_wrap)
         if self.device is None or bg is None or bg is frame:

@@ -16,6 +16,7 @@ class ImageBackground(Background):
     uses_frame = False  # only the frame's shape
     transparent = False
     kind = "image"
+    is_scene = True
 
     def __init__(self, path: Path):
         self.path = path

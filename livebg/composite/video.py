@@ -31,6 +31,7 @@ class VideoBackground(Background):
     uses_frame = False  # only the frame's shape
     transparent = False
     kind = "video"
+    is_scene = True
 
     def __init__(self, path: Path, size: tuple[int, int], *, fit: str = "loop",
                  input_duration: Fraction | None = None, queue_size: int = 4):

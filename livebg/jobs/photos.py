@@ -127,7 +127,9 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
             log("--matting: pymatting compiles its code on its first run here (about 40 s on 2 cores); later runs reuse it")
     # photos are independent: no temporal smoothing between them
     matter = Matter(config.override("smoothing", method="none"), edge_threshold=segmenter.edge_threshold)
-    compositor = Compositor(background, config.background.light_wrap)
+    compositor = Compositor(background, config.background.light_wrap, harmonize=config.background.harmonize)
+    if compositor.harmonize_note():
+        log(compositor.harmonize_note())
     directory = outputs[0].parent  # every photo goes into one directory
     made = not directory.exists()
     if made:
@@ -185,6 +187,7 @@ def replace_photo(image: np.ndarray, segmenter: Segmenter, matter: Matter, compo
                   matting: bool) -> tuple[np.ndarray | None, np.ndarray]:
     """One photo (RGB uint8): the composited picture (None without a compositor) and its alpha
     (float32 HxW). ``matter`` must not smooth in time: photos are unrelated."""
+    camera = image
     prob = segmenter.predict([image])[0]
     alpha = matter(prob, image)
     if matting:
@@ -193,7 +196,12 @@ def replace_photo(image: np.ndarray, segmenter: Segmenter, matter: Matter, compo
         alpha, image = matte_photo(image, alpha)  # with pymatting's estimate of the foreground's colour
     else:
         image = foreground_colour(image, alpha)  # the old background out of the edge pixels
-    return (compositor(image, alpha, Fraction(0)) if compositor is not None else None), alpha
+    if compositor is None:
+        return None, alpha
+    compositor.reset()  # nothing carries over from the photo before
+    # the blend of the colour estimated at the edge (backgrounds made from the frame are made
+    # from it, as before); harmonisation measures the room on the photo as taken
+    return compositor.blend(image, alpha, compositor.background.frame_at(Fraction(0), image), camera=camera), alpha
 
 
 def _one_photo(path: Path, out: Path, segmenter: Segmenter, matter: Matter, compositor: Compositor,

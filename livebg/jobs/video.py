@@ -117,7 +117,10 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         if frames is not None and isinstance(source, VideoFileSource):
             source.restrict(frames, tail=matter.frames_held)
         compositor = Compositor(background, config.background.light_wrap,
-                                device="cuda" if segmenter.device == "cuda" else None)
+                                device="cuda" if segmenter.device == "cuda" else None,
+                                harmonize=config.background.harmonize)
+        if compositor.harmonize_note():
+            log(compositor.harmonize_note())
         total = source.frame_count or None
         keep = range(frames.start, frames.stop) if frames is not None else None
         done = 0
@@ -134,7 +137,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         # The one place the chain is chosen: frames the decoder gives as YUV 4:2:0, going to an
         # encoder that takes it as it is, stay YUV from end to end (jobs/chains.py).
         if (source.gives_yuv and sink.takes_i420 and alpha_sink is None and not transparent
-                and not config.background.light_wrap and compositor.device is None):
+                and not config.background.light_wrap and not compositor.harmonizes and compositor.device is None):
             stages = yuv_chain(segmenter, matter, I420Compositor(background), sink, frame_written, keep=keep)
         else:
             stages = rgb_chain(segmenter, matter, compositor, sink, alpha_sink, frame_written,

@@ -55,7 +55,7 @@ class LiveLoop:
     """The main thread's work: frame in, composite, hand out, keys; the threads are started by ``run_live``."""
 
     def __init__(self, *, capture: LiveCapture, worker: MaskWorker, matter: Matter, chooser: BackgroundChooser,
-                 light_wrap: float, vcam=None, preview=None, state: ViewState, stop: threading.Event,
+                 light_wrap: float, harmonize: float = 0.0, vcam=None, preview=None, state: ViewState, stop: threading.Event,
                  duration: float = 0.0, log: Callable[[str], None] = say):
         self.capture = capture
         self.worker = worker
@@ -74,7 +74,7 @@ class LiveLoop:
         self.interval = 1.0 / (capture.fps or 30.0)
         self.stop_reason = ""
         self._background = chooser.current_background()
-        self.compositor = Compositor(self._background, light_wrap)  # the same blend as file jobs
+        self.compositor = Compositor(self._background, light_wrap, harmonize=harmonize)  # the same blend as file jobs
         # masks older than their frame are carried onto it along the optical flow (RVM live on a
         # CPU, slower than the camera); run_live sets it
         self.carry = False
@@ -119,6 +119,7 @@ class LiveLoop:
 
     def _changed(self, message: str) -> None:
         self._background = self.compositor.background = self.chooser.current_background()
+        self.compositor.reset()  # the harmonisation measured the old background
         self._current_matter.reset()  # the smoothed matte belongs to the old view
         self.worker.reset()
         idle = self.state.passthrough or self.chooser.effect == "original"

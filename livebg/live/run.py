@@ -169,7 +169,8 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
                                 keep_grey=carry or sizer is not None, log=report)
             state = ViewState(mirror=options.mirror)
             loop = LiveLoop(capture=capture, worker=worker, matter=matter, chooser=chooser,
-                            light_wrap=config.background.light_wrap, vcam=vcam, preview=preview, state=state, stop=stop,
+                            light_wrap=config.background.light_wrap,
+                            harmonize=config.background.harmonize, vcam=vcam, preview=preview, state=state, stop=stop,
                             duration=options.duration, log=log)
             loop.carry = carry or sizer is not None
             loop.wait_share = wait_share

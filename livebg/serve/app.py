@@ -278,11 +278,12 @@ def create_app(settings: ServeSettings, *, models: ModelCache | None = None) -> 
                                                                      "and transparent output, else jpg)")] = None,
                      alpha_only: Annotated[bool, Form(description="return the alpha matte as a grey PNG")] = False,
                      refine: Annotated[str | None, Form()] = None,
-                     light_wrap: Annotated[float | None, Form()] = None) -> Response:
+                     light_wrap: Annotated[float | None, Form()] = None,
+                     harmonize: Annotated[float | None, Form(description="0..1: the person takes on the background's light")] = None) -> Response:
         if format is not None and format.lower() not in OUTPUT_FORMATS:
             raise ApiError(400, f"unknown format {format!r}: choose png, jpg or webp", "bad_setting")
         config = request_config({"bg": "transparent" if alpha_only else bg, "model": model, "fast": fast,
-                                 "refine": refine, "light_wrap": light_wrap})
+                                 "refine": refine, "light_wrap": light_wrap, "harmonize": harmonize})
         uploads = list(file or [])
         if not uploads and not url:
             raise ApiError(400, "no photo: upload it as the form field `file` (or give `url`)", "missing_file")
@@ -357,7 +358,8 @@ def create_app(settings: ServeSettings, *, models: ModelCache | None = None) -> 
             background = open_background(config.background.bg, (w, h), fit="hold")
             try:
                 image, _ = replace_photo(photo.rgb, segmenter, matter,
-                                         Compositor(background, config.background.light_wrap), matting)
+                                         Compositor(background, config.background.light_wrap,
+                                                    harmonize=config.background.harmonize), matting)
             finally:
                 background.close()
             assert image is not None  # a compositor was given
@@ -394,12 +396,13 @@ def create_app(settings: ServeSettings, *, models: ModelCache | None = None) -> 
                          smoothing: Annotated[str | None, Form()] = None,
                          refine: Annotated[str | None, Form()] = None,
                          light_wrap: Annotated[float | None, Form()] = None,
+                         harmonize: Annotated[float | None, Form(description="0..1: the person takes on the background's light")] = None,
                          look_ahead: Annotated[bool | None, Form()] = None,
                          crf: Annotated[int | None, Form()] = None,
                          preset: Annotated[str | None, Form()] = None,
                          audio: Annotated[bool | None, Form()] = None) -> JSONResponse:
         fields = {"bg": bg, "bg_fit": bg_fit, "model": model, "fast": fast, "smoothing": smoothing, "refine": refine,
-                  "light_wrap": light_wrap, "look_ahead": look_ahead, "crf": crf, "preset": preset, "audio": audio}
+                  "light_wrap": light_wrap, "harmonize": harmonize, "look_ahead": look_ahead, "crf": crf, "preset": preset, "audio": audio}
         config = request_config(fields)
         if file is None and not url:
             raise ApiError(400, "no video: upload it as the form field `file` (or give `url`)", "missing_file")

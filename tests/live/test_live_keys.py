@@ -84,3 +84,23 @@ def test_hotkeys_change_the_view_and_reset_the_smoothing(shared):
     loop.handle_key(27)
     assert loop.state.quit
     chooser.close()
+
+
+def test_another_background_starts_the_harmonisation_over(shared):
+    """--harmonize live: its smoothed statistics belong to the background they were measured on."""
+    import numpy as np
+
+    from livebg.evaluation import load_labeled
+
+    chooser = BackgroundChooser(str(shared / "media/backgrounds"), (854, 480))
+    loop = LiveLoop(capture=Stub(fps=30.0), worker=CountingWorker(), matter=CountingMatter(), chooser=chooser,
+                    light_wrap=0.0, harmonize=1.0, state=ViewState(), stop=threading.Event(), log=lambda _: None)
+    harmonizer = loop.compositor.harmonizer
+    assert harmonizer is not None
+    frame, mask = load_labeled(shared / "media/labeled/davis_lucia", limit=1)[0]
+    background = chooser.current_background().frame_at(0, frame)
+    loop.compositor.blend(frame, mask.astype(np.float32), background)
+    assert harmonizer.scene is not None
+    loop.handle_key(ord("n"))
+    assert harmonizer.scene is None and loop.compositor.background is chooser.current_background()
+    chooser.close()
