@@ -3,6 +3,8 @@ finishes the output; a second one, not the first delivered twice, abandons it.
 
 File jobs: ``terminate_as_interrupt`` (cli.py) makes SIGTERM act as Ctrl-C, and while the
 pipeline runs ``signals_noted`` records each signal for ``run_stages`` to drain or abandon.
+A batch (``livebg batch``): the first signal stops it (``first_stop_only``); the chunks in
+flight are dropped, finished jobs and chunks are kept for ``--resume``.
 The live loop: ``StopOnSignal`` sets its stop event. ``second_stop`` decides for all three.
 """
 from __future__ import annotations
@@ -46,7 +48,7 @@ def terminate_as_interrupt(command: str) -> Iterator[None]:
         raise KeyboardInterrupt
 
     installed = restored_int = False
-    if command in ("video", "image") and threading.current_thread() is threading.main_thread():
+    if command in ("video", "image", "batch") and threading.current_thread() is threading.main_thread():
         installed = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
         # A job started in the background by a non-interactive shell (`livebg video … &` in a
         # script) inherits SIGINT ignored; `kill -INT` must still stop it as Ctrl-C does.
@@ -98,6 +100,38 @@ def signals_noted(caught: list[Caught]) -> Iterator[None]:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
+
+
+@contextmanager
+def first_stop_only(caught: list[Caught]) -> Iterator[None]:
+    """While a batch runs: the first SIGINT or SIGTERM raises KeyboardInterrupt on the main
+    thread (the batch stops its workers, keeps what is finished and its state file); later
+    ones are only noted in ``caught``, so none can land in the code that handles the first
+    (`timeout` sends SIGTERM twice; a person may press Ctrl-C again while the workers stop).
+    The handlers that were set are still told (the CLI notes a SIGTERM, to end by it);
+    a signal left at its default action or ignored keeps it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+
+    def stop(signum, frame):
+        caught.append((time.monotonic(), signum))
+        try:
+            previous[signum](signum, frame)
+        except KeyboardInterrupt:
+            pass
+        if len(caught) == 1:
+            raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if callable(signal.getsignal(sig)):
+            previous[sig] = signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class StopOnSignal:

@@ -7,6 +7,8 @@ import multiprocessing
 import os
 import queue
 import signal
+import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -25,14 +27,24 @@ _messages: Any = None
 
 
 def _start_worker(messages: Any, threads: int) -> None:
-    """In each worker process: Ctrl-C is the driver's to handle (it stops the workers), report
-    lines stay off, and the models are loaded on first use, then kept."""
+    """In each worker process: Ctrl-C and SIGTERM are the driver's to handle (it stops the
+    workers: a stop sent to the whole process group, as `timeout` and systemd send it, reaches
+    the workers too), report lines stay off, and the models are loaded on first use, then
+    kept. A worker whose driver is gone (killed outright) ends itself."""
     global _worker, _messages
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_end_with_parent, args=(os.getppid(),), name="livebg-parent-watch", daemon=True).start()
     set_quiet(True)
     _worker = ChunkWorker(threads=threads)
     _messages = messages
     messages.put(("pid", os.getpid()))
+
+
+def _end_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _run_chunk(task: ChunkTask) -> ChunkResult:
@@ -105,10 +117,11 @@ class LocalRunner(Runner):
                 yield Progress(message[1], message[2])
 
     def _stop_workers(self) -> None:
-        """End this pool's worker processes (live children of this process, by their pid)."""
+        """End this pool's worker processes (live children of this process, by their pid;
+        SIGKILL: they ignore SIGTERM, which is the driver's)."""
         for child in multiprocessing.active_children():
             if child.pid in self._pids:
-                child.terminate()
+                child.kill()
         self._pids.clear()
 
     def cancel(self) -> None:

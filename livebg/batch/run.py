@@ -20,6 +20,7 @@ from livebg.batch.plan import PREROLL_SECONDS, Job, plan_chunks, probe
 from livebg.batch.runner import Progress, Runner
 from livebg.batch.state import BatchState
 from livebg.errors import LivebgError, say
+from livebg.signals import first_stop_only
 from livebg.sources.video import FrameRange
 
 
@@ -71,6 +72,8 @@ def run_jobs(jobs: list[Job], out_dir: Path, runner: Runner, *, chunk_seconds: f
         job = run.job
         if resume and job.output.exists():
             run.status = "skipped"
+            if job.id in state.jobs:  # written just before the stop: its chunks are not needed
+                state.job_done(job.id)
             continue
         try:
             index = probe(job.input)
@@ -120,8 +123,8 @@ def run_jobs(jobs: list[Job], out_dir: Path, runner: Runner, *, chunk_seconds: f
         run.status = "written"
         state.job_done(run.job.id)
 
-    interrupted = False
-    try:
+    def drive() -> None:
+        nonlocal written, model_frames
         for run in by_id.values():
             if len(run.done) == len(run.chunks):  # every chunk done in an earlier run
                 finish_job(run)
@@ -146,13 +149,22 @@ def run_jobs(jobs: list[Job], out_dir: Path, runner: Runner, *, chunk_seconds: f
                         finish_job(run)
             show(force=not isinstance(event, Progress))
         show(force=True)
-    except KeyboardInterrupt:
-        interrupted = True
-        bar.write("livebg: interrupted — stopping the workers; finished jobs are kept (--resume goes on)", file=sys.stderr)
-        runner.cancel()
-        state.clean_partials()
-    finally:
-        bar.close()
+
+    interrupted = False
+    # Ctrl-C or SIGTERM (a scheduler's stop, `timeout`, systemd): the first one stops the
+    # workers; the chunks done and the jobs written stay, as the state file says (it is
+    # replaced whole after each chunk), and --resume goes on. Later signals cannot cut the stop short.
+    with first_stop_only([]):
+        try:
+            drive()
+        except KeyboardInterrupt:
+            interrupted = True
+            bar.write("livebg: interrupted — stopping the workers; finished jobs are kept (--resume goes on)",
+                      file=sys.stderr)
+            runner.cancel()
+            state.clean_partials()
+        finally:
+            bar.close()
     if not interrupted and not any(r.status == "failed" for r in runs):
         state.finish()
     return BatchSummary(runs, time.perf_counter() - started, written, model_frames, interrupted)

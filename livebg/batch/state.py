@@ -107,8 +107,10 @@ class BatchState:
         try:
             temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
             os.replace(temporary, self.path)
-        except OSError as exc:
+        except BaseException as exc:  # a stop signal too: the old state file stays whole, no temporary left
             temporary.unlink(missing_ok=True)
+            if not isinstance(exc, OSError):
+                raise
             raise OutputError(f"cannot write the state file {self.path} ({exc.strerror or exc}): check the disk "
                               f"space and the folder's permissions") from None
 

@@ -35,5 +35,5 @@ def open_background(spec: str, size: tuple[int, int], *, fit: str = "loop",
     if parsed.kind == "folder" or parsed.path is None:
         raise BackgroundError(f"--bg {spec} is a directory: give one image or video (folders of backgrounds are for livebg cam)")
     if parsed.kind == "image":
-        return ImageBackground(parsed.path)
+        return ImageBackground(parsed.path, size=size)
     return VideoBackground(parsed.path, size, fit=fit, input_duration=input_duration)

@@ -18,20 +18,29 @@ class ImageBackground(Background):
     kind = "image"
     is_scene = True
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, size: tuple[int, int] | None = None):
+        """``size`` (width, height): the frames it will fill, so a large JPEG is decoded only
+        as large as they need (``read_image``'s ``cover``); another size reads it again whole."""
         self.path = path
-        try:
-            self.image = read_image(path, error=BackgroundError)
-        except BackgroundError as exc:  # say that it is the --bg file, not the input, that is wrong
-            raise BackgroundError(f"--bg {exc}") from None
+        self._size = size
+        self.image = self._read(size)
         if is_animated_webp(path):  # neither OpenCV nor FFmpeg decodes its animation
             say(f"--bg {path.name} is an animated WebP: livebg shows its first frame; to play it, convert it "
                 f"to a video (a GIF or .mp4 plays)")
         self._fitted: np.ndarray | None = None
 
+    def _read(self, size: tuple[int, int] | None) -> np.ndarray:
+        try:
+            return read_image(self.path, error=BackgroundError, cover=size)
+        except BackgroundError as exc:  # say that it is the --bg file, not the input, that is wrong
+            raise BackgroundError(f"--bg {exc}") from None
+
     def frame_at(self, t, frame):
         h, w = frame.shape[:2]
         if self._fitted is None or self._fitted.shape[:2] != (h, w):
+            if self._size is not None and self._size != (w, h):  # read for another size
+                self._size = None
+                self.image = self._read(None)
             self._fitted = fit_cover(self.image, w, h)
         return self._fitted
 

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio.to_thread
 import cv2
 import numpy as np
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
@@ -49,11 +50,13 @@ from livebg.serve.media import (
     OUTPUT_FORMATS,
     PHOTO_FORMATS,
     MediaError,
+    check_photo,
     kind_of,
     probe_video,
     read_photo,
     safe_name,
 )
+from livebg.serve.memory import Trimmer
 from livebg.serve.metrics import Metrics
 from livebg.serve.models import REQUEST_MODELS, ModelCache
 from livebg.serve.settings import ServeSettings
@@ -61,6 +64,11 @@ from livebg.serve.settings import ServeSettings
 FORM_SLACK = 1_000_000  # bytes of a request beyond its files: the form fields and multipart framing
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 WAITING_PER_SLOT = 8  # photos allowed to wait per processing slot before 429
+MAX_FORM_PARTS = 200  # parts of one multipart form (fields and files); the forms here have 15 fields
+DRAIN_BYTES = 64_000_000  # a refused upload's rest read (and dropped) so the client sees the answer
+EXTRA_THREADS = 6  # worker threads beyond the photo slots: copying uploads, probing, answering files
+MAX_EVENT_STREAMS = 64  # event streams open at once
+HOUSEKEEPING_SECONDS = 5.0
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
                                "style-src 'self'; script-src 'self'; connect-src 'self' blob:; frame-ancestors 'none'",
@@ -75,8 +83,9 @@ class ApiError(Exception):
         self.status, self.code, self.headers = status, code, headers or {}
 
 
-def client(request: Request) -> str:
-    """The owner of this request's jobs; refuses it without a valid token when tokens are set."""
+async def client(request: Request) -> str:
+    """The owner of this request's jobs; refuses it without a valid token when tokens are set.
+    (async: FastAPI would run a plain function in a worker thread, one for each request.)"""
     tokens = request.app.state.settings.tokens
     if not tokens:
         return ""
@@ -100,36 +109,87 @@ def error_response(status: int, message: str, code: str, headers: dict[str, str]
 
 
 # -- ASGI middleware: body size and metrics ----------------------------------------------------
+class FormRefused(StarletteHTTPException):
+    """A request body refused while it streams in (its size, its number of form parts)."""
+
+    def __init__(self, status: int, message: str, code: str):
+        super().__init__(status, message)
+        self.code = code
+
+
 class BodyLimit:
     """Refuses a request body over ``limit`` bytes: at once from Content-Length, or when the
-    streamed body passes it (chunked uploads), before the upload is parsed any further."""
+    streamed body passes it (chunked uploads), before the upload is parsed any further; and a
+    multipart form of more than MAX_FORM_PARTS parts, counted by its boundary as it streams in
+    (before the form parser spools them). A refused body's rest is read and dropped (up to
+    DRAIN_BYTES) before the answer goes out: closing a connection with unread data resets it,
+    and the client would see no answer at all."""
 
-    def __init__(self, app, limit: int, metrics: Metrics):
-        self.app, self.limit, self.metrics = app, limit, metrics
+    def __init__(self, app, limit: int, metrics: Metrics, max_parts: int = MAX_FORM_PARTS):
+        self.app, self.limit, self.metrics, self.max_parts = app, limit, metrics, max_parts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT"):
             return await self.app(scope, receive, send)
         limit_mb = (self.limit - FORM_SLACK) / 1e6
         message = f"the upload is over the {limit_mb:g} MB limit: send a smaller file (the server's --max-upload-mb)"
+        delimiter = b""
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
                 self.metrics.rejections.labels(reason="upload_too_large").inc()
                 response = error_response(413, message, "upload_too_large", {"Connection": "close"})
                 return await response(scope, receive, send)
+            if name == b"content-type" and value.lower().startswith(b"multipart/"):
+                delimiter = b"--" + _boundary(value)
         received = 0
+        parts = 0  # delimiters seen: the parts, and at the end the closing one
+        tail = b""
+        finished = False
 
         async def limited():
-            nonlocal received
+            nonlocal received, parts, tail, finished
             event = await receive()
             if event["type"] == "http.request":
-                received += len(event.get("body", b""))
+                body = event.get("body", b"")
+                received += len(body)
+                finished = not event.get("more_body", False)
                 if received > self.limit:  # an HTTPException: the form parser passes it on as it is
                     self.metrics.rejections.labels(reason="upload_too_large").inc()
-                    raise StarletteHTTPException(413, message)
+                    raise FormRefused(413, message, "upload_too_large")
+                if len(delimiter) > 2:
+                    window = tail + body
+                    parts += window.count(delimiter)
+                    tail = window[-(len(delimiter) - 1):]
+                    if parts - 1 > self.max_parts:
+                        self.metrics.rejections.labels(reason="too_many_parts").inc()
+                        raise FormRefused(413, f"the form has more than {self.max_parts} parts (fields and files): "
+                                               f"send at most {self.max_parts - 20} photos a request, the rest in "
+                                               f"further requests", "too_many_parts")
+            elif event["type"] == "http.disconnect":
+                finished = True
             return event
 
-        await self.app(scope, limited, send)
+        async def drained(event):
+            nonlocal finished
+            if event["type"] == "http.response.start" and not finished:
+                dropped = 0
+                while not finished and dropped < DRAIN_BYTES:
+                    more = await receive()
+                    if more["type"] != "http.request":
+                        break
+                    dropped += len(more.get("body", b""))
+                    finished = not more.get("more_body", False)
+            await send(event)
+
+        await self.app(scope, limited, drained)
+
+
+def _boundary(content_type: bytes) -> bytes:
+    for param in content_type.split(b";")[1:]:
+        key, _, value = param.strip().partition(b"=")
+        if key.strip().lower() == b"boundary":
+            return value.strip().strip(b'"')
+    return b""
 
 
 class RequestMetrics:
@@ -174,17 +234,33 @@ def create_app(settings: ServeSettings, *, models: ModelCache | None = None) -> 
                          queue_size=settings.queue_size, retention_seconds=settings.retention_hours * 3600)
     photo_slots = asyncio.Semaphore(settings.photo_concurrency)
     photo_waiting = [0]
+    event_streams = [0]
+    trimmer = Trimmer()
+    manager.on_finished = trimmer.note  # a video job's buffers are freed when it ends
+
+    async def housekeeping() -> None:
+        """Every few seconds, in a worker thread: the pool's idle threads are ended (anyio ends
+        a thread idle for 10 s only when the pool is next used) and freed memory goes back to
+        the system after a large request or a job (serve/memory.py)."""
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            await run_in_threadpool(trimmer.trim_if_due)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         shutil.rmtree(tmp_dir, ignore_errors=True)  # a killed server's uploads in flight
         tmp_dir.mkdir(parents=True, exist_ok=True)
+        # the worker threads of run_in_threadpool, bounded: photos hold at most their slots,
+        # the rest is short work (copying uploads, probing, answering files)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.photo_concurrency + EXTRA_THREADS
         manager.start()
+        keeper = asyncio.create_task(housekeeping())
         announce = app.state.announce
         if announce is not None:
             announce()
         yield
         app.state.stopping = True
+        keeper.cancel()
         await run_in_threadpool(manager.shutdown, settings.shutdown_grace)
         shutil.rmtree(tmp_dir, ignore_errors=True)
 
@@ -220,6 +296,10 @@ def create_app(settings: ServeSettings, *, models: ModelCache | None = None) -> 
         where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
         metrics.rejections.labels(reason="bad_field").inc()
         return error_response(422, f"{where}: {first.get('msg', 'invalid')}", "bad_field")
+
+    @app.exception_handler(FormRefused)
+    async def _form_refused(request: Request, exc: FormRefused):
+        return error_response(exc.status_code, str(exc.detail), exc.code, {"Connection": "close"})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
@@ -349,6 +429,7 @@ def create_app(settings: ServeSettings, *, models: ModelCache | None = None) -> 
                   alpha_only: bool) -> PhotoResult:
         photo = read_photo(fp, settings.max_pixels, what=name)
         h, w = photo.rgb.shape[:2]
+        trimmer.note()  # its buffers are freed with the answer: housekeeping gives them back then
         image: np.ndarray | None
         if alpha_only:
             _, alpha = replace_photo(photo.rgb, segmenter, matter, None, matting)
@@ -375,7 +456,7 @@ def create_app(settings: ServeSettings, *, models: ModelCache | None = None) -> 
         what = f"bg_file {safe_name(upload.filename, 'background')}"
         kind = await run_in_threadpool(kind_of, raw)
         if kind == "photo":
-            suffix = PHOTO_FORMATS[(await run_in_threadpool(_check_photo_file, raw, settings.max_pixels, what)).format]
+            suffix = PHOTO_FORMATS[await run_in_threadpool(_check_photo_file, raw, settings.max_pixels, what)]
         else:
             await run_in_threadpool(probe_video, raw, settings.max_pixels, settings.max_video_seconds, what)
             suffix = ".vid"
@@ -461,29 +542,43 @@ def create_app(settings: ServeSettings, *, models: ModelCache | None = None) -> 
     async def get_job(job_id: str, owner: Owner) -> JSONResponse:
         return JSONResponse(own_job(job_id, owner).public())
 
+    async def job_stream(job: Job, owner: str):
+        job_id = job.id
+        last = None
+        quiet_since = time.monotonic()
+        while True:
+            state = job.public()
+            if state != last:
+                yield f"event: {state['state']}\ndata: {json.dumps(state)}\n\n"
+                last, quiet_since = state, time.monotonic()
+                if state["state"] in ("done", "failed", "cancelled"):
+                    return
+            elif time.monotonic() - quiet_since > 15:
+                yield ": still here\n\n"
+                quiet_since = time.monotonic()
+            if manager.get(job_id, owner) is None:
+                yield f"event: deleted\ndata: {json.dumps({'id': job_id, 'state': 'deleted'})}\n\n"
+                return
+            if app.state.stopping:
+                return
+            await asyncio.sleep(0.25)
+
     @app.get("/v1/jobs/{job_id}/events", summary="The job's state as server-sent events, until it ends")
     async def job_events(job_id: str, owner: Owner) -> StreamingResponse:
         job = own_job(job_id, owner)
+        if event_streams[0] >= MAX_EVENT_STREAMS:
+            raise ApiError(429, f"{MAX_EVENT_STREAMS} event streams are open: poll GET /v1/jobs/{job_id} instead, "
+                                f"or try again later", "busy", {"Retry-After": "5"})
 
         async def stream():
-            last = None
-            quiet_since = time.monotonic()
-            while True:
-                state = job.public()
-                if state != last:
-                    yield f"event: {state['state']}\ndata: {json.dumps(state)}\n\n"
-                    last, quiet_since = state, time.monotonic()
-                    if state["state"] in ("done", "failed", "cancelled"):
-                        return
-                elif time.monotonic() - quiet_since > 15:
-                    yield ": still here\n\n"
-                    quiet_since = time.monotonic()
-                if manager.get(job_id, owner) is None:
-                    yield f"event: deleted\ndata: {json.dumps({'id': job_id, 'state': 'deleted'})}\n\n"
-                    return
-                if app.state.stopping:
-                    return
-                await asyncio.sleep(0.25)
+            # counted while it runs: a client that drops ends it (Starlette cancels it), and
+            # its finally gives the place back
+            event_streams[0] += 1
+            try:
+                async for event in job_stream(job, owner):
+                    yield event
+            finally:
+                event_streams[0] -= 1
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -518,7 +613,7 @@ def create_app(settings: ServeSettings, *, models: ModelCache | None = None) -> 
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus(request: Request) -> Response:
-        client(request)
+        await client(request)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     static = resources.files("livebg.serve") / "static"
@@ -549,9 +644,9 @@ def _copy_to(source, dest: Path) -> None:
         shutil.copyfileobj(source, out, 1 << 20)
 
 
-def _check_photo_file(path: Path, max_pixels: int, what: str):
+def _check_photo_file(path: Path, max_pixels: int, what: str) -> str:
     with open(path, "rb") as fp:
-        return read_photo(fp, max_pixels, what=what)
+        return check_photo(fp, max_pixels, what=what)
 
 
 def _looks_like_path(bg: str) -> bool:

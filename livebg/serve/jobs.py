@@ -8,14 +8,16 @@ running when the server stopped are marked failed.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import queue
 import secrets
 import shutil
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,13 +97,18 @@ class JobManager:
         self.metrics = metrics
         self.workers = workers
         self.retention = retention_seconds
-        self._queue: queue.Queue[str] = queue.Queue(maxsize=queue_size)
+        self.queue_size = queue_size
+        # the ids of the live queued jobs, oldest first: a job leaves it when a worker takes it
+        # or when it is deleted, so a deleted job's slot is free at once
+        self._waiting: deque[str] = deque()
         self._jobs: dict[str, Job] = {}
         self._cancel: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)  # a job was queued, or the server stops
         self._threads: list[threading.Thread] = []
         self._closing = threading.Event()
         self._saved: dict[str, float] = {}
+        self.on_finished: Callable[[], None] = lambda: None  # after each job a worker ran (memory trim)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -117,12 +124,12 @@ class JobManager:
     def shutdown(self, grace: float) -> None:
         """Stop taking jobs; queued ones fail at once, running ones get ``grace`` seconds to
         finish and are then cancelled and marked failed (their partial files removed)."""
-        self._closing.set()
-        while True:
-            try:
-                job_id = self._queue.get_nowait()
-            except queue.Empty:
-                break
+        with self._ready:
+            self._closing.set()
+            waiting = list(self._waiting)
+            self._waiting.clear()
+            self._ready.notify_all()
+        for job_id in waiting:
             self._finish(job_id, "failed", error="the server stopped before the job ran: submit it again")
         deadline = time.monotonic() + grace
         for thread in self._threads:
@@ -158,20 +165,19 @@ class JobManager:
         return self.root / job_id
 
     def submit(self, job: Job) -> None:
-        if self._closing.is_set():
-            raise QueueFull(5)
-        with self._lock:
-            self._jobs[job.id] = job
-            self._cancel[job.id] = threading.Event()
-        self._save(job)
-        try:
-            self._queue.put_nowait(job.id)
-        except queue.Full:
-            with self._lock:
-                del self._jobs[job.id]
-                del self._cancel[job.id]
+        """Queue a job, or raise QueueFull when ``queue_size`` live jobs are already waiting
+        (the job's folder is then removed)."""
+        with self._ready:
+            full = self._closing.is_set() or len(self._waiting) >= self.queue_size
+            if not full:
+                self._jobs[job.id] = job
+                self._cancel[job.id] = threading.Event()
+                self._save(job, force=True)  # its record first: a worker may take it at once
+                self._waiting.append(job.id)
+                self._ready.notify()
+        if full:
             shutil.rmtree(self.job_dir(job.id), ignore_errors=True)
-            raise QueueFull(self.retry_after()) from None
+            raise QueueFull(5 if self._closing.is_set() else self.retry_after())
         self._count_states()
 
     def retry_after(self) -> int:
@@ -186,21 +192,25 @@ class JobManager:
         return job
 
     def queue_full(self) -> bool:
-        return self._queue.full()
+        return len(self._waiting) >= self.queue_size
 
     def all_jobs(self) -> list[Job]:
         return list(self._jobs.values())
 
     def queue_depth(self) -> int:
-        return self._queue.qsize()
+        """Live jobs waiting for a worker (a deleted one no longer counts)."""
+        return len(self._waiting)
 
     def delete(self, job: Job) -> None:
-        """Cancel (when queued or running) and remove the job and its files."""
+        """Cancel (when queued or running) and remove the job and its files; a queued job's
+        place in the queue is free at once."""
         with self._lock:
-            event = self._cancel.get(job.id)
+            event = self._cancel.pop(job.id, None) if job.state == "queued" else self._cancel.get(job.id)
             running = job.state == "running"
             if job.state == "queued":
                 job.state = "cancelled"
+                with contextlib.suppress(ValueError):
+                    self._waiting.remove(job.id)
             self._jobs.pop(job.id, None)
         if event is not None:
             event.set()
@@ -212,17 +222,15 @@ class JobManager:
     def _work(self) -> None:
         from livebg.jobs.video import run_video
 
-        while not self._closing.is_set():
-            try:
-                job_id = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            self.metrics.queue_depth.set(self._queue.qsize())
-            with self._lock:
-                job = self._jobs.get(job_id)
-                cancel = self._cancel.get(job_id)
-                if job is None or cancel is None or job.state != "queued":
-                    continue  # deleted while it waited
+        while True:
+            with self._ready:
+                while not self._waiting and not self._closing.is_set():
+                    self._ready.wait()
+                if self._closing.is_set():
+                    return
+                job_id = self._waiting.popleft()
+                job = self._jobs[job_id]
+                cancel = self._cancel[job_id]
                 job.state, job.started = "running", time.time()
             self._save(job, force=True)
             job_dir = self.job_dir(job_id)
@@ -253,6 +261,7 @@ class JobManager:
             finally:
                 if job_id not in self._jobs:  # deleted while it ran
                     shutil.rmtree(job_dir, ignore_errors=True)
+                self.on_finished()
 
     def job_config(self, job: Job) -> Config:
         """The job's settings over the server's; strict: damage found while decoding (checked
@@ -315,7 +324,7 @@ class JobManager:
             counts[job.state] = counts.get(job.state, 0) + 1
         for state, n in counts.items():
             self.metrics.jobs.labels(state=state).set(n)
-        self.metrics.queue_depth.set(self._queue.qsize())
+        self.metrics.queue_depth.set(len(self._waiting))
 
     def _janitor(self) -> None:
         while not self._closing.wait(30):

@@ -42,9 +42,9 @@ class Photo:
     format: str  # Pillow's name: JPEG, PNG, …
 
 
-def read_photo(fp: BinaryIO, max_pixels: int, what: str = "file") -> Photo:
-    """Decode an uploaded photo (EXIF orientation applied) or raise MediaError."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def _open_photo(fp: BinaryIO, max_pixels: int, what: str):
+    """The photo opened by Pillow (its header read, no pixel decoded), or MediaError."""
+    from PIL import Image, UnidentifiedImageError
 
     fp.seek(0, 2)
     if fp.tell() == 0:
@@ -66,16 +66,63 @@ def read_photo(fp: BinaryIO, max_pixels: int, what: str = "file") -> Photo:
     if width * height > max_pixels:
         raise MediaError(413, f"{what} is {width}x{height} ({width * height / 1e6:.1f} megapixels); the limit is "
                               f"{max_pixels / 1e6:g}: scale it down", "too_many_pixels")
+    return image
+
+
+def _decode(image, what: str) -> None:
+    """Decode the whole file (a truncated one fails here) or raise MediaError."""
+    from PIL import Image
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image.load()  # the whole file: a truncated one fails here
-            upright = ImageOps.exif_transpose(image)
-            rgb = np.asarray(upright.convert("RGB"))
+            image.load()
     except (OSError, ValueError, SyntaxError) as exc:
         raise MediaError(400, f"{what} is truncated or damaged ({str(exc).splitlines()[0][:80]}): upload a complete copy",
                          "damaged_file") from None
-    return Photo(np.ascontiguousarray(rgb), image.format)
+
+
+def read_photo(fp: BinaryIO, max_pixels: int, what: str = "file") -> Photo:
+    """Decode an uploaded photo (EXIF orientation applied) or raise MediaError.
+
+    One decoded copy at a time besides the array returned: Pillow's copies (the turned
+    image, the RGB one) are made only when needed and closed as soon as the next exists."""
+    from PIL import ImageOps
+
+    image = _open_photo(fp, max_pixels, what)
+    fmt = image.format
+    _decode(image, what)
+    try:
+        if image.getexif().get(0x0112, 1) != 1:  # EXIF orientation: turned
+            turned = ImageOps.exif_transpose(image)
+            image.close()
+            image = turned
+        if image.mode != "RGB":
+            rgb = image.convert("RGB")
+            image.close()
+            image = rgb
+        pixels = np.asarray(image)  # one copy, out of Pillow's buffer
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise MediaError(400, f"{what} is truncated or damaged ({str(exc).splitlines()[0][:80]}): upload a complete copy",
+                         "damaged_file") from None
+    finally:
+        image.close()
+    return Photo(np.ascontiguousarray(pixels), fmt)
+
+
+def check_photo(fp: BinaryIO, max_pixels: int, what: str = "file") -> str:
+    """Check that an upload is a whole photo (a background) without keeping its pixels;
+    returns its format. A JPEG is decoded at 1/8 of its size (every byte still read, so
+    a truncated file is caught); other formats are decoded whole and dropped."""
+    image = _open_photo(fp, max_pixels, what)
+    fmt = image.format
+    try:
+        if fmt in ("JPEG", "MPO"):
+            image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+        _decode(image, what)
+    finally:
+        image.close()
+    return fmt
 
 
 @dataclass

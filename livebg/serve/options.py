@@ -105,8 +105,10 @@ def run_serve(args: argparse.Namespace) -> int:
         raise ConfigError("livebg serve needs its web packages: pip install 'livebg[serve]' "
                           "(scripts/setup.sh installs them)") from None
     from livebg.serve.app import create_app
+    from livebg.serve.memory import tune
     from livebg.serve.models import ModelCache
 
+    tune()  # before the model's threads allocate: freed memory can go back (serve/memory.py)
     settings = settings_from_args(args)
     sock = bind(settings.host, settings.port)  # a taken port fails before the model loads
     models = ModelCache()
