@@ -388,6 +388,7 @@ class PipeWireCamera:
                                f"or use --vcam-backend v4l2loopback for {name}")
         self.width, self.height, self._name = width, height, name
         self.sent = self.dropped = 0
+        library()  # the missing library is told first: without it no daemon can be joined anyway
         problem = daemon_problem()
         if problem:
             raise DeviceError(not_running_message(problem))
