@@ -188,7 +188,7 @@ class Stream:
     and benchmarks, an input connected to a node by name. ``close()`` is safe twice."""
 
     def __init__(self, *, name: str, direction: int, width: int, height: int, fps: float,
-                 properties: dict[str, str], target: str | None = None, on_frame=None):
+                 properties: dict[str, str], target: str | None = None, on_frame=None, copy_frames: bool = True):
         lib = library()
         self._lib = lib
         self.name, self.width, self.height = name, width, height
@@ -200,6 +200,7 @@ class Stream:
         self._left_at: float | None = None  # when the last app stopped reading
         self._changed = threading.Condition()
         self._on_frame = on_frame  # input streams: called with (bytes, header pts ns, header seq)
+        self._copy_frames = copy_frames  # False: on_frame gets b"" (a reader that only counts and times)
         self._stream = None
         self._loop = lib.pw_thread_loop_new(f"livebg-{name}"[:15].encode(), None)
         if not self._loop:
@@ -269,7 +270,8 @@ class Stream:
             data = spa.datas[0]
             chunk = data.chunk.contents
             if data.data and chunk.size:
-                payload = ctypes.string_at(data.data + chunk.offset, min(chunk.size, data.maxsize))
+                size = min(chunk.size, data.maxsize)
+                payload = ctypes.string_at(data.data + chunk.offset, size) if self._copy_frames else b""
                 header = _header(spa)
                 if self._on_frame is not None:
                     self._on_frame(payload, header.pts if header else -1, header.seq if header else -1)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 from pipewire_daemon import GstReader, PipeWireSession
-from conftest import SHARED
+from conftest import REPO, SHARED
 from pyvirtualcam.util import encode_fourcc
 
 from livebg.cli import main
@@ -225,3 +225,19 @@ def test_auto_picks_pipewire_only_without_a_loopback_device(joined, tmp_path, mo
     assert auto_backend(None, loopback_glob=str(tmp_path / "video*")) == "v4l2loopback"
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     assert auto_backend(None, loopback_glob=nothing) is None
+
+
+@pytest.mark.pipewire
+def test_live_benchmark_has_a_pipewire_row():
+    """scripts/bench_live.py --sinks I420,pipewire: both rows in one run, the PipeWire one with its reader."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(REPO / "scripts/bench_live.py"), "--models", "selfie",
+                          "--size", "320x180", "--sinks", "I420,pipewire", "--seconds", "3"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [line.split(" | ") for line in out.stdout.splitlines() if line.startswith("| selfie |")]
+    assert [r[2] for r in rows] == ["I420", "pipewire"] and rows[0][7] == "—"
+    reader_fps = float(rows[1][7].split(",")[0])
+    assert reader_fps > 20, rows[1]
