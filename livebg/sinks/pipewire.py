@@ -220,11 +220,9 @@ class Stream:
         try:
             self._stream = lib.pw_stream_new_simple(lib.pw_thread_loop_get_loop(self._loop), name.encode(), props,
                                                     ctypes.byref(self._events), None)
-            if not self._stream:
-                raise DeviceError(f"PipeWire: could not create the stream {name!r}")
             self._format = spa_pod.i420_enum_format(width, height, rate_fraction(fps))
             self._direction = direction
-            res = self._connect()
+            res = self._connect() if self._stream else -12  # ENOMEM: pw_stream_new_simple gave nothing
         finally:
             lib.pw_thread_loop_unlock(self._loop)
         if res < 0:
