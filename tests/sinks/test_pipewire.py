@@ -139,11 +139,14 @@ def test_readers_leaving_and_coming_back_do_not_stop_the_camera(joined):
             indices = indices[indices.index(100):] if 100 in indices else []
             counts.append(len(indices))
             gaps = sum((b - a) % 256 != 1 for a, b in zip(indices, indices[1:]))
-            assert gaps == 0, (round_, indices)
+            # a reader on a busy machine may hold every buffer for a frame or two; a lost buffer per
+            # killed reader (what the node's renewal undoes) shows as a gap every few frames
+            assert gaps <= 3, (round_, gaps, indices)
             _, longest = send_for(camera, 0.8)  # nobody reads: frames are dropped, never waited for
             assert longest < 0.5
         assert all(n >= 40 for n in counts), counts
         assert camera.sent > 160 and camera.dropped > 0
+        assert camera._stream is not None and camera._stream.renewals >= 4  # once after each reader left
     finally:
         camera.close()
 
