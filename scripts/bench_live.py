@@ -9,7 +9,11 @@ into a recording virtual camera, for a fixed time, once per model.
         --size 640x480,1280x720 --device cpu
 
 ``--sinks``: the pixel format the virtual camera takes natively (v4l2loopback takes I420, the
-OBS backend RGB-like formats): livebg converts to it before handing the frame over.
+OBS backend RGB-like formats): livebg converts to it before handing the frame over. ``pipewire``:
+the PipeWire camera itself, on a private PipeWire daemon started for the run (tests/pipewire_daemon.py),
+with a reader connected as an app would be; its column "to reader" gives the rate the reader got
+frames at and the time from hand-over to the reader (p50 / p95), and "lost at sink" the frames
+it missed after its first one.
 ``--load N``: N other processes keep a core busy each for the whole run (Zoom or Meet take a
 core of their own beside livebg); 0 is an idle machine.
 
@@ -129,30 +133,86 @@ class CpuWhileFlowing:
         return (final[2] - flowing[0][2]) / (final[1] - flowing[0][1])
 
 
-def run_one(model: str, video: Path, seconds: float, extra: list[str], native: str = "I420", load: int = 0) -> dict:
+class PipeWireReader:
+    """An app reading the PipeWire camera ``name``: connects once the node is there, keeps
+    (time received, hand-over to here in ms, the frame's sequence number) per frame in ``frames``."""
+
+    def __init__(self, session, name: str, width: int, height: int, fps: float):
+        self.frames: list[tuple[float, float, int]] = []
+        self._args = (session, name, width, height, fps)
+        self._stream = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-pipewire-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from livebg.sinks import pipewire
+
+        session, name, width, height, fps = self._args
+        while not self._stop.is_set() and f'node.name = "{name}"' not in session.nodes():
+            self._stop.wait(0.2)
+        if self._stop.is_set():
+            return
+
+        def received(_data: bytes, pts: int, seq: int) -> None:
+            self.frames.append((time.perf_counter(), (time.monotonic_ns() - pts) / 1e6, seq))
+
+        self._stream = pipewire.Stream(name=f"{name}-reader", direction=pipewire.DIRECTION_INPUT, width=width,
+                                       height=height, fps=fps, target=name, on_frame=received, copy_frames=False,
+                                       properties={"media.type": "Video", "media.category": "Capture",
+                                                   "media.role": "Camera"})
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        if self._stream is not None:
+            self._stream.close()
+
+
+def run_one(model: str, video: Path, seconds: float, extra: list[str], native: str = "I420", load: int = 0,
+            session=None, size: tuple[int, int] = (0, 0), fps: float = 30.0) -> dict:
+    """One ``livebg cam`` run into a recording backend taking ``native``, or, for ``pipewire``,
+    into the PipeWire camera on ``session`` with a reader connected."""
     sys.path.insert(0, str(REPO / "tests"))
     from live_fakes import recording_backend
 
     from livebg.cli import main
 
     name = f"bench-{abs(hash((model, time.time())))}"
-    record = recording_backend(name, native=native, keep_frames=False)
+    if native == "pipewire":
+        record = PipeWireReader(session, name, *size, fps)
+        vcam = ["--vcam-backend", "pipewire", "--vcam-device", name]
+    else:
+        record = recording_backend(name, native=native, keep_frames=False)
+        vcam = ["--vcam-backend", name]
     hogs = busy_cores(load)
     try:
         with tempfile.TemporaryDirectory() as tmp, CpuWhileFlowing(record) as cpu:
             stats_path = Path(tmp) / "stats.json"
-            code = main(["cam", "--source", str(video), "--vcam-backend", name, "--duration", str(seconds),
+            code = main(["cam", "--source", str(video), *vcam, "--duration", str(seconds),
                          "--model", model, "--stats-json", str(stats_path), "-q", *extra])
             stats = json.loads(stats_path.read_text()) if code == 0 else {}
     finally:
         for hog in hogs:
             hog.terminate()
             hog.wait()
+        if native == "pipewire":
+            record.close()
     if code != 0:
         raise SystemExit(f"livebg cam failed for model {model} (exit {code})")
     stats["sink"], stats["load"] = native, load
     stats["received"] = len(record.frames)
-    stats["lost_at_sink"] = stats["frames_out"] - len(record.frames)
+    if native == "pipewire":
+        # what the reader missed from its first frame on (frames before it connected are not counted)
+        seqs = [seq for _, _, seq in record.frames]
+        stats["lost_at_sink"] = (seqs[-1] - seqs[0] + 1 - len(seqs)) if seqs else stats["frames_out"]
+        to_reader = sorted(ms for _, ms, _ in record.frames)
+        stats["to_reader_p50_ms"] = to_reader[len(to_reader) // 2] if to_reader else float("nan")
+        stats["to_reader_p95_ms"] = to_reader[int(0.95 * (len(to_reader) - 1))] if to_reader else float("nan")
+        times = [t for t, _, _ in record.frames]
+        stats["reader_fps"] = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else float("nan")
+    else:
+        stats["lost_at_sink"] = stats["frames_out"] - len(record.frames)
     stats["cpu_cores"] = cpu.cores()
     stats["model_label"] = Path(model).stem if model.endswith(".onnx") else model
     return stats
@@ -160,14 +220,17 @@ def run_one(model: str, video: Path, seconds: float, extra: list[str], native: s
 
 def table(rows: list[dict]) -> str:
     head = ("model", "size", "sink", "busy cores", "out fps", "latency p50 ms", "latency p95 ms",
-            "mask age p50 / p95 ms (frames)", "dropped at capture", "lost at sink", "masks", "model ms p50", "CPU cores")
+            "to reader fps, p50 / p95 ms", "mask age p50 / p95 ms (frames)", "dropped at capture", "lost at sink",
+            "masks", "model ms p50", "CPU cores")
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
         frame_ms = 1000 / r["source_fps"]
         age = (f"{r['mask_age_p50_ms']:.0f} / {r['mask_age_p95_ms']:.0f} "
                f"({r['mask_age_p50_ms'] / frame_ms:.1f} / {r['mask_age_p95_ms'] / frame_ms:.1f})")
+        reader = (f"{r['reader_fps']:.1f}, {r['to_reader_p50_ms']:.2f} / {r['to_reader_p95_ms']:.2f}"
+                  if "to_reader_p95_ms" in r else "—")
         cells = (r["model_label"], r["size"], r["sink"], str(r["load"]), f"{r['fps']:.1f}", f"{r['latency_p50_ms']:.1f}", f"{r['latency_p95_ms']:.1f}",
-                 age, f"{r['dropped']} of {r['frames_in']}", str(r["lost_at_sink"]), str(r["masks"]),
+                 reader, age, f"{r['dropped']} of {r['frames_in']}", str(r["lost_at_sink"]), str(r["masks"]),
                  f"{r['segment_p50_ms']:.1f}", f"{r['cpu_cores']:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -177,7 +240,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO, help="video to replay as the camera")
     parser.add_argument("--size", default="1280x720", help="camera sizes WxH, comma-separated (default 1280x720)")
-    parser.add_argument("--sinks", default="I420", help="virtual camera formats, comma-separated: I420, RGB (default I420)")
+    parser.add_argument("--sinks", default="I420", help="virtual camera formats, comma-separated: I420, RGB, or pipewire "
+                                                        "for the PipeWire camera on a private daemon (default I420)")
     parser.add_argument("--load", default="0", help="busy competing processes, comma-separated (default 0)")
     parser.add_argument("--fps", type=int, default=30, help="camera rate (default 30)")
     parser.add_argument("--seconds", type=float, default=20.0, help="run time per model (default 20)")
@@ -193,6 +257,27 @@ def main() -> int:
             parser.error(f"--rvm-weights {args.rvm_weights}: no such file")
         if not args.models:
             models.append("rvm")
+    sinks = [sink.strip() for sink in args.sinks.split(",")]
+    session = None
+    if "pipewire" in sinks:  # a private daemon this process joins for the run, stopped at the end
+        sys.path.insert(0, str(REPO / "tests"))
+        from pipewire_daemon import PipeWireSession
+
+        session = PipeWireSession()
+        for key in ("PIPEWIRE_REMOTE", "PIPEWIRE_RUNTIME_DIR"):
+            os.environ.pop(key, None)
+        os.environ["XDG_RUNTIME_DIR"] = session.env["XDG_RUNTIME_DIR"]
+        os.environ["DBUS_SESSION_BUS_ADDRESS"] = session.env["DBUS_SESSION_BUS_ADDRESS"]
+    try:
+        rows = run_all(args, models, sinks, session, extra)
+    finally:
+        if session is not None:
+            session.close()
+    print(table(rows))
+    return 0
+
+
+def run_all(args, models: list[str], sinks: list[str], session, extra: list[str]) -> list[dict]:
     rows = []
     for size in args.size.split(","):
         width, height = (int(v) for v in size.lower().split("x"))
@@ -201,16 +286,15 @@ def main() -> int:
                                       fps=args.fps, seconds=args.seconds)
             for model in models:
                 weights = ["--weights", str(args.rvm_weights)] if model == "rvm" and args.rvm_weights else []
-                for native in args.sinks.split(","):
+                for native in sinks:
                     for load in (int(n) for n in args.load.split(",")):
                         print(f"bench: {model} {size} {native} load {load} for {args.seconds:.0f} s …",
                               file=sys.stderr, flush=True)
                         row = run_one(model, video, args.seconds, ["--bg", args.bg, *weights, *extra],
-                                      native.strip(), load)
+                                      native, load, session, (width, height), args.fps)
                         row["size"] = f"{width}x{height}@{args.fps}"
                         rows.append(row)
-    print(table(rows))
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

@@ -7,15 +7,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The tests of the preview window need a virtual X server, a key sender and a screenshot tool;
-# the web page's tests need a headless browser and its WebDriver. livebg runs without them.
+# the web page's tests need a headless browser and its WebDriver; the PipeWire camera's tests
+# a PipeWire daemon, its session manager and GStreamer's pipewiresrc to read the camera back.
+# livebg runs without them (its PipeWire camera needs only the pipewire package, on the desktop).
 system_packages() {
   local missing=() tool pkg
-  for pair in Xvfb:xvfb xdotool:xdotool import:imagemagick chromium:chromium chromedriver:chromium-driver; do
+  for pair in Xvfb:xvfb xdotool:xdotool import:imagemagick chromium:chromium chromedriver:chromium-driver \
+              pipewire:pipewire wireplumber:wireplumber dbus-daemon:dbus-daemon gst-launch-1.0:gstreamer1.0-tools; do
     tool=${pair%%:*} pkg=${pair#*:}
     command -v "$tool" >/dev/null || missing+=("$pkg")
   done
+  # GStreamer elements are plugins, not commands: pipewiresrc (the tests' reader) and the base and good sets
+  for pair in pipewiresrc:gstreamer1.0-pipewire videoconvert:gstreamer1.0-plugins-base fdsink:gstreamer1.0-plugins-good; do
+    tool=${pair%%:*} pkg=${pair#*:}
+    command -v gst-inspect-1.0 >/dev/null && timeout 30 gst-inspect-1.0 "$tool" >/dev/null 2>&1 || missing+=("$pkg")
+  done
   [ ${#missing[@]} -eq 0 ] && return 0
-  local why="the preview-window and web-page tests need them; livebg itself does not"
+  local why="the preview-window, web-page and PipeWire-camera tests need them; livebg itself does not"
   local sudo=()
   if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo=(sudo -n); else sudo=(none); fi

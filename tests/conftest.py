@@ -26,7 +26,7 @@ if str(TESTS) not in sys.path:  # pytest's default import mode puts it there; ot
 
 
 RVM_FILE = SHARED / "models" / "rvm_mobilenetv3_fp32.onnx"
-SLOW_GROUPS = ("browser", "ray", "rvm", "live_timing", "x11")  # registered in pyproject.toml
+SLOW_GROUPS = ("browser", "ray", "rvm", "live_timing", "x11", "pipewire")  # registered in pyproject.toml
 
 
 def pytest_collection_modifyitems(config, items):

@@ -34,7 +34,7 @@ class LiveOptions:
     mirror: bool = False
     vcam: bool = True
     vcam_device: str | None = None
-    vcam_backend: str | None = None
+    vcam_backend: str | None = "auto"
     preview: bool = False
     duration: float = 0.0  # 0: until stopped
     stats_json: str | None = None
@@ -95,8 +95,12 @@ def add_cam_parser(subparsers, add_common_options: Callable[[argparse.ArgumentPa
     p.add_argument("--mirror", action="store_true", help="mirror the picture, as a selfie view (hotkey m)")
     p.add_argument("--vcam", action=argparse.BooleanOptionalAction, default=True,
                    help="send the result to a virtual camera (default: on)")
-    p.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10 (default: the first one found)")
-    p.add_argument("--vcam-backend", help="pyvirtualcam backend name (default: the platform's: v4l2loopback, obs, …)")
+    p.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10 (default: the first one found); "
+                                         "with --vcam-backend pipewire the camera's name (default livebg)")
+    p.add_argument("--vcam-backend", default="auto",
+                   help="v4l2loopback, pipewire (a PipeWire camera node, for Firefox, Chrome and OBS on PipeWire "
+                        "desktops), obs, or another pyvirtualcam backend; default auto: v4l2loopback where a loopback "
+                        "device exists, else pipewire where PipeWire runs, else the platform's")
     p.add_argument("--preview", action="store_true", help="show the result in a window with hotkeys (h lists them)")
     p.add_argument("--duration", type=float, default=0.0, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--stats-json", metavar="FILE", help="also write the summary statistics to FILE as JSON")

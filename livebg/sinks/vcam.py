@@ -1,4 +1,4 @@
-"""Virtual camera output through pyvirtualcam (v4l2loopback on Linux, OBS on Windows and macOS).
+"""Virtual camera output through pyvirtualcam (v4l2loopback or PipeWire on Linux, OBS on Windows and macOS).
 
 Frames arrive as RGB. The backend's native pixel format is asked for once; when it is one
 OpenCV can produce directly (I420, NV12, YUYV, UYVY, BGR, RGBA), frames are converted here in
@@ -51,9 +51,38 @@ CONVERTERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def backend_names() -> list[str]:
+    """The pyvirtualcam backends, with livebg's PipeWire camera (Linux) registered, and ``auto``."""
     from pyvirtualcam.camera import BACKENDS
 
-    return sorted(BACKENDS)
+    if sys.platform.startswith("linux"):
+        from livebg.sinks import pipewire
+
+        pipewire.register()
+    return sorted(BACKENDS) + ["auto"]
+
+
+LOOPBACK_DEVICES = "/sys/devices/virtual/video4linux/video*"  # v4l2loopback's devices are virtual ones
+
+
+def auto_backend(device: str | None, *, loopback_glob: str = LOOPBACK_DEVICES) -> str | None:
+    """``auto``: v4l2loopback where a loopback device exists (or a /dev path is asked for), else
+    PipeWire where its daemon answers, else None (pyvirtualcam tries each and says why each failed)."""
+    import glob
+
+    if not sys.platform.startswith("linux"):
+        return None
+    if (device or "").startswith("/dev/") or glob.glob(loopback_glob):
+        return "v4l2loopback"
+    from livebg.sinks import pipewire
+
+    if pipewire.daemon_running():
+        return "pipewire"
+    return None
+
+
+# Backends whose native format is known without opening them (opening twice would make a camera
+# node appear, vanish and appear again in the apps' lists).
+KNOWN_NATIVE = {"pipewire": "I420"}
 
 
 # pyvirtualcam's v4l2loopback backend when the device refuses the format (VIDIOC_S_FMT failed)
@@ -109,7 +138,8 @@ def no_device_message(reason: str, device: str | None) -> str:
     what = f"virtual camera {device} cannot be used" if device else "no virtual camera device found"
     if sys.platform.startswith("linux"):
         how = (f"create one with `{MODPROBE}` (package v4l2loopback-dkms; Chrome and Meet only list it with "
-               f"exclusive_caps=1) and pass --vcam-device /dev/video10")
+               f"exclusive_caps=1) and pass --vcam-device /dev/video10, or on a PipeWire desktop use "
+               f"--vcam-backend pipewire")
     else:
         how = "install OBS Studio and start its Virtual Camera once"
     return f"{what} ({reason}): {how}, or run with --no-vcam"
@@ -127,11 +157,16 @@ class VirtualCamera:
         if backend is not None and backend not in backend_names():
             known = ", ".join(backend_names()) or "none on this platform"
             raise DeviceError(f"unknown virtual camera backend {backend!r}: use one of {known}")
+        if backend == "auto":
+            backend = auto_backend(device)
         self.width, self.height, self.fps = width, height, fps
         self.size = (width + width % 2, height + height % 2)  # what the camera is opened at
         self.frames = 0
         self._camera = None
-        self._camera = self._open(pyvirtualcam, pyvirtualcam.PixelFormat.RGB, device, backend)
+        if backend in KNOWN_NATIVE:
+            self._camera = self._open(pyvirtualcam, pyvirtualcam.PixelFormat[KNOWN_NATIVE[backend]], device, backend)
+        else:
+            self._camera = self._open(pyvirtualcam, pyvirtualcam.PixelFormat.RGB, device, backend)
         native = self._camera.native_fmt
         self.native_format = native.name if native is not None else None
         if native is not None and native.name != "RGB" and native.name in CONVERTERS:
@@ -146,6 +181,8 @@ class VirtualCamera:
         try:
             return pyvirtualcam.Camera(*self.size, self.fps, fmt=fmt, device=device, backend=backend)
         except RuntimeError as exc:
+            if backend == "pipewire":  # its messages are already one line saying what to do
+                raise DeviceError(str(exc).removeprefix("'pipewire' backend: ")) from None
             refused = REFUSED.search(str(exc))
             if refused:
                 where = device or refused.group(1)
