@@ -11,6 +11,7 @@ from conftest import RVM_FILE
 
 from livebg.config import ModelConfig
 from livebg.evaluation import iou, load_labeled, zoomed
+from livebg.frames.cuts import CutDetector
 from livebg.segment.factory import load_segmenter
 from livebg.segment.rvm import (
     MODEL_SHORT_SIDE,
@@ -100,17 +101,19 @@ def test_the_size_is_chosen_again_after_a_cut(sized, clips):
     h, w = full_body[0][1].shape
     closer = [cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR) for img, _ in portrait[:3]]
     stream = sized.stream()
+    cuts = CutDetector()  # found once a frame upstream, as the segment stage finds them
     for img in closer:
-        stream.predict([img])
+        stream.predict([img], cuts=[cuts(img)])
     assert stream.short == MODEL_SHORT_SIDE_PORTRAIT
-    after_cut = stream.predict([full_body[0][0]], cuts=[True])[0].alpha  # the same frame size, another shot
+    after_cut = stream.predict([full_body[0][0]], cuts=[cuts(full_body[0][0])])[0].alpha  # the same frame size, another shot
     assert stream.short == MODEL_SHORT_SIDE and stream.resets == 1
     np.testing.assert_allclose(after_cut, RvmSegmenter(RVM_FILE, threads=2).stream().predict([full_body[0][0]])[0].alpha,
                                atol=1e-5)
-    stream.predict([closer[0]])  # and back
+    stream.predict([closer[0]], cuts=[cuts(closer[0])])  # and back
     assert stream.short == MODEL_SHORT_SIDE_PORTRAIT and stream.portrait_shots == 2
     stream.reset()
-    stream.predict([closer[1]])
+    cuts.reset()
+    stream.predict([closer[1]], cuts=[cuts(closer[1])])
     assert stream.short == MODEL_SHORT_SIDE_PORTRAIT and stream.portrait_shots == 3
 
 
