@@ -8,7 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from livebg.sources import FrameSource, ImageSequenceSource, VideoFileSource, open_source
+from livebg.sources import (
+    FrameSource,
+    ImageSequenceSource,
+    VideoFileSource,
+    open_source,
+)
 from livebg.sources.video import FrameRange
 
 
