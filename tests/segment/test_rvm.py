@@ -309,11 +309,11 @@ def test_the_colour_outside_rvms_box_is_the_frames_near_it_and_zero_further():
     COLOUR_RING px (the edge colour's box, EXTENT_PAD wider than the alpha, may reach a little
     past a side, and must not blend black there) and zeros beyond, where nobody is."""
     from livebg.segment.region import Box
-    from livebg.segment.rvm import COLOUR_RING, _colour_around
+    from livebg.segment.rvm import COLOUR_RING, colour_around
 
     small = np.random.default_rng(0).integers(1, 256, (100, 160, 3), dtype=np.uint8)
     box = Box(32, 16, 112, 100)  # touches the bottom edge
-    colour = _colour_around(small, box)
+    colour = colour_around(small, box)
     near = np.zeros((100, 160), bool)
     near[max(0, box.y0 - COLOUR_RING):box.y1 + COLOUR_RING, box.x0 - COLOUR_RING:box.x1 + COLOUR_RING] = True
     near[box.slices()] = False
