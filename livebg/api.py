@@ -17,6 +17,7 @@ from livebg.composite.base import Background
 from livebg.composite.blend import Compositor
 from livebg.composite.factory import open_background
 from livebg.config import Config, apply_settings, load_config
+from livebg.frames.cuts import CutDetector
 from livebg.jobs import VideoResult, run_images, run_video
 from livebg.matte.matter import Matter
 from livebg.segment.base import Segmenter
@@ -54,6 +55,8 @@ class BackgroundReplacer:
         self.config = _config(config, settings)
         self.segmenter = segmenter or load_segmenter(self.config.model)[0]
         self._predictor = self.segmenter.stream()
+        # scene cuts, found once a frame and given to the model and the matte alike
+        self._cuts = CutDetector(self.config.smoothing.cut_threshold)
         self.matter = Matter(self.config, edge_threshold=self.segmenter.edge_threshold)
         self.fps = Fraction(fps).limit_denominator(1001)
         self._background: Background | None = None
@@ -72,8 +75,9 @@ class BackgroundReplacer:
     def matte(self, frame: np.ndarray) -> np.ndarray:
         """The float32 alpha (H, W) in [0, 1] for the next frame of the stream."""
         self._check(frame)
-        prob = self._predictor.predict([frame])[0]
-        return self.matter(prob, frame)
+        cut = self._cuts(frame)
+        prob = self._predictor.predict([frame], cuts=[cut])[0].alpha
+        return self.matter(prob, frame, cut=cut)
 
     def __call__(self, frame: np.ndarray, t: float | None = None) -> np.ndarray:
         """The next output frame; ``t`` (seconds) pairs it with a video background (default: frame count / fps)."""
@@ -93,6 +97,7 @@ class BackgroundReplacer:
     def reset(self) -> None:
         self.matter.reset()
         self._predictor.reset()
+        self._cuts.reset()
         if self._compositor is not None:
             self._compositor.reset()
 

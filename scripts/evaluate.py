@@ -125,7 +125,7 @@ def evaluate(labeled: str, base: Config, rows: dict[str, dict | str | None], lim
             else:
                 segmenter = load_segmenter(model)[0].stream()  # as a video job runs it
             started = time.perf_counter()
-            probs = [segmenter.predict([image])[0] for image, _ in pairs]
+            probs = [segmenter.predict([image])[0].alpha for image, _ in pairs]
             runs[key] = probs, time.perf_counter() - started
         return runs[key]
 
@@ -165,7 +165,7 @@ def mattes(matter: Matter | None, probs, images) -> list:
     if matter is None:
         return [seeds_alpha_from_probability(prob, image.shape[1::-1]).astype("float32")
                 for prob, image in zip(probs, images)]
-    return [alpha for _, alpha in matter.stream((None, prob, image) for prob, image in zip(probs, images))]
+    return [alpha for _, alpha in matter.stream((None, prob, image, None) for prob, image in zip(probs, images))]
 
 
 def lag_table(base: Config) -> list[dict]:

@@ -97,7 +97,7 @@ def alpha_function(row: str, base: Config, weights: str | None):
         from livebg.segment.weights import fetch_rvm
 
         raw = RvmSegmenter(fetch_rvm(weights_file=weights or ""), model_short=256, source_short=0, threads=0)
-        return lambda image: np.clip(raw.predict([image])[0], 0, 1)
+        return lambda image: np.clip(raw.predict([image])[0].alpha, 0, 1)
     config = base.override("model", fast=True) if row == "fast" else base
     segmenter, _ = load_segmenter(config.model)
     matter = Matter(config.override("smoothing", method="none"), edge_threshold=segmenter.edge_threshold)

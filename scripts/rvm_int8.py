@@ -41,14 +41,14 @@ def float_graph(path: str | Path) -> Any:
     import onnx
     from onnx import version_converter
 
-    from livebg.segment import graph
+    from livebg.segment import onnx_rewrites
     from livebg.segment.rvm import without_refiner
 
     model = onnx.load_model(str(path))
     if not without_refiner(model):
         raise SystemExit(f"{path}: RVM's refiner is not where livebg expects it (use rvm_mobilenetv3_fp32.onnx "
                          "of RVM's v1.0.0 release)")
-    graph.aligned_conv_inputs(model)
+    onnx_rewrites.aligned_conv_inputs(model)
     return version_converter.convert_version(model, OPSET)
 
 
@@ -81,7 +81,13 @@ def build_int8(weights: str | Path, video: str, output: str | Path, *, frames: i
     """Calibrate on ``video`` and write the int8 file to ``output`` (whole, then renamed).
     Returns the number of calibration samples."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     from livebg.segment.rvm import PRECISION_KEY, REFINER_CUT, REFINER_KEY
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from livebg.segment.base import Segmenter
+from livebg.segment.base import Prediction, Segmenter
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -182,11 +182,11 @@ class ConstantSegmenter(Segmenter):
     def describe(self) -> str:
         return f"constant {self.value}"
 
-    def predict(self, frames):
+    def predict(self, frames, *, cuts=None):
         self.calls += len(frames)
         if self.fail_at is not None and self.calls > self.fail_at:
             raise RuntimeError("segmenter failed on purpose")
-        return [np.full((16, 16), self.value, np.float32) for _ in frames]
+        return [Prediction(np.full((16, 16), self.value, np.float32)) for _ in frames]
 
 
 def read_video(path: Path):

@@ -106,7 +106,7 @@ def doctor(shared, segmenter):
             if len(yuvs) == 10:
                 break
     rgbs = [rgb_of(y) for y in yuvs]
-    probs = [segmenter.predict([rgb])[0] for rgb in rgbs]
+    probs = [segmenter.predict([rgb])[0].alpha for rgb in rgbs]
     return yuvs, rgbs, probs
 
 

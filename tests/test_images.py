@@ -35,7 +35,7 @@ def read_rgb(path) -> np.ndarray:
 
 def model_mask(segmenter, rgb: np.ndarray) -> np.ndarray:
     """The segmenter's own probability, upsampled to the photo: the reference for the output alpha."""
-    prob = segmenter.predict([rgb])[0]
+    prob = segmenter.predict([rgb])[0].alpha
     return cv2.resize(prob, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 

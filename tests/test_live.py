@@ -81,7 +81,7 @@ def test_virtual_camera_gets_the_composited_person_at_the_source_rate(tmp_path, 
     for i in (5, n // 2, n - 1):
         rgb = record.rgb(i)
         background = np.abs(rgb.astype(np.int16) - (0, 0, 255)).max(axis=2) < 40
-        prob = selfie.predict([rgb])[0]
+        prob = selfie.predict([rgb])[0].alpha
         person = cv2.resize(prob, (960, 540), interpolation=cv2.INTER_LINEAR) > 0.5
         foreground = ~background
         iou = (foreground & person).sum() / (foreground | person).sum()
@@ -99,7 +99,7 @@ class SlowSegmenter(Segmenter):
     def describe(self) -> str:
         return f"slow {self.inner.describe()}"
 
-    def predict(self, frames):
+    def predict(self, frames, *, cuts=None):
         time.sleep(self.delay)
         return self.inner.predict(frames)
 

@@ -91,7 +91,7 @@ def test_rvm_default_beats_rvm_raw_on_a_walker_and_a_group(shared, tmp_path, rvm
         pairs = load_labeled(root)
         alphas = lucia_alphas(video, tmp_path, clip)
         stream = reference.stream()
-        raw = [stream.predict([image])[0] for image, _ in pairs]
+        raw = [stream.predict([image])[0].alpha for image, _ in pairs]
         scores = {}
         for name, mattes in (("livebg", alphas), ("raw", raw)):
             flicker = FlickerMeter()

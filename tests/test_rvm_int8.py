@@ -39,7 +39,7 @@ def test_the_int8_file_runs_as_weights_keeps_the_contract_and_follows_float32(in
     # (the int8 scores on whole clips are in docs/quality.md)
     fp32, int8 = RvmSegmenter(RVM_FILE, threads=2).stream(), segmenter.stream()
     for image, _ in load_labeled(shared / "media/labeled/davis_parkour", 6):
-        a8, a32 = int8.predict([image])[0], fp32.predict([image])[0]
+        a8, a32 = int8.predict([image])[0].alpha, fp32.predict([image])[0].alpha
         assert a8.shape == a32.shape and a8.dtype == np.float32
         diff = np.abs(a8 - a32)
         assert diff.mean() < 0.01 and iou(a8, a32 > 0.5) > 0.92, (diff.mean(), iou(a8, a32 > 0.5))

@@ -1,12 +1,15 @@
 """Scene cuts: a small grey thumbnail of each frame, and whether two of them differ as the frames
-on either side of a cut do. Used by the smoother (to drop its past) and by recurrent models
-(to drop their state), so both agree on where a shot starts.
+on either side of a cut do. Detected once per frame, where the frame enters the pipeline (a
+video job's segment stage, the API's replacer, the live mask thread), with ``[smoothing]
+cut_threshold``, and carried with the frame to the recurrent model (which drops its state) and
+to the smoother (which drops its past), so both agree on where a shot starts.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from livebg.frames.frame import Frame
 from livebg.frames.resize import shrink
 
 THUMB_SIZE = (64, 36)
@@ -29,6 +32,17 @@ def thumbnail(frame: np.ndarray) -> np.ndarray:
     return thumb
 
 
+def frame_thumbnail(frame: Frame) -> np.ndarray:
+    """The ``thumbnail`` of a Frame from what it holds already: its RGB picture, else its Y plane
+    (limited range, brought to the full range of the RGB frame's grey): nothing converted."""
+    if frame.image is not None:
+        return thumbnail(frame.image)
+    thumb = thumbnail(frame.i420()[:frame.height])
+    thumb -= 16 / 255
+    thumb *= 255 / 219
+    return thumb
+
+
 def cut_between(a: np.ndarray, b: np.ndarray, threshold: float = CUT_THRESHOLD) -> bool:
     """True when two ``thumbnail``s differ as the frames on either side of a scene cut do."""
     return float(cv2.absdiff(a, b).mean()) > threshold
@@ -44,8 +58,12 @@ class CutDetector:
     def reset(self) -> None:
         self._thumb = None
 
-    def __call__(self, frame: np.ndarray) -> bool:
-        """True when ``frame`` (RGB or grey) starts a new shot; the first frame does not."""
-        thumb = thumbnail(frame)
+    def __call__(self, frame: np.ndarray | None = None, *, thumb: np.ndarray | None = None) -> bool:
+        """True when ``frame`` (RGB or grey), or the ``thumbnail`` of it given as ``thumb``, starts
+        a new shot; the first frame after ``reset()`` does not."""
+        if thumb is None:
+            if frame is None:
+                raise TypeError("a cut detector needs the frame or its thumbnail")
+            thumb = thumbnail(frame)
         previous, self._thumb = self._thumb, thumb
         return previous is not None and cut_between(previous, thumb, self.threshold)

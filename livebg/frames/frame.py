@@ -59,3 +59,13 @@ class ForegroundEstimate(NamedTuple):
     (``matte.foreground.model_foreground``)."""
     colour: np.ndarray  # RGB float32 h x w x 3 in [0, 1]
     alpha: np.ndarray  # float32 h x w in [0, 1]
+
+
+# Where the model's alpha stays at or below EXTENT_LEVEL, the frame keeps its own colour: that is
+# the background, which livebg's matte hides. Only the box around the rest, EXTENT_PAD model px
+# wider (the bilinear resize's reach, and livebg's refinement spreading the edge a little), is
+# blended (matte.foreground): on a seated speaker about half the frame, on a dancer a fifth
+# (docs/speed.md). Here, below both stages, because the model's side (segment.rvm.colour)
+# fills the frame's own colour that far around the box it ran on.
+EXTENT_LEVEL = 0.01
+EXTENT_PAD = 8

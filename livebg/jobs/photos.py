@@ -188,7 +188,7 @@ def replace_photo(image: np.ndarray, segmenter: Segmenter, matter: Matter, compo
     """One photo (RGB uint8): the composited picture (None without a compositor) and its alpha
     (float32 HxW). ``matter`` must not smooth in time: photos are unrelated."""
     camera = image
-    prob = segmenter.predict([image])[0]
+    prob = segmenter.predict([image])[0].alpha
     alpha = matter(prob, image)
     if matting:
         from livebg.matte.photo import matte_photo

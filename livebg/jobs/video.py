@@ -31,7 +31,7 @@ from livebg.segment.base import Segmenter
 from livebg.segment.factory import load_segmenter
 from livebg.signals import Caught, second_stop, signals_noted
 from livebg.sinks import VideoFileSink, open_frame_sink, plan_output
-from livebg.sources import VideoFileSource, is_photo, open_source
+from livebg.sources import FrameSource, is_photo, open_source
 from livebg.sources.video import FrameRange
 
 
@@ -71,10 +71,10 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
     bg_spec = config.background.bg
     transparent = bg_spec.strip().lower() == "transparent"
     source = open_source(input_spec, fps=config.input.fps or SEQUENCE_FPS, strict=config.input.strict)
-    if isinstance(source, VideoFileSource) and config.input.fps:
+    if source.own_rate and config.input.fps:
         log(f"fps {config.input.fps:g} (--fps or the preset) is for image sequences and photos: "
             f"{source.name} keeps its own {float(source.rate):.3f} fps")
-    if frames is not None and not isinstance(source, VideoFileSource):
+    if frames is not None and not source.seekable:
         source.close()
         raise InputError(f"{input_spec}: a frame range needs a video file, not an image sequence")
     if is_photo(input_spec):
@@ -106,15 +106,16 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         alpha_sink = open_frame_sink(alpha_plan, gray=True, **common) if alpha_plan else None
         if alpha_sink:
             sinks.append(alpha_sink)
-        if isinstance(source, VideoFileSource) and not source.orientation.upright:
-            log(f"{source.name} is stored {source.stored_width}x{source.stored_height} and {source.orientation.describe()} "
+        if not source.orientation.upright:
+            stored_width, stored_height = source.stored_size()
+            log(f"{source.name} is stored {stored_width}x{stored_height} and {source.orientation.describe()} "
                 f"for display (a phone video): livebg works on it upright, {source.width}x{source.height}")
         detail(f"{source.name}: {source.width}x{source.height} at {float(source.rate):.3f} fps, "
             f"{frames_text(source.frame_count) if source.frame_count else 'an unknown number of frames'} -> {out_plan.label}"
             + (f" (audio {'copied' if sink.audio.copy else 're-encoded'})" if isinstance(sink, VideoFileSink) and sink.audio else ""))
 
         matter = Matter(config, edge_threshold=segmenter.edge_threshold)
-        if frames is not None and isinstance(source, VideoFileSource):
+        if frames is not None:
             source.restrict(frames, tail=matter.frames_held)
         compositor = Compositor(background, config.background.light_wrap,
                                 device="cuda" if segmenter.device == "cuda" else None,
@@ -197,10 +198,8 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         source.close()
 
 
-def damage_note(source) -> str:
+def damage_note(source: FrameSource) -> str:
     """What a damaged input cost, in a line ("" for an intact one)."""
-    if not isinstance(source, VideoFileSource):
-        return ""
     parts = []
     if source.damaged:
         spans = ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in source.damaged[:4])

@@ -13,7 +13,10 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from livebg.frames.cuts import CUT_THRESHOLD, CutDetector
 from livebg.live.sizing import FALLBACK, LiveSizer, SizeChange
+from livebg.segment.base import Predictor, Segmenter
+from livebg.segment.rvm import RvmStream
 from livebg.sources.camera import LiveCapture
 
 FIRST_MASK_TIMEOUT = 10.0  # seconds to wait for the very first mask before showing anything
@@ -42,21 +45,25 @@ class MaskWorker:
     not wait for (SLOW_MODEL_NICE) so that it never holds the output back; 0 leaves it as it is.
     """
 
-    def __init__(self, *, segmenter, capture: LiveCapture, keep: int = 4, seconds: float | None = None,
-                 nice: int = 0, sizer: LiveSizer | None = None, fallback=None, keep_grey: bool = False,
-                 log: Callable[[str], None] | None = None):
+    def __init__(self, *, segmenter: Segmenter, capture: LiveCapture, keep: int = 4, seconds: float | None = None,
+                 nice: int = 0, sizer: LiveSizer | None = None, fallback: Segmenter | None = None,
+                 keep_grey: bool = False, log: Callable[[str], None] | None = None,
+                 cut_threshold: float = CUT_THRESHOLD):
         """``sizer``: changes the working size of an RVM stream as its calls' time asks
         (``live.sizing``), and ``fallback`` (a segmenter, the selfie model) takes over below the
         smallest size. ``keep_grey``: masks keep their frame's small grey picture (carrying
-        them along the optical flow onto a newer frame, ``LiveLoop``)."""
-        self.segmenter = segmenter.stream()
-        self.primary = self.segmenter
+        them along the optical flow onto a newer frame, ``LiveLoop``). ``cut_threshold``: the
+        scene cuts between the frames this thread segments (the newest ones: it skips some),
+        found here once a frame and given to the model."""
+        self.segmenter: Predictor = segmenter.stream()
+        self.primary: Predictor = self.segmenter
         self.fallback = fallback.stream() if fallback is not None else None
+        self.cuts = CutDetector(cut_threshold)
         self.sizer = sizer
         self.keep_grey = keep_grey
         self.log = log or (lambda message: None)
         if sizer is not None:
-            self.segmenter.set_short(sizer.short)
+            self.primary_sized().set_short(sizer.short)
         self.nice = nice
         self._forget = threading.Event()
         self.capture = capture
@@ -100,10 +107,12 @@ class MaskWorker:
                 if self._forget.is_set():
                     self._forget.clear()
                     self.segmenter.reset()
+                    self.cuts.reset()
                 started = time.perf_counter()
                 segmenter = self.segmenter
                 image = frame.image if frame.image is not None else frame.rgb()  # captured frames are RGB
-                prob = segmenter.predict([image])[0]
+                cut = self.cuts(image)
+                prob = segmenter.predict([image], cuts=[cut])[0].alpha
                 spent = time.perf_counter() - started
                 self.seconds = spent if self.seconds is None else 0.8 * self.seconds + 0.2 * spent
                 self._predict_ms.append(spent * 1000)
@@ -135,8 +144,14 @@ class MaskWorker:
         if self.segmenter is not self.primary:
             self.primary.reset()
             self.segmenter = self.primary
-        self.primary.set_short(change.short)
+        self.primary_sized().set_short(change.short)
         self.log(f"cam: RVM now at {change.short} px: {change.reason}")
+
+    def primary_sized(self) -> RvmStream:
+        """The primary stream, which a ``sizer`` resizes: RVM's."""
+        if not isinstance(self.primary, RvmStream):
+            raise TypeError(f"live sizing is for RVM's stream, not {type(self.primary).__name__}")
+        return self.primary
 
     def pick(self, index: int) -> Mask | None:
         """The newest mask of a frame at or before ``index``; else the oldest one after it."""

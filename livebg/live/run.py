@@ -33,7 +33,7 @@ from livebg.live.record import AlphaRecorder
 from livebg.live.sizing import LIVE_BUDGET, LiveSizer, startup_size
 from livebg.live.stats import _percentile, stats_line
 from livebg.matte.matter import Matter
-from livebg.segment.base import Segmenter
+from livebg.segment.base import Predictor
 from livebg.segment.rvm import RvmSegmenter, RvmStream
 from livebg.signals import StopOnSignal
 from livebg.sources.camera import LiveCapture, open_capture_device
@@ -130,7 +130,7 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             # predict() settles a photo over several runs), on streams of their own (the camera's
             # starts from a fresh state), the timed one new (a model may reuse a call on a
             # repeated frame: that is not its time)
-            def new_stream() -> Segmenter:
+            def new_stream() -> Predictor:
                 stream = segmenter.stream()
                 if sizer is not None and isinstance(stream, RvmStream):
                     stream.set_short(sizer.short)
@@ -138,7 +138,7 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
 
             new_stream().predict([warm])  # a first call at the camera's size (resizes, crop pass); keep it out of the live numbers
             started = time.perf_counter()
-            warm_prob = new_stream().predict([warm])[0]
+            warm_prob = new_stream().predict([warm])[0].alpha
             seconds = time.perf_counter() - started
             matter = Matter(config, edge_threshold=segmenter.edge_threshold)
             # one pass of the whole chain (the smoother's kernel is loaded when Matter is made; this
@@ -164,7 +164,7 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             # a matting model slower than the camera (RVM on a CPU): its masks are carried along
             # the optical flow onto the newer frames they are composited on
             carry = slow and isinstance(segmenter, RvmSegmenter)
-            worker = MaskWorker(segmenter=segmenter, capture=capture, seconds=seconds,
+            worker = MaskWorker(segmenter=segmenter, capture=capture, seconds=seconds, cut_threshold=config.smoothing.cut_threshold,
                                 nice=SLOW_MODEL_NICE if slow else 0, sizer=sizer, fallback=fallback,
                                 keep_grey=carry or sizer is not None, log=report)
             state = ViewState(mirror=options.mirror)

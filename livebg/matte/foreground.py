@@ -29,7 +29,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from livebg.frames.frame import ForegroundEstimate
+# where the estimate is blended: EXTENT_LEVEL, EXTENT_PAD (frames/frame.py, beside ForegroundEstimate)
+from livebg.frames.frame import EXTENT_LEVEL, EXTENT_PAD, ForegroundEstimate
 from livebg.frames.yuv import frame_size, i420_planes
 
 BAND = (0.01, 0.99)
@@ -107,12 +108,6 @@ def _levels(colour: np.ndarray) -> np.ndarray:
     return cv2.merge([cv2.convertScaleAbs(colour[..., k], alpha=255.0) for k in range(3)])
 
 
-# Where the model's alpha stays at or below EXTENT_LEVEL, the frame keeps its own colour: that is
-# the background, which livebg's matte hides. Only the box around the rest, EXTENT_PAD model px
-# wider (the bilinear resize's reach, and livebg's refinement spreading the edge a little), is
-# blended: on a seated speaker about half the frame, on a dancer a fifth (docs/speed.md).
-EXTENT_LEVEL = 0.01
-EXTENT_PAD = 8
 
 
 def extent(alpha: np.ndarray, height: int, width: int) -> tuple[int, int, int, int] | None:

@@ -3,8 +3,9 @@
 ``ema`` blends each new map with the previous result at a fixed strength. ``adaptive`` does
 the same per pixel, but lowers the weight linearly with the change in probability, to zero
 where it moved by ``motion_threshold`` or more: a still matte stops shimmering while a moving
-arm is followed at once, without a trailing ghost. A scene cut (a large change in a small thumbnail of the
-frame) resets the state.
+arm is followed at once, without a trailing ghost. A scene cut resets the state: the caller says
+where one is (``cut``), detected once per frame by ``frames.cuts.CutDetector`` with the same
+``cut_threshold`` the recurrent model's state is dropped at.
 
 ``neighbour_average`` is the look-ahead step of file jobs, before the smoother: each frame's
 map is averaged with the raw maps of the frames before and after it, per pixel only where the
@@ -26,7 +27,6 @@ import cv2
 import numpy as np
 
 from livebg.config import SmoothingConfig
-from livebg.frames.cuts import cut_between, thumbnail
 
 NEIGHBOUR_WEIGHT = 0.5  # weight of a neighbour's map (the frame's own: 1) where the picture is unchanged
 PICTURE_TOLERANCE = 0.1  # a guide change (0..1) at which a neighbour's weight has fallen to 0
@@ -60,8 +60,7 @@ class TemporalSmoother:
         self.config = config or SmoothingConfig()
         self.config.validate()
         self.state: np.ndarray | None = None
-        self._thumb: np.ndarray | None = None
-        self.cuts = 0
+        self.cuts = 0  # the scene cuts it was told of
         if self.config.method == "adaptive":
             # load the compiled kernel now (slow the first time in a process),
             # at startup, not in the middle of the second frame
@@ -70,30 +69,12 @@ class TemporalSmoother:
     def reset(self) -> None:
         """Forget the past: call at the start of a job, on scene cuts and on effect toggles."""
         self.state = None
-        self._thumb = None
 
-    def is_cut(self, frame: np.ndarray | None = None, *, thumb: np.ndarray | None = None) -> bool:
-        """True when ``frame`` differs from the previous one as a scene cut does. ``frame`` is the
-        RGB frame or any grey version of it (uint8, or float in [0, 1]), or ``thumb`` its
-        ``thumbnail`` when the caller has made it already (the matte stage makes it from its
-        small guide image, which is much cheaper to shrink than the frame)."""
-        if thumb is None:
-            if frame is None:
-                raise TypeError("is_cut needs the frame or its thumbnail")
-            thumb = thumbnail(frame)
-        previous, self._thumb = self._thumb, thumb
-        return previous is not None and self.differ_as_a_cut(previous, thumb)
-
-    def differ_as_a_cut(self, a: np.ndarray, b: np.ndarray) -> bool:
-        """True when two ``thumbnail``s differ as the frames on either side of a scene cut do."""
-        return cut_between(a, b, self.config.cut_threshold)
-
-    def __call__(self, prob: np.ndarray, frame: np.ndarray | None = None, *,
-                 thumb: np.ndarray | None = None) -> np.ndarray:
-        """Smooth one float32 probability map; ``frame`` (RGB or grey), or its ``thumbnail``,
-        enables scene-cut detection."""
+    def __call__(self, prob: np.ndarray, *, cut: bool = False) -> np.ndarray:
+        """Smooth one float32 probability map; ``cut``: a new shot starts at this frame (the
+        past is dropped)."""
         cfg = self.config
-        if (frame is not None or thumb is not None) and self.is_cut(frame, thumb=thumb):
+        if cut:
             self.cuts += 1
             self.state = None
         if cfg.method == "none" or cfg.strength == 0 or self.state is None or self.state.shape != prob.shape:

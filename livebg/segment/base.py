@@ -1,8 +1,11 @@
-"""The Segmenter base class every model back end implements, and helpers they share.
+"""The base classes every model back end implements: ``Segmenter`` (a loaded model) and
+``Predictor`` (what ``predict`` runs on: a model, or the per-stream state ``stream()`` gives), the
+``Prediction`` they return, and helpers they share.
 """
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -17,25 +20,27 @@ VOC_CATEGORIES = (
 )
 
 
-class Segmenter(abc.ABC):
-    """A model that turns frames into person probability maps.
+@dataclass(frozen=True)
+class Prediction:
+    """What a model gives for one frame, at the size the model saw it: ``alpha``, float32 HxW in
+    [0, 1] (a person probability for a segmentation model, an alpha for a matting one), and
+    ``foreground``, a matting model's estimate of the foreground's own colour (RVM's ``fgr``),
+    RGB float32 HxWx3 in [0, 1], or None for models that give none."""
+    alpha: np.ndarray
+    foreground: np.ndarray | None = None
 
-    A back end must set ``name`` and implement ``describe()`` and ``predict()``. Everything else
-    has a default that suits a stateless model with no fast paths; override what applies:
 
-    - ``reads_planes``: True when ``predict`` may be given ``frames.yuv.I420Image`` views of a
-      YUV frame instead of RGB arrays (it only reads them through ``frames.yuv.downscale``);
-    - ``input_size``: the model's fixed input (w, h), or None when it takes any size;
-    - ``infer_size``: the short side the model infers at (what a map's resolution is);
-    - ``stream()``: the predictor for consecutive frames of one video (a stateful one, such as
-      the crop follower or a recurrent model, has its own ``reset()``); ``stream_note``: what
-      it adds to the startup line;
-    - ``last_foreground``: for a matting model that estimates the foreground's own colour
-      (RVM's ``fgr``), that estimate for the last frame ``predict`` was given, RGB float32 in
-      [0, 1] at the size the model saw it; None (the default) for models that give none. Read it
-      on the thread that called ``predict``, right after the call;
-    - ``reset()``: forget state between unrelated frames (scene cut, toggle, another photo);
-    - ``close()``: release the session; safe to call twice.
+class Predictor(abc.ABC):
+    """Frames in, one ``Prediction`` each out: a loaded model on unrelated frames, or the
+    predictor of one stream (``Segmenter.stream()``), which may carry state from frame to frame.
+
+    What the pipeline reads: ``name``, ``device``, ``precision``, ``batch_size`` (frames per
+    ``predict`` call), ``reads_planes`` (True when ``predict`` may be given
+    ``frames.yuv.I420Image`` views of a YUV frame instead of RGB arrays: it only reads them
+    through ``frames.yuv.downscale``), ``infer_size`` (the short side the model infers at: what
+    a map's resolution is) and ``edge_threshold`` (where the refined edge goes in its output).
+    ``reset()`` forgets state between unrelated frames (a toggle, another photo); it does
+    nothing for a stateless predictor.
     """
 
     name: str = ""
@@ -47,15 +52,34 @@ class Segmenter(abc.ABC):
     # where the refined edge goes in this model's output ([refine] threshold 0): segmentation
     # models spill a little onto the backdrop (0.6); a matting model's alpha is calibrated (0.5)
     edge_threshold: float = 0.6
-    last_foreground: np.ndarray | None = None
+
+    @abc.abstractmethod
+    def predict(self, frames: Sequence[Any], *, cuts: Sequence[bool] | None = None) -> list[Prediction]:
+        """RGB uint8 HxWx3 frames (all the same size) -> one Prediction each. ``cuts``: for each
+        frame, whether a new shot starts there (detected once, upstream, by
+        ``frames.cuts.CutDetector``; None: no cut); a predictor that carries state drops it there."""
+
+    def reset(self) -> None:
+        """Forget what earlier frames left behind."""
+
+
+class Segmenter(Predictor):
+    """A loaded model that turns frames into person probability maps (or alphas).
+
+    A back end must set ``name`` and implement ``describe()`` and ``predict()`` (on unrelated
+    frames: photos). Everything else has a default that suits a stateless model with no fast
+    paths; override what applies:
+
+    - ``input_size``: the model's fixed input (w, h), or None when it takes any size;
+    - ``stream()``: the predictor for consecutive frames of one video (a stateful one, such as
+      the crop follower or a recurrent model, is its own type with its own ``reset()``);
+      ``stream_note``: what it adds to the startup line;
+    - ``close()``: release the session; safe to call twice.
+    """
 
     @abc.abstractmethod
     def describe(self) -> str:
         """One line: model, back end, device, precision, inference size."""
-
-    @abc.abstractmethod
-    def predict(self, frames: Sequence[Any]) -> list[np.ndarray]:
-        """RGB uint8 HxWx3 frames (all the same size) -> float32 probability maps in [0, 1]."""
 
     @property
     def input_size(self) -> tuple[int, int] | None:
@@ -67,12 +91,9 @@ class Segmenter(abc.ABC):
         """What a video's startup line adds to ``describe()`` ("" for most models)."""
         return ""
 
-    def stream(self) -> "Segmenter":
+    def stream(self) -> Predictor:
         """The predictor for consecutive frames of one stream; this one when it keeps no state."""
         return self
-
-    def reset(self) -> None:
-        """Forget what earlier frames left behind."""
 
     def close(self) -> None:
         """Release what the model holds."""
@@ -82,6 +103,11 @@ class Segmenter(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def alphas(predictions: Sequence[Prediction]) -> list[np.ndarray]:
+    """The alphas of predictions, in order."""
+    return [p.alpha for p in predictions]
 
 
 def class_indices(categories: Sequence[str], classes: Sequence[str], model: str) -> list[int]:

@@ -9,7 +9,13 @@ import cv2
 import numpy as np
 
 from livebg.frames.yuv import downscale
-from livebg.segment.base import Segmenter, short_side_size
+from livebg.segment.base import (
+    Prediction,
+    Predictor,
+    Segmenter,
+    alphas,
+    short_side_size,
+)
 
 
 class PersonCropSegmenter(Segmenter):
@@ -179,8 +185,8 @@ class PersonCropSegmenter(Segmenter):
         else:
             out[wy0:wy1, wx0:wx1] = crop_prob
 
-    def predict(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [out for out, _ in self.predict_with_extents(frames)]
+    def predict(self, frames: Sequence[np.ndarray], *, cuts: Sequence[bool] | None = None) -> list[Prediction]:
+        return [Prediction(out) for out, _ in self.predict_with_extents(frames)]
 
     def predict_with_extents(self, frames: Sequence[np.ndarray],
                              full: Sequence[np.ndarray] | None = None) -> list[tuple[np.ndarray, tuple | None]]:
@@ -192,12 +198,12 @@ class PersonCropSegmenter(Segmenter):
         h, w = frames[0].shape[:2]
         size = self.working_size((h, w))
         if full is None:
-            full = self.inner.predict(frames)
+            full = alphas(self.inner.predict(frames))
         extents = [self.person_extent(prob, (0, 0, w, h)) for prob in full]
         boxes = [self.box_around(e, (h, w)) if e is not None else None for e in extents]
         # The crops of the whole batch go through the model in one call.
         crops = [self.crop_input(frame, box) for frame, box in zip(frames, boxes) if box is not None]
-        crop_probs = iter(self.inner.predict(crops)) if crops else iter(())
+        crop_probs = iter(alphas(self.inner.predict(crops))) if crops else iter(())
         results = []
         for prob, box, extent in zip(full, boxes, extents):
             out = cv2.resize(prob, size, interpolation=cv2.INTER_LINEAR)
@@ -208,13 +214,13 @@ class PersonCropSegmenter(Segmenter):
             results.append((out, extent))
         return results
 
-    def stream(self) -> Segmenter:
+    def stream(self) -> Predictor:
         """A predictor for consecutive frames of one video: a CropFollower when ``full_pass_every``
         is above 1, else this stateless segmenter."""
         return CropFollower(self, self.full_pass_every) if self.full_pass_every > 1 else self
 
 
-class CropFollower(Segmenter):
+class CropFollower(Predictor):
     """The crop pass for consecutive frames of one stream, following the person's box.
 
     Most frames skip the whole-frame pass: the crop box is built round the person the previous
@@ -267,11 +273,10 @@ class CropFollower(Segmenter):
     def infer_size(self) -> int:  # type: ignore[override]
         return self.crop.infer_size
 
-    def describe(self) -> str:
-        return self.crop.describe()
-
-    def predict(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [self._one(frame) for frame in frames]
+    def predict(self, frames: Sequence[np.ndarray], *, cuts: Sequence[bool] | None = None) -> list[Prediction]:
+        """``cuts`` do not matter here: a box that no longer fits a person sends the whole frame
+        again on its own."""
+        return [Prediction(self._one(frame)) for frame in frames]
 
     def _one(self, frame: np.ndarray) -> np.ndarray:
         shape = frame.shape[:2]
@@ -286,7 +291,7 @@ class CropFollower(Segmenter):
                 # The periodic look at the whole frame: if no one is outside the box, this frame
                 # is followed like the others (a different crop window only on these frames
                 # would make the matte jump every full_pass_every frames).
-                full = self.crop.inner.predict([frame])
+                full = alphas(self.crop.inner.predict([frame]))
                 extent = self.crop.person_extent(full[0], (0, 0, w, h))
                 if extent is not None and inside(extent, box):
                     result = self._follow(frame, box)
@@ -322,7 +327,7 @@ class CropFollower(Segmenter):
     def _follow(self, frame: np.ndarray, box: tuple[int, int, int, int]):
         """(map, person extent) from the crop pass alone, or None when the box no longer fits the person."""
         h, w = frame.shape[:2]
-        crop_prob = self.crop.inner.predict([self.crop.crop_input(frame, box)])[0]
+        crop_prob = self.crop.inner.predict([self.crop.crop_input(frame, box)])[0].alpha
         extent = self.crop.person_extent(crop_prob, box)
         if extent is None:
             return None

@@ -12,7 +12,13 @@ from livebg.errors import ConfigError, DeviceError, ModelError, say
 from livebg.segment.base import Segmenter
 from livebg.segment.crop import PersonCropSegmenter
 from livebg.segment.onnx_model import OnnxSegmenter, inference_threads
-from livebg.segment.rvm import LIVE_SIZES, PHOTO_SIZES, RvmSegmenter, portrait_size, working_size
+from livebg.segment.rvm import (
+    LIVE_SIZES,
+    PHOTO_SIZES,
+    RvmSegmenter,
+    portrait_size,
+    working_size,
+)
 from livebg.segment.torch_model import TorchSegmenter
 from livebg.segment.weights import (
     CPU_DEFAULT_MODEL,

@@ -11,7 +11,7 @@ import numpy as np
 
 from livebg.errors import ModelError, say
 from livebg.frames.yuv import downscale
-from livebg.segment.base import VOC_CATEGORIES, Segmenter, class_indices
+from livebg.segment.base import VOC_CATEGORIES, Prediction, Segmenter, class_indices
 from livebg.segment.weights import first_line
 
 
@@ -39,7 +39,7 @@ def _inferred_dims(model, name: str) -> list[int | None]:
     """An output's dims by ONNX shape inference, for files that do not state them."""
     from onnx import shape_inference
 
-    from livebg.segment.graph import dims
+    from livebg.segment.onnx_rewrites import dims
 
     try:
         inferred = shape_inference.infer_shapes(model)
@@ -53,12 +53,12 @@ def _note_unrewritten(path, exc: Exception) -> None:
 
 
 def _rewrite(model, path, input_name: str, scale: float, offset: float):
-    """livebg.graph.optimize on ``model`` in place; None when it fails (the caller then runs the
+    """onnx_rewrites.optimize on ``model`` in place; None when it fails (the caller then runs the
     model as exported, from its own copy)."""
-    from livebg.segment import graph
+    from livebg.segment import onnx_rewrites
 
     try:
-        return graph.optimize(model, input_name=input_name, scale=scale, offset=offset)
+        return onnx_rewrites.optimize(model, input_name=input_name, scale=scale, offset=offset)
     except Exception as exc:  # a model shape these rewrites did not foresee
         _note_unrewritten(path, exc)
         return None
@@ -114,14 +114,14 @@ class OnnxSegmenter(Segmenter):
         if graph_input is None:
             raise ModelError(f"{path} has no image input (every input has a stored value): export the model with one")
         output = model.graph.output[0]
-        from livebg.segment.graph import dims
+        from livebg.segment.onnx_rewrites import dims
 
         out_dims = dims(output) or _inferred_dims(model, output.name)
         self._read_layout(path, dims(graph_input), out_dims)
         self.input_name, self.output_name = graph_input.name, output.name
         options, providers = session_setup(inference_threads(threads), device)
         exported = model.SerializeToString()
-        # uint8 pixels in, the scaling and ONNX Runtime's slow spots rewritten (livebg/graph.py);
+        # uint8 pixels in, the scaling and ONNX Runtime's slow spots rewritten (segment/onnx_rewrites/);
         # a model the rewrites fail on, or break, runs as exported
         self.rewrites = _rewrite(model, path, self.input_name, self.scale, self.offset) if rewrite else None
         self.indices = class_indices(self.categories, classes, name)
@@ -217,7 +217,7 @@ class OnnxSegmenter(Segmenter):
         e = np.exp(out)
         return e[..., self.indices].sum(axis=-1) / e.sum(axis=-1)
 
-    def predict(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def predict(self, frames: Sequence[np.ndarray], *, cuts: Sequence[bool] | None = None) -> list[Prediction]:
         if not frames:
             return []
         x = self._input(frames)
@@ -227,4 +227,4 @@ class OnnxSegmenter(Segmenter):
         else:
             out = self.session.run([self.output_name], {self.input_name: x})[0]
         probs = np.clip(self._probabilities(out), 0, 1).astype(np.float32, copy=False)
-        return [p for p in probs]
+        return [Prediction(p) for p in probs]

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from livebg.frames.yuv import downscale
-from livebg.segment.base import Segmenter, class_indices, short_side_size
+from livebg.segment.base import Prediction, Segmenter, class_indices, short_side_size
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -54,7 +54,7 @@ class TorchSegmenter(Segmenter):
             batch = batch.pin_memory().to(self.device, non_blocking=True)
         return batch
 
-    def predict(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def predict(self, frames: Sequence[np.ndarray], *, cuts: Sequence[bool] | None = None) -> list[Prediction]:
         torch = self._torch
         if not frames:
             return []
@@ -67,4 +67,4 @@ class TorchSegmenter(Segmenter):
             logits = self.model(x)["out"].float()  # softmax in float32 for every precision
             probs = logits.softmax(dim=1)[:, self.indices].sum(dim=1).clamp_(0, 1)
             probs = probs.cpu().numpy()
-        return [p for p in probs]
+        return [Prediction(p) for p in probs]

@@ -9,6 +9,7 @@ from livebg.config import SEQUENCE_FPS
 from livebg.errors import InputError
 from livebg.frames.frame import Frame
 from livebg.frames.images import read_image
+from livebg.sources.base import FrameSource
 
 NTSC_RATES = (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001))
 
@@ -21,7 +22,7 @@ def exact_rate(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1000)
 
 
-class ImageSequenceSource:
+class ImageSequenceSource(FrameSource):
     has_audio = False
     gives_yuv = False  # RGB frames (read_image)
 

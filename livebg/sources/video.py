@@ -12,6 +12,7 @@ from livebg.errors import InputError
 from livebg.frames import yuv as i420
 from livebg.frames.frame import Frame
 from livebg.frames.orientation import Orientation, from_display_matrix
+from livebg.sources.base import FrameSource
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,15 @@ class FrameRange:
         return self.start - self.preroll
 
 
-class VideoFileSource:
+class VideoFileSource(FrameSource):
     """A video file's frames in presentation order, upright, with exact timestamps.
 
     Damage does not cost the frames before it: a file cut off (or unreadable from some point)
     ends the frames there and ``stopped`` says why; frames the decoder made from damaged data
     are given (as players show them) and listed in ``damaged`` as (first, last) index ranges.
     With ``strict`` either raises InputError instead."""
+
+    own_rate = seekable = True  # capabilities (FrameSource): the file's own rate; restrict()
 
     def __init__(self, path: str | Path, *, strict: bool = False):
         self.path = Path(path)
@@ -93,6 +96,9 @@ class VideoFileSource:
         self.start_pts: int | None = None
         self.range: FrameRange | None = None
         self._end: int | None = None  # the index decoding stops at (a range's stop and its tail)
+
+    def stored_size(self) -> tuple[int, int]:
+        return self.stored_width, self.stored_height
 
     def restrict(self, frames: FrameRange, *, tail: int = 0) -> None:
         """Give only ``frames``: from its pre-roll to ``tail`` frames past its stop (what a

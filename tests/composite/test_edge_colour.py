@@ -17,7 +17,7 @@ from livebg.composite.plain import ColorBackground, OriginalBackground
 from livebg.config import Config
 from livebg.frames.frame import LumaCoefficients
 from livebg.jobs import run_video
-from livebg.segment.base import Segmenter
+from livebg.segment.base import Prediction, Segmenter
 
 T0 = Fraction(0)
 HAIR = np.array((120, 60, 20), np.float32)
@@ -83,12 +83,13 @@ class RampMatting(Segmenter):
     def describe(self) -> str:
         return "ramp matting"
 
-    def predict(self, frames):
+    def predict(self, frames, *, cuts=None):
         h, w = 27, 48
         ramp = np.clip((0.6 * w - np.arange(w, dtype=np.float32)) / (0.2 * w), 0, 1)[None, :].repeat(h, 0)
+        colour = None
         if self.colour is not None:
-            self.last_foreground = np.broadcast_to(np.float32(self.colour), (h, w, 3)).astype(np.float32)
-        return [ramp for _ in frames]
+            colour = np.broadcast_to(np.float32(self.colour), (h, w, 3)).astype(np.float32)
+        return [Prediction(ramp, colour) for _ in frames]
 
 
 def decoded(path) -> list[np.ndarray]:

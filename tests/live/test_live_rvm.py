@@ -42,9 +42,9 @@ def watch_model_threads(monkeypatch, stream_class) -> list[tuple[str, int]]:
     calls: list[tuple[str, int]] = []
     predict = stream_class.predict
 
-    def watched(self, frames):
+    def watched(self, frames, **kw):
         calls.append((threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
-        return predict(self, frames)
+        return predict(self, frames, **kw)
 
     monkeypatch.setattr(stream_class, "predict", watched)
     return calls

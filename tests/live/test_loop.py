@@ -12,7 +12,7 @@ from livebg.frames.frame import Frame
 from livebg.live.chooser import BackgroundChooser
 from livebg.live.loop import LiveLoop, ViewState
 from livebg.live.mask import MaskWorker
-from livebg.segment.base import Segmenter
+from livebg.segment.base import Prediction, Segmenter
 
 
 class ReplayedFrames:
@@ -88,9 +88,9 @@ class SlowModel(Segmenter):
     def describe(self) -> str:
         return "slow"
 
-    def predict(self, frames):
+    def predict(self, frames, *, cuts=None):
         time.sleep(0.1)
-        return [np.full(f.shape[:2], 0.9, np.float32) for f in frames]
+        return [Prediction(np.full(f.shape[:2], 0.9, np.float32)) for f in frames]
 
 
 class Passing:

@@ -77,7 +77,7 @@ def test_a_real_portrait_over_white_loses_the_white(tmp_path):
     photo = read_image(SHARED / "media" / "portraits" / "doctor-5871743_640.jpg")
     config = apply_settings(Config(), model="selfie", smoothing="none")
     segmenter, _ = load_segmenter(config.model)
-    alpha = Matter(config, edge_threshold=segmenter.edge_threshold)(segmenter.predict([photo])[0], photo)
+    alpha = Matter(config, edge_threshold=segmenter.edge_threshold)(segmenter.predict([photo])[0].alpha, photo)
     a = alpha[..., None]
     on_white = np.clip(a * photo + (1 - a) * 255 + 0.5, 0, 255).astype(np.uint8)
     out = foreground_colour(on_white, alpha)
@@ -232,10 +232,11 @@ def test_rvms_colour_takes_the_white_rim_off_the_doctors_hair(rvm_cache, shared)
     segmenter, _ = load_segmenter(config.model)
     stream = segmenter.stream()
     for image in frames:
-        prob = stream.predict([image])[0]
-    assert stream.last_foreground is not None
+        prediction = stream.predict([image])[0]
+    prob = prediction.alpha
+    assert prediction.foreground is not None
     image = frames[-1]
-    estimate = ForegroundEstimate(stream.last_foreground, prob)
+    estimate = ForegroundEstimate(prediction.foreground, prob)
     alpha = Matter(config, edge_threshold=segmenter.edge_threshold)(prob, image)
     model_alpha = cv2.resize(prob, alpha.shape[::-1], interpolation=cv2.INTER_LINEAR)
     rim = (alpha > 0.5) & (model_alpha < 0.9)

@@ -27,7 +27,7 @@ def segmenter():
 
 def plain_alpha(image, segmenter):
     matter = Matter(Config().override("smoothing", method="none"), edge_threshold=segmenter.edge_threshold)
-    return matter(segmenter.predict([image])[0], image)
+    return matter(segmenter.predict([image])[0].alpha, image)
 
 
 def test_matte_photo_gives_a_fine_alpha_and_a_clean_foreground(portrait, segmenter):

@@ -63,36 +63,48 @@ def test_reset_forgets_the_past():
 
 
 def test_scene_cut_resets_the_state():
+    from livebg.frames.cuts import CutDetector
+
     smoother = TemporalSmoother(SmoothingConfig(method="ema", strength=0.9))
+    cuts = CutDetector(SmoothingConfig().cut_threshold)  # found once upstream; the smoother is told
     dark = np.full((36, 64, 3), 10, np.uint8)
     bright = np.full((36, 64, 3), 240, np.uint8)
-    smoother(np.zeros((4, 4), np.float32), dark)
-    smoother(np.zeros((4, 4), np.float32), dark)
+    smoother(np.zeros((4, 4), np.float32), cut=cuts(dark))
+    smoother(np.zeros((4, 4), np.float32), cut=cuts(dark))
     assert smoother.cuts == 0
-    out = smoother(np.ones((4, 4), np.float32), bright)
+    out = smoother(np.ones((4, 4), np.float32), cut=cuts(bright))
     assert smoother.cuts == 1
     np.testing.assert_array_equal(out, 1.0)
 
 
-def test_cuts_seen_in_the_grey_guide_as_in_the_frame(shared):
-    """The matte stage checks for cuts on its small float guide; the verdicts match the RGB frame's."""
+def test_cuts_seen_in_the_grey_guide_and_the_y_plane_as_in_the_frame(shared):
+    """Cuts are found once a frame: by a video job's segment stage on the frame's own picture
+    (its Y plane on the YUV chain), by the matte itself on its small float guide when it is
+    given none (the live loop, the API's matte alone); the verdicts match the RGB frame's, and a
+    given cut is what the matte follows."""
     from livebg.config import Config
+    from livebg.frames.cuts import CutDetector, frame_thumbnail
+    from livebg.frames.frame import Frame
     from livebg.matte.matter import Matter
     from livebg.matte.refine import guide_small
 
     doctor = read_frames(shared / "media/videos/doctor_960x540.mp4", 3)
     thoughtful = [cv2.resize(f, (960, 540)) for f in read_frames(shared / "media/videos/thoughtful.mp4", 3)]
     frames = doctor + thoughtful + doctor[:1]  # cuts at frames 3 and 6
-    by_frame, by_guide = TemporalSmoother(), TemporalSmoother()
-    matter, yuv_matter = Matter(Config()), Matter(Config())
+    by_frame, by_guide, by_planes = CutDetector(), CutDetector(), CutDetector()
+    matter, yuv_matter, told = Matter(Config()), Matter(Config()), Matter(Config())
     prob = np.zeros((36, 64), np.float32)
-    for frame in frames:
-        by_frame(prob, frame)
-        by_guide(prob, guide_small(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))[0])
+    found = []
+    for i, frame in enumerate(frames):
+        found.append(by_frame(frame))
+        assert by_guide(guide_small(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))[0]) == found[-1]
+        yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
+        assert by_planes(thumb=frame_thumbnail(Frame(i, i, 0, None, yuv=yuv))) == found[-1]  # the file jobs' YUV chain
         matter(prob, frame)
-        luma = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)[:frame.shape[0]]  # the file jobs' YUV path
-        yuv_matter.luma_coefficients(prob, luma)
-    assert by_frame.cuts == by_guide.cuts == matter.smoother.cuts == yuv_matter.smoother.cuts == 2
+        yuv_matter.luma_coefficients(prob, yuv[:frame.shape[0]])
+        told(prob, frame, cut=i == 2)  # a cut it is told of, not one it finds
+    assert found == [False, False, False, True, False, False, True]
+    assert matter.smoother.cuts == yuv_matter.smoother.cuts == 2 and told.smoother.cuts == 1
 
 
 def read_frames(path, n):
@@ -103,17 +115,23 @@ def read_frames(path, n):
 
 
 def test_a_camera_pan_is_not_a_cut():
-    smoother = TemporalSmoother(SmoothingConfig())
+    from livebg.frames.cuts import CutDetector
+
+    smoother, cuts = TemporalSmoother(SmoothingConfig()), CutDetector(SmoothingConfig().cut_threshold)
     rng = np.random.default_rng(0)
     scene = cv2.GaussianBlur(rng.integers(0, 255, (36, 400, 3), dtype=np.uint8), (0, 0), 6)
     scene = cv2.normalize(scene, None, 0, 255, cv2.NORM_MINMAX)  # a real scene: smooth, full contrast
     for x in range(0, 40, 4):  # the view slides 4 px a frame
-        smoother(np.zeros((4, 4), np.float32), np.ascontiguousarray(scene[:, x:x + 64]))
+        smoother(np.zeros((4, 4), np.float32), cut=cuts(np.ascontiguousarray(scene[:, x:x + 64])))
     assert smoother.cuts == 0
 
 
 def test_lag_figures():
-    lags = {m: lag_frames(TemporalSmoother(SmoothingConfig(method=m))) for m in ("none", "ema", "adaptive")}
+    def smoother(method):
+        smooth = TemporalSmoother(SmoothingConfig(method=method))
+        return lambda prob, frame: smooth(prob)  # one shot: no cuts
+
+    lags = {m: lag_frames(smoother(m)) for m in ("none", "ema", "adaptive")}
     assert lags["none"] == 0
     assert lags["adaptive"] < 0.5
     assert lags["ema"] > 1  # the fixed moving average trails a moving shape
@@ -220,7 +238,7 @@ def _matter(**smoothing):
 
 
 def _alphas(matter, probs, frames):
-    return [alpha for _, alpha in matter.stream((None, p, f) for p, f in zip(probs, frames))]
+    return [alpha for _, alpha in matter.stream((None, p, f, None) for p, f in zip(probs, frames))]
 
 
 def test_look_ahead_calms_a_still_matte_further():
@@ -287,7 +305,7 @@ def test_stream_gives_every_frame_once_in_order(count):
     # lies between its neighbours', nearest its own
     frames = [np.full((18, 32, 3), 100 + 2 * i, np.uint8) for i in range(count)]
     probs = [np.full((9, 16), 0.2 * i, np.float32) for i in range(count)]
-    out = list(matter.stream((f"frame {i}", p, f) for i, (p, f) in enumerate(zip(probs, frames))))
+    out = list(matter.stream((f"frame {i}", p, f, None) for i, (p, f) in enumerate(zip(probs, frames))))
     assert [tag for tag, _ in out] == [f"frame {i}" for i in range(count)]
     assert all(alpha.shape == (18, 32) for _, alpha in out)
     values = [float(alpha.mean()) for _, alpha in out]
@@ -310,7 +328,7 @@ def test_without_look_ahead_the_stream_is_the_per_frame_chain(luma):
     config = Config().override("smoothing", look_ahead=False)
     one = Matter(config)
     expected = [(one.luma_coefficients if luma else one)(p, f) for p, f in zip(probs, frames)]
-    got = [m for _, m in Matter(config).stream(((None, p, f) for p, f in zip(probs, frames)), luma=luma)]
+    got = [m for _, m in Matter(config).stream(((None, p, f, None) for p, f in zip(probs, frames)), luma=luma)]
     for e, g in zip(expected, got, strict=True):
         for a, b in zip(e if luma else [e], g if luma else [g]):
             np.testing.assert_array_equal(a, b)
@@ -380,7 +398,7 @@ def test_the_pass_back_lets_a_small_change_ahead_settle_the_matte_early():
 @pytest.mark.parametrize("count", [1, 2, 3, 4, 7])
 def test_stream_with_smoothing_gives_every_frame_once_in_order(count):
     frames, probs = _scene(count)
-    out = list(_matter(look_ahead=True).stream((i, p, f) for i, (p, f) in enumerate(zip(probs, frames))))
+    out = list(_matter(look_ahead=True).stream((i, p, f, None) for i, (p, f) in enumerate(zip(probs, frames))))
     assert [tag for tag, _ in out] == list(range(count))
 
 

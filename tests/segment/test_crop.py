@@ -31,7 +31,7 @@ class CountingSegmenter(Segmenter):
     def describe(self) -> str:
         return self.inner.describe()
 
-    def predict(self, frames):
+    def predict(self, frames, *, cuts=None):
         self.calls.append(len(frames))
         return self.inner.predict(frames)
 
@@ -51,7 +51,7 @@ def lucia(shared):
 
 def scores(segmenter, pairs):
     matter = Matter(Config())
-    alphas = [matter(segmenter.predict([image])[0], image) for image, _ in pairs]
+    alphas = [matter(segmenter.predict([image])[0].alpha, image) for image, _ in pairs]
     return (np.mean([iou(a, t) for a, (_, t) in zip(alphas, pairs)]),
             np.mean([boundary_f(a, t) for a, (_, t) in zip(alphas, pairs)]))
 
@@ -75,7 +75,7 @@ def test_output_shape_dtype_range_and_batches(plain, lucia):
     counting = CountingSegmenter(plain)
     crop = PersonCropSegmenter(counting)
     frames = [image for image, _ in lucia[:3]]
-    probs = crop.predict(frames)
+    probs = [p.alpha for p in crop.predict(frames)]
     h, w = frames[0].shape[:2]
     assert len(probs) == 3
     for p in probs:
@@ -84,7 +84,7 @@ def test_output_shape_dtype_range_and_batches(plain, lucia):
         assert 0.0 <= p.min() and p.max() <= 1.0
     assert counting.calls == [3, 3]  # one full-frame batch, one batch of crops
     # a batch gives what single frames give
-    singles = [crop.predict([f])[0] for f in frames]
+    singles = [crop.predict([f])[0].alpha for f in frames]
     for a, b in zip(probs, singles):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
@@ -118,7 +118,7 @@ def test_stretched_crops_follow_lucia_better_than_square_ones(plain, walk):
         follower = PersonCropSegmenter(plain, full_pass_every=8, max_stretch=stretch).stream()
         meter, ious = FlickerMeter(), []
         for image, truth in walk:
-            prob = cv2.resize(follower.predict([image])[0], truth.shape[::-1])
+            prob = cv2.resize(follower.predict([image])[0].alpha, truth.shape[::-1])
             meter.add(prob, truth)
             ious.append(iou(prob, truth))
         scores[stretch] = (np.mean(ious), meter.value)
@@ -129,11 +129,11 @@ def test_stretched_crops_follow_lucia_better_than_square_ones(plain, walk):
 def test_crop_blends_without_a_step_at_its_border(plain, lucia):
     image = lucia[0][0]
     crop = PersonCropSegmenter(plain)
-    full = plain.predict([image])[0]
+    full = plain.predict([image])[0].alpha
     h, w = image.shape[:2]
     box = crop.box_around(crop.person_extent(full, (0, 0, w, h)), (h, w))
     assert box is not None
-    out = crop.predict([image])[0]
+    out = crop.predict([image])[0].alpha
     sx = out.shape[1] / image.shape[1]
     x0, x1 = round(box[0] * sx), round(box[2] * sx)
     # across a crop edge inside the frame the map changes no faster than inside the full pass
@@ -147,7 +147,7 @@ def test_no_person_skips_the_second_pass(plain):
     counting = CountingSegmenter(plain)
     crop = PersonCropSegmenter(counting)
     empty = np.full((480, 854, 3), (90, 140, 200), np.uint8)
-    probs = crop.predict([empty, empty])
+    probs = [p.alpha for p in crop.predict([empty, empty])]
     assert counting.calls == [2]
     assert probs[0].shape == (360, 640) and probs[0].max() < 0.5
 
@@ -178,8 +178,8 @@ def test_following_matches_the_stateless_pass_with_fewer_model_calls(plain, walk
     stateless = PersonCropSegmenter(plain)
     followed_iou, stateless_iou = [], []
     for image, truth in walk:
-        followed = follower.predict([image])[0]
-        reference = stateless.predict([image])[0]
+        followed = follower.predict([image])[0].alpha
+        reference = stateless.predict([image])[0].alpha
         assert followed.shape == reference.shape and followed.dtype == np.float32
         # Both are judged against the true mask, not against each other: the box differs (held,
         # and of another shape), and with it the model's view, so on some frames the stateless
@@ -209,13 +209,13 @@ def test_following_falls_back_when_the_person_is_gone_or_elsewhere(plain, walk, 
     assert follower.full_passes == 1  # the second frame followed the first one's box
     # a blank frame: the crop finds no one, so the whole frame is looked at again
     blank = np.full_like(image, 90)
-    assert follower.predict([blank])[0].max() < 0.5 and follower.full_passes == 2
+    assert follower.predict([blank])[0].alpha.max() < 0.5 and follower.full_passes == 2
     # a scene cut to her mirror image: the old box holds only part of her
     mirrored = np.ascontiguousarray(walk[12][0][:, ::-1])
     follower.predict([walk[12][0]])
     passes = follower.full_passes
-    got = follower.predict([mirrored])[0]
-    reference = PersonCropSegmenter(plain).predict([mirrored])[0]
+    got = follower.predict([mirrored])[0].alpha
+    reference = PersonCropSegmenter(plain).predict([mirrored])[0].alpha
     assert follower.full_passes == passes + 1
     assert np.array_equal(got, reference)
     # another frame size, and reset(), start over with the whole frame too
@@ -242,7 +242,7 @@ def test_following_finds_a_second_person_at_the_next_full_pass(plain, walk):
     two = np.where(moved[..., None], np.roll(image, shift, axis=1), image)
     found = []
     for _ in range(4):
-        prob = cv2.resize(follower.predict([two])[0], (w, h))
+        prob = cv2.resize(follower.predict([two])[0].alpha, (w, h))
         found.append(iou(prob * moved, moved) > 0.7)
     assert not found[0] and found[-1]  # missed while followed; found by the 4th frame
 
@@ -296,7 +296,7 @@ def test_a_still_person_keeps_one_crop_window(plain, shared):
         for frame in frames:
             held = getattr(predictor, "_box", None)
             windows.clear()
-            alpha = matter(predictor.predict([frame])[0], frame)
+            alpha = matter(predictor.predict([frame])[0].alpha, frame)
             if previous is not None:
                 change.append(float(np.abs(alpha - previous).mean()))
             previous = alpha
@@ -318,8 +318,8 @@ def test_following_with_a_landscape_model(walk):
     follower = PersonCropSegmenter(landscape, full_pass_every=8).stream()
     stateless = PersonCropSegmenter(landscape)
     for image, truth in walk[:12]:
-        followed = follower.predict([image])[0]
-        assert iou(followed, stateless.predict([image])[0] > 0.5) > 0.8
+        followed = follower.predict([image])[0].alpha
+        assert iou(followed, stateless.predict([image])[0].alpha > 0.5) > 0.8
         assert iou(cv2.resize(followed, truth.shape[::-1]), truth) > 0.7
     assert follower.full_passes < 6
 
@@ -346,13 +346,13 @@ def test_followed_frames_are_the_crop_copied_in(plain, walk):
     follower.predict([walk[0][0]])
     box = follower._box
     image = walk[1][0]
-    out = follower.predict([image])[0]
+    out = follower.predict([image])[0].alpha
     assert follower.full_passes == 1
     h, w = image.shape[:2]
     sx, sy = out.shape[1] / w, out.shape[0] / h
     x0, y0 = round(box[0] * sx), round(box[1] * sy)
     x1, y1 = round(box[2] * sx), round(box[3] * sy)
-    crop_prob = plain.predict([follower.crop.crop_input(image, box)])[0]
+    crop_prob = plain.predict([follower.crop.crop_input(image, box)])[0].alpha
     expected = cv2.resize(crop_prob, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     np.testing.assert_allclose(out[y0:y1, x0:x1], expected, atol=1e-6)
     outside = np.ones(out.shape, bool)
@@ -365,7 +365,7 @@ def test_extent_covers_both_passes(plain, walk):
     image = walk[5][0]
     h, w = image.shape[:2]
     crop = PersonCropSegmenter(plain)
-    full = plain.predict([image])[0]
+    full = plain.predict([image])[0].alpha
     out, extent = crop.predict_with_extents([image])[0]
     from_full = crop.person_extent(full, (0, 0, w, h))
     from_out = crop.person_extent(out, (0, 0, w, h))

@@ -1,4 +1,4 @@
-"""livebg.segment.graph: the ONNX rewrites keep every model's output, match only their exact
+"""livebg.segment.onnx_rewrites: the ONNX rewrites keep every model's output, match only their exact
 patterns, and take away the layout conversions ONNX Runtime put around the selfie model's nodes."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from livebg.errors import ModelError
-from livebg.segment import graph
+from livebg.segment import onnx_rewrites as graph
 from livebg.segment.onnx_model import OnnxSegmenter
 
 MODELS = {  # file: (counts of hard-swish, resize, gate rewrites), input layout, scale, offset
@@ -88,7 +88,7 @@ def test_segmenter_gives_the_same_maps_with_and_without_rewrites(shared):
         fast = OnnxSegmenter(shared / "models" / name, name=name)
         assert plain.rewrites is None and fast.rewrites is not None
         assert plain._input([frame]).dtype == np.float32 and fast._input([frame]).dtype == np.uint8
-        assert np.abs(plain.predict([frame])[0] - fast.predict([frame])[0]).max() < 1e-4, name
+        assert np.abs(plain.predict([frame])[0].alpha - fast.predict([frame])[0].alpha).max() < 1e-4, name
 
 
 # -- the patterns are matched exactly ----------------------------------------------------------
@@ -251,7 +251,7 @@ def test_a_model_the_rewrites_break_runs_as_exported(shared, monkeypatch, capsys
     assert segmenter.rewrites is None
     assert "runs without graph rewrites" in capsys.readouterr().err
     frame = np.full((270, 480, 3), 128, np.uint8)
-    assert segmenter.predict([frame])[0].shape == (256, 256)
+    assert segmenter.predict([frame])[0].alpha.shape == (256, 256)
 
 
 _REAL_SESSION = ort.InferenceSession
@@ -291,7 +291,7 @@ def test_a_rewritten_graph_that_loads_but_cannot_run_falls_back_at_load(shared, 
     segmenter = OnnxSegmenter(shared / "models/mediapipe_selfie_256x256.onnx", name="selfie")
     assert segmenter.rewrites is None and len(_FailingRuns.made) == 2
     assert "runs without graph rewrites (RuntimeError: a kernel failed at run time)" in capsys.readouterr().err
-    assert segmenter.predict([np.full((270, 480, 3), 128, np.uint8)])[0].shape == (256, 256)
+    assert segmenter.predict([np.full((270, 480, 3), 128, np.uint8)])[0].alpha.shape == (256, 256)
 
 
 def test_a_model_that_cannot_run_is_a_model_error_at_load(shared, monkeypatch):
@@ -306,7 +306,7 @@ def test_output_shape_is_inferred_when_the_file_leaves_it_out(shared, tmp_path):
     onnx.save(model, str(tmp_path / "no_output_shape.onnx"))
     segmenter = OnnxSegmenter(tmp_path / "no_output_shape.onnx", name="selfie")
     assert segmenter.output_kind == "probability" and segmenter.rewrites is not None
-    assert segmenter.predict([np.full((270, 480, 3), 128, np.uint8)])[0].shape == (256, 256)
+    assert segmenter.predict([np.full((270, 480, 3), 128, np.uint8)])[0].alpha.shape == (256, 256)
 
 
 def test_aligned_conv_inputs_keep_rvms_output_and_leave_aligned_convolutions_alone(shared):

@@ -58,4 +58,4 @@ def test_groups_gain_and_single_full_bodies_are_unchanged(shared):
     assert min(a - b for a, b in zip(after, before)) > -0.03, (before, after)
     bodies = photos(shared, "coco_single_fullbody", 5)
     for image, _ in bodies:
-        assert np.array_equal(one.predict([image])[0], more.predict([image])[0])
+        assert np.array_equal(one.predict([image])[0].alpha, more.predict([image])[0].alpha)

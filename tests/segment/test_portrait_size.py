@@ -11,6 +11,7 @@ from conftest import RVM_FILE
 
 from livebg.config import ModelConfig
 from livebg.evaluation import iou, load_labeled, zoomed
+from livebg.frames.cuts import CutDetector
 from livebg.segment.factory import load_segmenter
 from livebg.segment.rvm import (
     MODEL_SHORT_SIDE,
@@ -65,7 +66,7 @@ def test_a_portrait_is_one_large_person_not_a_group_or_a_small_one():
 def test_full_bodies_and_a_group_keep_the_models_size(sized, clips):
     for name, pairs in clips.items():
         stream = sized.stream()
-        alpha = stream.predict([pairs[0][0]])[0]
+        alpha = stream.predict([pairs[0][0]])[0].alpha
         assert stream.short == MODEL_SHORT_SIDE and stream.portrait_shots == 0, name
         assert min(alpha.shape) == MODEL_SHORT_SIDE and stream.calls == 1, name  # no second call
     # the group filmed closer: together a third of the frame, no one of them a quarter
@@ -79,16 +80,16 @@ def test_full_bodies_and_a_group_keep_the_models_size(sized, clips):
 def test_one_person_filmed_closer_runs_at_the_portrait_size_as_well_as_at_the_models(sized, clips):
     pairs = zoomed(clips["davis_lucia"], 0.6)
     stream = sized.stream()
-    alphas = [stream.predict([img])[0] for img, _ in pairs]
+    alphas = [stream.predict([img])[0].alpha for img, _ in pairs]
     assert stream.short == MODEL_SHORT_SIDE_PORTRAIT and stream.portrait_shots == 1
     assert stream.calls == FRAMES + 1 and stream.resets == 0  # the first frame twice; not a reset
     assert all(min(a.shape) == MODEL_SHORT_SIDE_PORTRAIT for a in alphas)
     # from its first frame it is the stream a segmenter at the portrait size gives
     at_portrait = RvmSegmenter(RVM_FILE, threads=2, model_short=MODEL_SHORT_SIDE_PORTRAIT).stream()
-    np.testing.assert_allclose(alphas[0], at_portrait.predict([pairs[0][0]])[0], atol=1e-5)
+    np.testing.assert_allclose(alphas[0], at_portrait.predict([pairs[0][0]])[0].alpha, atol=1e-5)
     at_model = RvmSegmenter(RVM_FILE, threads=2).stream()
     scores = {}
-    for name, stream_alphas in (("portrait", alphas), ("model", [at_model.predict([img])[0] for img, _ in pairs])):
+    for name, stream_alphas in (("portrait", alphas), ("model", [at_model.predict([img])[0].alpha for img, _ in pairs])):
         scores[name] = np.mean([iou(cv2.resize(a, t.shape[::-1], interpolation=cv2.INTER_LINEAR), t)
                                 for a, (_, t) in zip(stream_alphas, pairs)])
     assert scores["portrait"] > 0.88 and scores["portrait"] >= scores["model"] - 0.015, scores
@@ -100,17 +101,19 @@ def test_the_size_is_chosen_again_after_a_cut(sized, clips):
     h, w = full_body[0][1].shape
     closer = [cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR) for img, _ in portrait[:3]]
     stream = sized.stream()
+    cuts = CutDetector()  # found once a frame upstream, as the segment stage finds them
     for img in closer:
-        stream.predict([img])
+        stream.predict([img], cuts=[cuts(img)])
     assert stream.short == MODEL_SHORT_SIDE_PORTRAIT
-    after_cut = stream.predict([full_body[0][0]])[0]  # the same frame size, another shot
+    after_cut = stream.predict([full_body[0][0]], cuts=[cuts(full_body[0][0])])[0].alpha  # the same frame size, another shot
     assert stream.short == MODEL_SHORT_SIDE and stream.resets == 1
-    np.testing.assert_allclose(after_cut, RvmSegmenter(RVM_FILE, threads=2).stream().predict([full_body[0][0]])[0],
+    np.testing.assert_allclose(after_cut, RvmSegmenter(RVM_FILE, threads=2).stream().predict([full_body[0][0]])[0].alpha,
                                atol=1e-5)
-    stream.predict([closer[0]])  # and back
+    stream.predict([closer[0]], cuts=[cuts(closer[0])])  # and back
     assert stream.short == MODEL_SHORT_SIDE_PORTRAIT and stream.portrait_shots == 2
     stream.reset()
-    stream.predict([closer[1]])
+    cuts.reset()
+    stream.predict([closer[1]], cuts=[cuts(closer[1])])
     assert stream.short == MODEL_SHORT_SIDE_PORTRAIT and stream.portrait_shots == 3
 
 
@@ -125,7 +128,7 @@ def test_portrait_size_is_for_cpu_auto_video_only(rvm_cache, clips):
     assert RvmSegmenter(RVM_FILE, threads=2, model_short=256, source_short=0, portrait_short=200).portrait_short == 0
     # photos run at the model's size whatever the people
     photo = zoomed(clips["davis_lucia"], 0.6)[0][0]
-    assert min(auto.predict([photo])[0].shape) == MODEL_SHORT_SIDE
+    assert min(auto.predict([photo])[0].alpha.shape) == MODEL_SHORT_SIDE
 
 
 # -- as video jobs run it: the box around the people and still-frame reuse on --------------------
@@ -141,9 +144,10 @@ def test_with_the_box_and_reuse_a_portrait_shot_is_the_stream_at_the_portrait_si
     sized = RvmSegmenter(RVM_FILE, portrait_short=MODEL_SHORT_SIDE_PORTRAIT, **VIDEO).stream()
     fixed = RvmSegmenter(RVM_FILE, model_short=MODEL_SHORT_SIDE_PORTRAIT, **VIDEO).stream()
     for img in frames:
-        np.testing.assert_array_equal(sized.predict([img])[0], fixed.predict([img])[0])
-        assert sized.last_foreground.shape == fixed.last_foreground.shape
-        np.testing.assert_array_equal(sized.last_foreground, fixed.last_foreground)
+        a, b = sized.predict([img])[0], fixed.predict([img])[0]
+        np.testing.assert_array_equal(a.alpha, b.alpha)
+        assert a.foreground.shape == b.foreground.shape
+        np.testing.assert_array_equal(a.foreground, b.foreground)
     assert sized.reused == fixed.reused > 0 and sized.calls == fixed.calls + 1
 
 
@@ -165,7 +169,7 @@ def test_within_a_shot_the_size_follows_the_people_after_a_hold(clips):
     sizes, wanted, calls = [], [], []
     for img in frames:
         before = stream.calls
-        alpha = stream.predict([img])[0]
+        alpha = stream.predict([img])[0].alpha
         sizes.append(stream.short)
         calls.append(stream.calls - before)
         wanted.append(is_portrait(alpha) if calls[-1] else None)

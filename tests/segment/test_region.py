@@ -13,6 +13,7 @@ from livebg.config import ModelConfig
 from livebg.evaluation import iou, load_labeled
 from livebg.segment.factory import load_segmenter
 from livebg.segment.region import GRID, MARGIN, MAX_MARGIN, STATE_SCALES, Box, PeopleRegion, carry_state, snapped, whole
+from livebg.frames.cuts import CutDetector
 from livebg.segment.rvm import RvmSegmenter
 
 pytestmark = pytest.mark.rvm
@@ -139,8 +140,8 @@ def whole_frame():
 def test_labelled_clips_keep_the_whole_frame_matte_on_a_fraction_of_the_pixels(shared, regional, whole_frame, clip):
     pairs = load_labeled(shared / "media" / "labeled" / clip, 24)
     on, off = regional.stream(), whole_frame.stream()
-    got = [cv2.resize(on.predict([im])[0], im.shape[1::-1]) for im, _ in pairs]
-    ref = [cv2.resize(off.predict([im])[0], im.shape[1::-1]) for im, _ in pairs]
+    got = [cv2.resize(on.predict([im])[0].alpha, im.shape[1::-1]) for im, _ in pairs]
+    ref = [cv2.resize(off.predict([im])[0].alpha, im.shape[1::-1]) for im, _ in pairs]
     truth_on = np.mean([iou(a, t) for a, (_, t) in zip(got, pairs)])
     truth_off = np.mean([iou(a, t) for a, (_, t) in zip(ref, pairs)])
     assert truth_on > truth_off - 0.01, f"IoU {truth_on:.3f} on the box, {truth_off:.3f} on the whole frame"
@@ -157,7 +158,7 @@ def portrait_cutout(shared) -> tuple[np.ndarray, np.ndarray]:
     model on the photo)."""
     photo = cv2.imread(str(shared / "media" / "portraits" / "doctor-5871743_640.jpg"))[:, :, ::-1]
     photo = cv2.resize(photo, (round(photo.shape[1] * 240 / photo.shape[0]), 240), interpolation=cv2.INTER_AREA)
-    alpha = RvmSegmenter(RVM_FILE, threads=2).predict([photo])[0]
+    alpha = RvmSegmenter(RVM_FILE, threads=2).predict([photo])[0].alpha
     mask = cv2.resize(alpha, photo.shape[1::-1], interpolation=cv2.INTER_AREA) > 0.5
     cols = np.flatnonzero(mask.any(axis=0))
     assert 60 < cols.size < 300, "the portrait should hold one person"
@@ -183,7 +184,7 @@ def test_someone_who_comes_in_away_from_the_box_is_found(shared, regional):
     assert stream.region.box != whole(384, 683), "the model should run on a box by now"
     found_at = None
     for i in range(12):  # a second person on the right
-        alpha = stream.predict([scene(back, [(photo, mask, 20), (photo, mask, 683 - 10 - mask.shape[1])])])[0]
+        alpha = stream.predict([scene(back, [(photo, mask, 20), (photo, mask, 683 - 10 - mask.shape[1])])])[0].alpha
         if found_at is None and alpha[-mask.shape[0]:, 673 - mask.shape[1]:673][mask].mean() > 0.5:
             found_at = i
     assert found_at is not None and found_at < 8, f"found after {found_at} frames"
@@ -199,7 +200,7 @@ def test_someone_who_runs_out_of_the_box_is_followed(shared, regional, whole_fra
     # only widening the box when she touches its side keeps her whole
     for i, x in enumerate([20] * 6 + list(range(170, 683 - mask.shape[1], 150))):
         frame = scene(back, [(photo, mask, x)])
-        got, ref = on.predict([frame])[0], off.predict([frame])[0]
+        got, ref = on.predict([frame])[0].alpha, off.predict([frame])[0].alpha
         if i >= 6:
             truth = np.zeros(got.shape, bool)
             truth[-mask.shape[0]:, x:x + mask.shape[1]] = mask[:, :683 - x]
@@ -219,12 +220,15 @@ def test_someone_who_jumps_away_from_the_box_is_found_on_that_frame(shared, regi
     photo = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
     mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
     stream = regional.stream()
+    cuts = CutDetector()  # as the segment stage finds cuts, once a frame
     for _ in range(5):
-        stream.predict([scene(back, [(photo, mask, 20)])])
+        picture = scene(back, [(photo, mask, 20)])
+        stream.predict([picture], cuts=[cuts(picture)])
     assert stream.region.box != whole(384, 683)
     resets = stream.resets
     x = 683 - 10 - mask.shape[1]
-    alpha = stream.predict([scene(back, [(photo, mask, x)])])[0]
+    picture = scene(back, [(photo, mask, x)])
+    alpha = stream.predict([picture], cuts=[cuts(picture)])[0].alpha
     truth = np.zeros(alpha.shape, bool)
     truth[-mask.shape[0]:, x:x + mask.shape[1]] = mask
     assert stream.resets == resets, "the jump should not be a cut here"
@@ -263,5 +267,5 @@ def test_a_reset_or_a_cut_sends_the_whole_frame_again(shared, regional):
     assert stream.region.box == whole(*stream.region.frame_size)
     stream.predict([frames[1]])
     assert stream.region.box != whole(*stream.region.frame_size)
-    stream.predict([np.ascontiguousarray(frames[2][::-1, ::-1])])  # a cut: another picture
+    stream.predict([np.ascontiguousarray(frames[2][::-1, ::-1])], cuts=[True])  # a cut: another picture
     assert stream.region.box == whole(*stream.region.frame_size)

@@ -107,15 +107,16 @@ def reusing():
 def test_calm_footage_reuses_most_calls_and_keeps_the_every_frame_alpha(shared, every_frame, reusing):
     frames = doctor_frames(shared, 24)
     plain, stream = every_frame.stream(), reusing.stream()
-    ref = [plain.predict([f])[0] for f in frames]
-    got = [stream.predict([f])[0] for f in frames]
+    ref = [plain.predict([f])[0].alpha for f in frames]
+    predictions = [stream.predict([f])[0] for f in frames]
+    got = [p.alpha for p in predictions]
     assert stream.calls + stream.reused == len(frames)
     assert stream.calls <= 10, f"{stream.calls} model calls of {len(frames)} on a talking head"
     truth = [(r >= 0.5).astype(np.float32) for r in ref]
     assert min(iou(g, t) for g, t in zip(got, truth)) > 0.98
     assert np.mean([boundary_f(g, t) for g, t in zip(got, truth)]) > 0.98
     # the foreground colour is there for reused frames too, at the alpha's size
-    assert stream.last_foreground is not None and stream.last_foreground.shape[:2] == got[-1].shape
+    assert all(p.foreground is not None and p.foreground.shape[:2] == p.alpha.shape for p in predictions)
 
 
 @pytest.mark.parametrize("clip", ["davis_parkour", "davis_breakdance-flare"])
@@ -133,7 +134,7 @@ def test_video_jobs_get_the_setting_and_photos_do_not_reuse(rvm_cache, shared):
     assert "reuse" not in segmenter.describe()  # the photos' startup line: photos never reuse
     frame = doctor_frames(shared, 1)[0]
     # photos: every call runs the model (settled from zero), the same picture twice gives the same alpha
-    np.testing.assert_array_equal(segmenter.predict([frame])[0], segmenter.predict([frame])[0])
+    np.testing.assert_array_equal(segmenter.predict([frame])[0].alpha, segmenter.predict([frame])[0].alpha)
     off, _ = load_segmenter(ModelConfig(name="rvm", device="cpu", still_reuse=0))
     assert off.stream().still is None and "still frames" not in off.stream_note
 
@@ -154,5 +155,5 @@ def test_a_tiny_model_size_runs_the_model_instead_of_failing(every_frame):
     stream = RvmSegmenter(RVM_FILE, threads=2, model_short=32, still_reuse=2).stream()
     frame = np.full((480, 640, 3), 128, np.uint8)
     for _ in range(3):
-        assert stream.predict([frame])[0].shape == (32, 43)
+        assert stream.predict([frame])[0].alpha.shape == (32, 43)
     assert stream.calls == 3 and stream.reused == 0

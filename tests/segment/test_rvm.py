@@ -14,6 +14,7 @@ from conftest import RVM_FILE
 from livebg.config import ModelConfig
 from livebg.errors import ModelError
 from livebg.evaluation import iou, load_labeled
+from livebg.frames.cuts import CutDetector
 from livebg.frames.yuv import downscale
 from livebg.segment.factory import choose_model, load_segmenter
 from livebg.segment.rvm import RvmSegmenter, RvmStream, plan_for, without_refiner
@@ -166,7 +167,7 @@ def test_io_binding_matches_a_plain_session_run(rvm, clips):
     import onnx
     import onnxruntime as ort
 
-    from livebg.segment.graph import aligned_conv_inputs, split_concat_convs
+    from livebg.segment.onnx_rewrites import aligned_conv_inputs, split_concat_convs
 
     model = onnx.load(str(RVM_FILE))
     assert without_refiner(model) and split_concat_convs(model) == 8 and aligned_conv_inputs(model) == 0
@@ -178,7 +179,7 @@ def test_io_binding_matches_a_plain_session_run(rvm, clips):
         x = (downscale(image, plan.src_size).astype(np.float32) / 255).transpose(2, 0, 1)[None]
         _, pha, *state = plain.run(None, {"src": x, "r1i": state[0], "r2i": state[1], "r3i": state[2],
                                           "r4i": state[3], "downsample_ratio": np.array([plan.ratio], np.float32)})
-        got = stream.predict([image])[0]
+        got = stream.predict([image])[0].alpha
         assert np.abs(got - pha[0, 0]).max() < 1e-4
 
 
@@ -192,7 +193,7 @@ def test_the_refiner_is_cut_at_ratio_one_only_and_the_alpha_barely_moves(rvm, cl
     assert not as_exported.refiner_cut and as_exported.rewrites == ""
     cut, whole = rvm.stream(), as_exported.stream()
     for image, _ in clips["davis_lucia"][:4]:
-        a, b = cut.predict([image])[0], whole.predict([image])[0]
+        a, b = cut.predict([image])[0].alpha, whole.predict([image])[0].alpha
         assert np.abs(a - b).mean() < 2e-3 and iou(a, b > 0.5) > 0.98
     # frames scaled beyond the model's size need the refiner: it stays, and ratio 1 is enforced where it went
     assert not RvmSegmenter(RVM_FILE, threads=2, source_short=0).refiner_cut
@@ -204,29 +205,32 @@ def test_state_belongs_to_one_stream(rvm, clips):
     """Two streams interleaved frame by frame give what each gives alone."""
     a, b = clips["davis_lucia"][:4], clips["davis_parkour"][:4]
     s1 = rvm.stream()
-    alone_a = [s1.predict([img])[0] for img, _ in a]
+    alone_a = [s1.predict([img])[0].alpha for img, _ in a]
     s2 = rvm.stream()
-    alone_b = [s2.predict([img])[0] for img, _ in b]
+    alone_b = [s2.predict([img])[0].alpha for img, _ in b]
     x, y = rvm.stream(), rvm.stream()
     for (ia, _), (ib, _), ea, eb in zip(a, b, alone_a, alone_b):
-        np.testing.assert_allclose(x.predict([ia])[0], ea, atol=1e-5)
-        np.testing.assert_allclose(y.predict([ib])[0], eb, atol=1e-5)
+        np.testing.assert_allclose(x.predict([ia])[0].alpha, ea, atol=1e-5)
+        np.testing.assert_allclose(y.predict([ib])[0].alpha, eb, atol=1e-5)
 
 
 def test_state_is_dropped_at_a_cut_a_new_size_and_reset(rvm, clips):
+    """The cut comes with the frame (found once upstream, frames.cuts, as a video job's segment
+    stage finds it): here the detector the stage runs, on the same frames."""
     lucia, parkour = clips["davis_lucia"], clips["davis_parkour"]
     stream: RvmStream = rvm.stream()
+    cuts = CutDetector()
     for image, _ in lucia[:3]:
-        stream.predict([image])
+        stream.predict([image], cuts=[cuts(image)])
     assert stream.resets == 0
-    after_cut = stream.predict([parkour[0][0]])[0]  # another shot
+    after_cut = stream.predict([parkour[0][0]], cuts=[cuts(parkour[0][0])])[0].alpha  # another shot
     assert stream.resets == 1
-    np.testing.assert_allclose(after_cut, rvm.stream().predict([parkour[0][0]])[0], atol=1e-5)
+    np.testing.assert_allclose(after_cut, rvm.stream().predict([parkour[0][0]])[0].alpha, atol=1e-5)
     stream.predict([np.ascontiguousarray(parkour[1][0][::2, ::2])])  # another size
     assert stream.resets == 2
     stream.reset()
     assert stream.resets == 3
-    np.testing.assert_allclose(stream.predict([parkour[2][0]])[0], rvm.stream().predict([parkour[2][0]])[0], atol=1e-5)
+    np.testing.assert_allclose(stream.predict([parkour[2][0]])[0].alpha, rvm.stream().predict([parkour[2][0]])[0].alpha, atol=1e-5)
 
 
 def test_float16_conversion_matches_float32(tmp_path, clips):
@@ -247,7 +251,7 @@ def test_float16_conversion_matches_float32(tmp_path, clips):
     assert fp16.precision == "float16" and fp32.precision == "float32"
     s16, s32 = fp16.stream(), fp32.stream()
     for image, _ in clips["davis_lucia"][:3]:
-        a16, a32 = s16.predict([image])[0], s32.predict([image])[0]
+        a16, a32 = s16.predict([image])[0].alpha, s32.predict([image])[0].alpha
         assert a16.dtype == np.float32
         diff = np.abs(a16 - a32)
         assert diff.max() < 0.05 and diff.mean() < 2e-3, (diff.max(), diff.mean())
@@ -261,21 +265,22 @@ def test_alpha_on_real_frames_of_every_sample(rvm, clips):
     floors = {"davis_lucia": 0.855, "davis_parkour": 0.91, "davis_breakdance-flare": 0.925, "davis17_schoolgirls": 0.815}
     for name, pairs in clips.items():
         stream = rvm.stream()
-        scores = [iou(at(stream.predict([image])[0], truth), truth) for image, truth in pairs]
+        scores = [iou(at(stream.predict([image])[0].alpha, truth), truth) for image, truth in pairs]
         assert np.mean(scores) > floors[name], (name, scores)
 
 
 def test_photos_start_from_zero_state_and_settle(rvm, clips):
     image, truth = clips["davis_parkour"][6]
     once = RvmSegmenter(RVM_FILE, threads=2, settle_runs=1)
-    settled = rvm.predict([image])[0]
+    settled = rvm.predict([image])[0].alpha
     assert rvm.settle_runs > 1
-    assert iou(at(settled, truth), truth) >= iou(at(once.predict([image])[0], truth), truth) - 0.002
+    assert iou(at(settled, truth), truth) >= iou(at(once.predict([image])[0].alpha, truth), truth) - 0.002
     # unrelated photos: the order they come in does not matter
     other = clips["davis_lucia"][0][0]
     first = rvm.predict([image, other])
     second = rvm.predict([other, image])
-    np.testing.assert_allclose(first[0], second[1], atol=1e-5)
+    np.testing.assert_allclose(first[0].alpha, second[1].alpha, atol=1e-5)
+    assert first[0].foreground is None  # photos: the matte makes the edge colour itself
 
 
 def test_rvm_runs_on_cuda_only_with_onnx_runtimes_cuda_provider(monkeypatch):
@@ -304,11 +309,11 @@ def test_the_colour_outside_rvms_box_is_the_frames_near_it_and_zero_further():
     COLOUR_RING px (the edge colour's box, EXTENT_PAD wider than the alpha, may reach a little
     past a side, and must not blend black there) and zeros beyond, where nobody is."""
     from livebg.segment.region import Box
-    from livebg.segment.rvm import COLOUR_RING, _colour_around
+    from livebg.segment.rvm import COLOUR_RING, colour_around
 
     small = np.random.default_rng(0).integers(1, 256, (100, 160, 3), dtype=np.uint8)
     box = Box(32, 16, 112, 100)  # touches the bottom edge
-    colour = _colour_around(small, box)
+    colour = colour_around(small, box)
     near = np.zeros((100, 160), bool)
     near[max(0, box.y0 - COLOUR_RING):box.y1 + COLOUR_RING, box.x0 - COLOUR_RING:box.x1 + COLOUR_RING] = True
     near[box.slices()] = False

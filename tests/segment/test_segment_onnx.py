@@ -22,7 +22,7 @@ def test_onnx_models_on_real_frames(shared):
     for path, expect in [("mediapipe_selfie_256x256.onnx", 0.75), ("mediapipe_selfie_landscape_144x256.onnx", 0.7)]:
         segmenter = OnnxSegmenter(shared / "models" / path, name=path, classes=("person",))
         assert segmenter.layout == "NHWC"
-        prob = segmenter.predict([frame])[0]
+        prob = segmenter.predict([frame])[0].alpha
         assert iou(cv2.resize(prob, truth.shape[::-1]) > 0.5, truth) > expect, path
     # the VOC model is weak on DAVIS frames (shared/README: 0.63 mean IoU); on a portrait it
     # must agree with the selfie model
@@ -30,12 +30,12 @@ def test_onnx_models_on_real_frames(shared):
     voc = OnnxSegmenter(shared / "models/deeplabv3_mobilenetv2_voc_257x257.onnx", name="voc", classes=("person",))
     selfie = OnnxSegmenter(shared / "models/mediapipe_selfie_256x256.onnx", name="selfie")
     size = portrait.shape[1::-1]
-    voc_mask = cv2.resize(voc.predict([portrait])[0], size) > 0.5
-    selfie_mask = cv2.resize(selfie.predict([portrait])[0], size) > 0.5
+    voc_mask = cv2.resize(voc.predict([portrait])[0].alpha, size) > 0.5
+    selfie_mask = cv2.resize(selfie.predict([portrait])[0].alpha, size) > 0.5
     assert voc.layout == "NCHW" and iou(voc_mask, selfie_mask) > 0.7
     pets = OnnxSegmenter(shared / "models/deeplabv3_mobilenetv2_voc_257x257.onnx", name="voc", classes=("cat", "dog"))
     assert pets.indices == [8, 12]
-    assert pets.predict([portrait])[0].mean() < 0.1  # no cats or dogs in the portrait
+    assert pets.predict([portrait])[0].alpha.mean() < 0.1  # no cats or dogs in the portrait
 
 
 def test_segmenters_read_planes_as_they_read_rgb(shared):
@@ -47,8 +47,8 @@ def test_segmenters_read_planes_as_they_read_rgb(shared):
     assert segmenter.reads_planes
     by_rgb, by_planes = segmenter.stream(), segmenter.stream()
     for yuv in yuv_frames(shared, 3):
-        a = by_rgb.predict([cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)])[0]
-        b = by_planes.predict([I420Image(yuv)])[0]
+        a = by_rgb.predict([cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)])[0].alpha
+        b = by_planes.predict([I420Image(yuv)])[0].alpha
         assert a.shape == b.shape
         assert np.abs(a - b).mean() < 0.01 and iou(a > 0.5, b > 0.5) > 0.96  # 60 frames: >= 0.974
 

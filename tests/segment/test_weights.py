@@ -51,7 +51,8 @@ def test_torchvision_model_loads_from_torchvision_cache(name, torch_home, shared
     assert isinstance(segmenter, TorchSegmenter) and reason == "chosen with --model or the preset"
     assert segmenter.indices == [15]  # "person" found by name in the weights' categories
     frame, _ = lucia_frame(shared)
-    (prob,) = segmenter.predict([frame])
+    (prediction,) = segmenter.predict([frame])
+    prob = prediction.alpha
     assert prob.dtype == np.float32 and prob.shape == (64, 114)
     assert 0.0 <= prob.min() and prob.max() <= 1.0
     assert "torchvision" in segmenter.describe() and "64 px" in segmenter.describe()
@@ -60,7 +61,7 @@ def test_torchvision_model_loads_from_torchvision_cache(name, torch_home, shared
 def test_weights_file_and_mismatch(tmp_path, shared):
     path = save_random_checkpoint("lraspp_mobilenet_v3_large", tmp_path)
     segmenter, _ = load_segmenter(ModelConfig(name="lraspp_mobilenet_v3_large", weights=str(path), device="cpu", infer_size=64))
-    assert segmenter.predict([lucia_frame(shared)[0]])[0].shape == (64, 114)
+    assert segmenter.predict([lucia_frame(shared)[0]])[0].alpha.shape == (64, 114)
     with pytest.raises(ModelError, match="does not match model deeplabv3_mobilenet_v3_large"):
         load_segmenter(ModelConfig(name="deeplabv3_mobilenet_v3_large", weights=str(path), device="cpu"))
     junk = tmp_path / "junk.pth"
