@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
-from livebg.errors import ModelError
+from livebg.errors import ModelError, first_line
 from livebg.frames.cuts import CUT_THRESHOLD, CutDetector
 from livebg.frames.yuv import downscale
 from livebg.matte.foreground import EXTENT_PAD
@@ -40,7 +40,6 @@ from livebg.segment.base import Segmenter
 from livebg.segment.onnx_model import inference_threads, session_setup
 from livebg.segment.region import FULL_EVERY, MAX_GROWS, Box, PeopleRegion, carry_state, paste, whole
 from livebg.segment.reuse import STILL_THRESHOLD, FlowReuse
-from livebg.segment.weights import first_line
 
 STATE_INPUTS = ("r1i", "r2i", "r3i", "r4i")
 STATE_OUTPUTS = ("r1o", "r2o", "r3o", "r4o")
