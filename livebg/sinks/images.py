@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from livebg.errors import OutputError
-from livebg.sinks.files import FrameSink, partial_path, write_failed
+from livebg.errors import OutputError, reason
+from livebg.output import commit, discard, partial_path, write_atomic, write_failed
+from livebg.sinks.files import FrameSink
 
 
 def _umask() -> int:
@@ -54,14 +54,13 @@ class ImageDirSink(FrameSink):
         self._closed = True
         if self.path.exists():
             self.path.rmdir()  # empty, checked at the start
-        os.replace(self.partial, self.path)
-        return self.path
+        return commit(self.partial, self.path)
 
     def abort(self) -> None:
         if self._closed:
             return
         self._closed = True
-        shutil.rmtree(self.partial, ignore_errors=True)
+        discard(self.partial)
 
 
 def write_image_atomic(path: Path, image: np.ndarray, quality: int = 95) -> None:
@@ -73,10 +72,8 @@ def write_image_atomic(path: Path, image: np.ndarray, quality: int = 95) -> None
     ok, data = cv2.imencode(ext, image, params)
     if not ok:
         raise OutputError(f"cannot encode {path.name} as {ext}: use .png or .jpg")
-    partial = partial_path(path)
-    try:
-        partial.write_bytes(data.tobytes())
-        os.replace(partial, path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path} ({exc.strerror}): check the directory and disk space") from None
+    write_atomic(path, data.tobytes(), error=_image_write_failed)
+
+
+def _image_write_failed(path: Path, exc: BaseException) -> OutputError:
+    return OutputError(f"cannot write {path} ({reason(exc)}): check the directory and disk space")
