@@ -49,12 +49,12 @@ def is_partial(path: Path) -> bool:
     return PARTIAL_TAG in path.name
 
 
-def discard(partial: Path) -> None:
-    """Remove a partial output, a file or a directory of frames, if it is there."""
-    if partial.is_dir():
-        shutil.rmtree(partial, ignore_errors=True)
+def discard(path: Path) -> None:
+    """Remove an output, partial or finished (a file, or a directory of frames), if it is there."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
     else:
-        partial.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
 
 
 def commit(partial: Path, final: Path, *, error: WriteError | None = write_failed) -> Path:

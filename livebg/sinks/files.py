@@ -75,13 +75,17 @@ def plan_output(path: str | Path, *, transparent: bool, what: str = "output") ->
 class FrameSink(abc.ABC):
     """Where a file job's frames go. ``write`` takes RGB (RGBA, grey) uint8 frames at a pts in
     the input's time_base; ``close`` finishes the file and returns its path (the output appears
-    under its final name only then); ``abort`` removes what was written. Optional: a sink that
-    takes yuv420p planes as they are says so with ``takes_i420`` and has ``write_i420``; a sink
-    that carries the input's audio has it in ``audio``."""
+    under its final name only then); ``abort`` removes what was written. Either is safe to call
+    twice, and the first of them counts. A sink writes ``_finish`` (complete the file, rename it
+    into place) and ``_discard`` (remove it). Optional: a sink that takes yuv420p planes as they
+    are says so with ``takes_i420`` and has ``write_i420``; a sink that carries the input's
+    audio has it in ``audio``."""
 
+    path: Path
     frames: int = 0
     takes_i420: bool = False
     audio: object | None = None
+    _closed: bool = False
 
     @abc.abstractmethod
     def write(self, image: np.ndarray, pts: int) -> None: ...
@@ -89,8 +93,19 @@ class FrameSink(abc.ABC):
     def write_i420(self, yuv: np.ndarray, pts: int) -> None:
         raise ValueError(f"{type(self).__name__} does not take yuv420p frames: use write()")
 
-    @abc.abstractmethod
-    def close(self) -> Path: ...
+    def close(self) -> Path:
+        if not self._closed:
+            self._closed = True
+            self._finish()
+        return self.path
+
+    def abort(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._discard()
 
     @abc.abstractmethod
-    def abort(self) -> None: ...
+    def _finish(self) -> None: ...
+
+    @abc.abstractmethod
+    def _discard(self) -> None: ...

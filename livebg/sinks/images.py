@@ -30,7 +30,6 @@ class ImageDirSink(FrameSink):
         self.partial.mkdir(mode=0o777 & ~_umask())
         self.params = [cv2.IMWRITE_PNG_COMPRESSION, compression]
         self.frames = 0
-        self._closed = False
 
     def write(self, image: np.ndarray, pts: int = 0, *, number: int | None = None) -> None:
         """The next frame as ``NNNNN.png``; ``number``: under that number instead (live: the
@@ -48,18 +47,12 @@ class ImageDirSink(FrameSink):
             raise write_failed(self.path, exc) from None
         self.frames += 1
 
-    def close(self) -> Path:
-        if self._closed:
-            return self.path
-        self._closed = True
+    def _finish(self) -> None:
         if self.path.exists():
             self.path.rmdir()  # empty, checked at the start
-        return commit(self.partial, self.path)
+        commit(self.partial, self.path)
 
-    def abort(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _discard(self) -> None:
         discard(self.partial)
 
 

@@ -45,7 +45,6 @@ class VideoFileSink(FrameSink):
         self.alpha = alpha
         self.gray = gray
         self.frames = 0
-        self._closed = False
         self.pad = (0, 0)
         self._last_time: Fraction | None = None
         self.time_base = Fraction(time_base)
@@ -139,11 +138,8 @@ class VideoFileSink(FrameSink):
             raise write_failed(self.path, exc) from None
         self.frames += 1
 
-    def close(self) -> Path:
+    def _finish(self) -> None:
         """Flush the encoder and the audio, close, and move the file to its final name."""
-        if self._closed:
-            return self.path
-        self._closed = True
         try:
             for packet in self.stream.encode():
                 self.container.mux(packet)
@@ -160,13 +156,10 @@ class VideoFileSink(FrameSink):
         finally:
             if self.audio:
                 self.audio.close()
-        return commit(self.partial, self.path)
+        commit(self.partial, self.path)
 
-    def abort(self) -> None:
+    def _discard(self) -> None:
         """Give up: close and delete the temporary file; nothing appears under the final name."""
-        if self._closed:
-            return
-        self._closed = True
         if self.audio:
             self.audio.close()
         self._cleanup()
