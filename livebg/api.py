@@ -85,7 +85,7 @@ class BackgroundReplacer:
         size = (frame.shape[1], frame.shape[0])
         if self._background is None or size != self._size:
             self.close()
-            self._background = open_background(self.config.background.bg, size, fit=self.config.background.fit)
+            self._background = open_background(self.config.background.spec, size, fit=self.config.background.fit)
             self._size = size
         time = Fraction(t).limit_denominator(1_000_000) if t is not None else self._count / self.fps
         self._count += 1

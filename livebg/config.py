@@ -9,14 +9,16 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from livebg.errors import BackgroundError, ConfigError, say
 from livebg.frames.images import IMAGE_EXTENSIONS
+from livebg.media.probe import DEFAULT_FPS
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
-SEQUENCE_FPS = 30.0  # image sequences and photos when no fps is set
+SEQUENCE_FPS = DEFAULT_FPS  # image sequences and photos when no fps is set
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
@@ -219,7 +221,12 @@ class BackgroundConfig:
             raise ConfigError(f"light wrap {self.light_wrap} is out of range: use 0..1")
         if not 0.0 <= self.harmonize <= 1.0:
             raise ConfigError(f"harmonize {self.harmonize} is out of range: use 0 (off) .. 1 (full)")
-        parse_bg(self.bg)
+        self.spec  # noqa: B018 - parsed (and checked) here, kept for the job
+
+    @cached_property
+    def spec(self) -> BackgroundSpec:
+        """``bg`` parsed, once for this config: validating it and opening the background share it."""
+        return parse_bg(self.bg)
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,24 @@ def say(message: str, *, error: bool = False, detail: bool = False) -> None:
     if detail and _quiet:
         return
     print(f"livebg: {'error: ' if error else ''}{message}", file=sys.stderr, flush=True)
+
+
+# -- why an exception happened, on one line (for the messages above) ---------------------------
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line (its white space folded), cut to ``limit`` characters."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def reason(exc: BaseException, limit: int = 200) -> str:
+    """Why an OS or FFmpeg call failed: its ``strerror`` when it has one (OSError and PyAV's
+    errors carry it, without the errno and path around it), else its message on one line."""
+    strerror = getattr(exc, "strerror", None)
+    return strerror if isinstance(strerror, str) and strerror else first_line(exc, limit)
+
+
+def last_line(exc: BaseException, limit: int = 200) -> str:
+    """The last non-empty line of a message that ends a traceback (a Ray task's error carries the
+    worker's traceback, its own exception last), cut to ``limit``; the type's name if empty."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else type(exc).__name__

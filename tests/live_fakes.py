@@ -19,7 +19,8 @@ import numpy as np
 import pyvirtualcam
 from pyvirtualcam.util import decode_fourcc, encode_fourcc
 
-from livebg.sources.camera import CapturedImage, CaptureFault, register_capture
+from livebg.sources.capture_device import CapturedImage, CaptureFault
+from livebg.sources.devices import register_capture
 
 REPO = Path(__file__).resolve().parent.parent
 DOCTOR = REPO.parent / "shared" / "media" / "videos" / "doctor_960x540.mp4"

@@ -19,7 +19,7 @@ from livebg.cli import main
 from livebg.config import ModelConfig
 from livebg.segment import factory as segmentation
 from livebg.segment.base import Segmenter
-from livebg.sources import camera
+from livebg.sources import capture
 
 pytestmark = pytest.mark.live_timing
 
@@ -134,8 +134,8 @@ def test_slow_consumer_drops_the_oldest_frames_and_latency_stays_bounded(tmp_pat
 
 
 def test_camera_that_stops_is_reopened_then_the_program_exits_cleanly(tmp_path, monkeypatch, capsys, recording_backend):
-    monkeypatch.setattr(camera, "REOPEN_DELAY", 0.05)
-    monkeypatch.setattr(camera, "REOPEN_SECONDS", 1.0)
+    monkeypatch.setattr(capture, "REOPEN_DELAY", 0.05)
+    monkeypatch.setattr(capture, "REOPEN_SECONDS", 1.0)
     flaky = register_flaky_camera(opens=2)  # the first open and one reopen work; later ones fail
     record = recording_backend("livebg-test-flaky", native="RGB", keep_frames=False)
     code, stats = run_cam(tmp_path, "--source", "flaky://10", "--vcam-backend", "livebg-test-flaky", "--duration", "20")

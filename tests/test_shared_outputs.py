@@ -10,7 +10,7 @@ from fractions import Fraction
 import av
 from conftest import REPO, make_index_video
 
-from livebg.sinks.files import PARTIAL_TAG, partial_path
+from livebg.output import PARTIAL_TAG, partial_path
 
 
 def frames_in(path) -> int:

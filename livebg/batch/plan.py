@@ -21,6 +21,8 @@ import av
 from livebg.config import SETTINGS, Config, apply_settings
 from livebg.errors import ConfigError, InputError
 from livebg.jobs.video import default_video_output
+from livebg.media.container import open_media, read_failed, video_stream
+from livebg.media.probe import frame_rate
 from livebg.sinks import ALPHA_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS
 from livebg.sources.video import FrameRange
 
@@ -55,10 +57,12 @@ class Job:
 
 @dataclass(frozen=True)
 class VideoIndex:
-    """A video's frames as its packets list them: how many, and where it can be cut."""
+    """A video's frames as its packets list them: how many, and where it can be cut; and
+    whether it has sound (the join carries it)."""
     frames: int
     rate: Fraction
     cuts: tuple[tuple[int, int], ...]  # (frame index, pts) of the key frames decoding can start at
+    has_audio: bool = False
 
 
 def probe(path: Path) -> VideoIndex:
@@ -66,13 +70,13 @@ def probe(path: Path) -> VideoIndex:
     frames after which no packet shows a frame before them (closed GOPs: decoding from there
     gives every later frame, in order). Those are where chunks may start, and where a chunk's
     decoding may begin before its pre-roll."""
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise InputError(f"{path} has no video stream: give a video file")
-            stream = container.streams.video[0]
-            rate = Fraction(stream.average_rate or stream.guessed_rate or 30)
-            order: list[tuple[int, bool]] = []  # (pts, key) in decoding order
+    container = open_media(path, name=str(path))
+    with container:
+        stream = video_stream(container, name=str(path))
+        rate = frame_rate(stream)
+        has_audio = bool(container.streams.audio)
+        order: list[tuple[int, bool]] = []  # (pts, key) in decoding order
+        try:
             for packet in container.demux(stream):
                 if packet.size == 0 or packet.pts is None:
                     continue
@@ -80,15 +84,13 @@ def probe(path: Path) -> VideoIndex:
                     raise InputError(f"{path} is damaged (packet {len(order)}): use a complete copy of the file, "
                                      "or run `livebg video` on it to keep what decodes")
                 order.append((int(packet.pts), bool(packet.is_keyframe)))
-    except av.FFmpegError as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise InputError(f"{path} is not a video FFmpeg can read ({reason}): check that the file is complete "
-                         f"and is a video") from None
+        except av.FFmpegError as exc:
+            raise read_failed(exc, str(path)) from None
     if not order:
         raise InputError(f"{path} has no video frames: give a video that has at least one frame")
     ranked = sorted(pts for pts, _ in order)
     if len(set(ranked)) != len(ranked):  # two frames on one pts: indices by pts are ambiguous
-        return VideoIndex(len(order), rate, ((0, ranked[0]),))
+        return VideoIndex(len(order), rate, ((0, ranked[0]),), has_audio)
     cuts = []
     later_min = math.inf
     for pts, key in reversed(order):
@@ -98,7 +100,7 @@ def probe(path: Path) -> VideoIndex:
     cuts.sort()
     if not cuts or cuts[0][0] != 0:
         cuts.insert(0, (0, ranked[0]))
-    return VideoIndex(len(order), rate, tuple(cuts))
+    return VideoIndex(len(order), rate, tuple(cuts), has_audio)
 
 
 def plan_chunks(index: VideoIndex, chunk_seconds: float, preroll_seconds: float = PREROLL_SECONDS) -> list[FrameRange]:

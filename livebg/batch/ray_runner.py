@@ -20,7 +20,7 @@ from typing import Any
 
 from livebg.batch.chunk import CRASH_ONCE_ENV, ChunkResult, ChunkTask, ChunkWorker
 from livebg.batch.runner import RETRIES, Event, Progress, Runner, gave_up
-from livebg.errors import ConfigError, set_quiet
+from livebg.errors import ConfigError, last_line, set_quiet
 
 POLL_SECONDS = 0.25
 INSTALL = "pip install 'livebg[cluster]'"
@@ -139,10 +139,10 @@ class RayRunner(Runner):
                 try:
                     result = ray.get(ref)
                 except ray.exceptions.RayActorError as exc:  # died more often than it may restart
-                    why = f"its Ray worker died: {_first_line(exc)}"
+                    why = f"its Ray worker died: {last_line(exc)}"
                 except ray.exceptions.RayError as exc:
                     idle.append(actor)
-                    why = _first_line(exc)
+                    why = last_line(exc)
                 else:
                     idle.append(actor)
                     yield result
@@ -172,8 +172,3 @@ class RayRunner(Runner):
         if self.started:
             self.ray.shutdown()
             self.started = False
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[-1][:200] if lines else type(exc).__name__

@@ -77,7 +77,7 @@ def run_jobs(jobs: list[Job], out_dir: Path, runner: Runner, *, chunk_seconds: f
             continue
         try:
             index = probe(job.input)
-            run.has_audio = _has_audio(job.input)
+            run.has_audio = index.has_audio
         except LivebgError as exc:
             run.status, run.error = "failed", str(exc)
             continue
@@ -168,13 +168,6 @@ def run_jobs(jobs: list[Job], out_dir: Path, runner: Runner, *, chunk_seconds: f
     if not interrupted and not any(r.status == "failed" for r in runs):
         state.finish()
     return BatchSummary(runs, time.perf_counter() - started, written, model_frames, interrupted)
-
-
-def _has_audio(path: Path) -> bool:
-    import av
-
-    with av.open(str(path)) as container:
-        return bool(container.streams.audio)
 
 
 def report(summary: BatchSummary) -> None:

@@ -9,13 +9,12 @@ output and settings).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livebg.errors import OutputError
-from livebg.sinks.files import partial_path, remove_stale_partials
+from livebg.errors import OutputError, reason
+from livebg.output import remove_partials, write_atomic
 from livebg.sources.video import FrameRange
 
 STATE_NAME = ".livebg-batch.json"
@@ -86,7 +85,7 @@ class BatchState:
         elif folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
-        remove_stale_partials(folder)
+        remove_partials(folder, stale_only=True)
         self.jobs[job_id] = JobState(str(input_path), str(output), stamp, plan, done)
         self.save()
         return done
@@ -103,16 +102,8 @@ class BatchState:
 
     def save(self) -> None:
         data = {"version": VERSION, "jobs": {k: j.to_json() for k, j in self.jobs.items()}}
-        temporary = partial_path(self.path)
-        try:
-            temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
-            os.replace(temporary, self.path)
-        except BaseException as exc:  # a stop signal too: the old state file stays whole, no temporary left
-            temporary.unlink(missing_ok=True)
-            if not isinstance(exc, OSError):
-                raise
-            raise OutputError(f"cannot write the state file {self.path} ({exc.strerror or exc}): check the disk "
-                              f"space and the folder's permissions") from None
+        # a stop signal too leaves the old state file whole, and no temporary
+        write_atomic(self.path, json.dumps(data, indent=1), error=_state_write_failed)
 
     def finish(self) -> None:
         """Nothing is left to resume: remove the state file and the work folder."""
@@ -123,6 +114,9 @@ class BatchState:
     def clean_partials(self) -> None:
         """Remove the half-written chunk files of workers that were stopped (Ctrl-C)."""
         for job_id in self.jobs:
-            folder = self.chunk_dir(job_id)
-            for path in folder.glob(".*.livebg-partial-*"):
-                path.unlink(missing_ok=True)
+            remove_partials(self.chunk_dir(job_id))
+
+
+def _state_write_failed(path: Path, exc: BaseException) -> OutputError:
+    return OutputError(f"cannot write the state file {path} ({reason(exc)}): check the disk space and the folder's "
+                       f"permissions")

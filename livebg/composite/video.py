@@ -14,6 +14,8 @@ from livebg.composite.base import Background
 from livebg.composite.fit import BackgroundFrame, fit_cover
 from livebg.errors import BackgroundError
 from livebg.frames.yuv import frame_size
+from livebg.media.container import open_media, video_stream
+from livebg.media.probe import duration, frame_rate
 
 _END = object()
 
@@ -35,22 +37,18 @@ class VideoBackground(Background):
 
     def __init__(self, path: Path, size: tuple[int, int], *, fit: str = "loop",
                  input_duration: Fraction | None = None, queue_size: int = 4):
-        import av
-
         self.path = path
         self.width, self.height = size
         self.fit = fit
-        try:
-            with av.open(str(path)) as container:
-                if not container.streams.video:
-                    raise BackgroundError(f"background {path} has no video stream: give an image or a video")
-                stream = container.streams.video[0]
-                self.rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-                self.duration = _stream_duration(container, stream)
-        except av.FFmpegError as exc:
-            raise BackgroundError(f"background {path} cannot be read as a video or image ({exc.strerror or exc}): check the file") from None
+        # opened once here to read its rate and duration; the decoding thread's first pass reads it
+        container = self._open()
+        stream = video_stream(container, name=f"background {path}", error=BackgroundError, fix="give an image or a video")
+        self.rate = frame_rate(stream)
+        self.duration = duration(container, stream)
+        self._opened: Any = container  # handed to the decoding thread
         if fit == "stretch":
             if not input_duration or not self.duration:
+                container.close()
                 raise BackgroundError("--bg-fit stretch needs the durations of both videos, and one is unknown: use loop or hold")
             self._scale = self.duration / input_duration
         else:
@@ -62,6 +60,10 @@ class VideoBackground(Background):
         self._thread = threading.Thread(target=self._decode, name="livebg-bg-decode", daemon=True)
         self._thread.start()
 
+    def _open(self) -> Any:
+        return open_media(self.path, name=f"background {self.path}", error=BackgroundError,
+                          problem="cannot be read as a video or image", fix="check the file")
+
     def _put(self, item) -> bool:
         while not self._stop.is_set():
             try:
@@ -72,14 +74,15 @@ class VideoBackground(Background):
         return False
 
     def _decode(self) -> None:
-        import av
-
         offset = Fraction(0)
         try:
             while not self._stop.is_set():
                 produced = 0
                 last_time = Fraction(0)
-                with av.open(str(self.path)) as container:
+                container, self._opened = self._opened, None
+                if container is None:  # the next loop
+                    container = self._open()
+                with container:
                     stream = container.streams.video[0]
                     stream.thread_type = "AUTO"
                     start = None
@@ -101,6 +104,10 @@ class VideoBackground(Background):
             self._put(exc)
         except Exception as exc:  # decoding errors in the middle of the file
             self._put(BackgroundError(f"background video {self.path} failed to decode ({exc}): check the file"))
+        finally:
+            if self._opened is not None:  # stopped before the first pass began
+                self._opened.close()
+                self._opened = None
         self._put(_END)
 
     def _take(self):
@@ -139,11 +146,3 @@ class VideoBackground(Background):
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-
-
-def _stream_duration(container, stream) -> Fraction | None:
-    if stream.duration:
-        return stream.duration * stream.time_base
-    if container.duration:
-        return Fraction(container.duration, 1_000_000)
-    return None

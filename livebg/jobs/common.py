@@ -1,10 +1,10 @@
 """What the video and photo jobs share: messages, output checks and clean-up."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from livebg.errors import OutputError, say
+from livebg.output import discard as remove_output  # noqa: F401 - the jobs remove finished outputs with it
 
 
 def detail(message: str) -> None:
@@ -14,14 +14,6 @@ def detail(message: str) -> None:
 
 def log(message: str) -> None:
     say(message)
-
-
-def remove_output(path: Path) -> None:
-    """Delete a finished output (a file, or a directory of frames)."""
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
 
 
 def frames_text(n: int) -> str:

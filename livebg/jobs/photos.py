@@ -13,16 +13,15 @@ from tqdm import tqdm
 from livebg.composite.blend import Compositor
 from livebg.composite.factory import open_background
 from livebg.config import Config
-from livebg.errors import InputError, LivebgError, OutputError, PhotosFailed
+from livebg.errors import InputError, LivebgError, OutputError, PhotosFailed, first_line
 from livebg.frames.images import IMAGE_EXTENSIONS, read_image
 from livebg.jobs.common import check_not_overwriting, detail, log
 from livebg.matte.foreground import foreground_colour
 from livebg.matte.matter import Matter
+from livebg.output import is_partial
 from livebg.segment.base import Segmenter
 from livebg.segment.factory import load_segmenter
-from livebg.segment.weights import first_line
 from livebg.sinks import VIDEO_EXTENSIONS, check_writable, write_image_atomic
-from livebg.sinks.files import PARTIAL_TAG
 
 
 def collect_images(inputs: Sequence[str]) -> list[Path]:
@@ -34,7 +33,7 @@ def collect_images(inputs: Sequence[str]) -> list[Path]:
             # not macOS's ._IMG_1.jpg companions (resource forks, not pictures) nor livebg's own
             # partial outputs; other hidden photos are photos
             found = sorted(p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-                           and not p.name.startswith("._") and PARTIAL_TAG not in p.name)
+                           and not p.name.startswith("._") and not is_partial(p))
             if not found:
                 raise InputError(f"{path} holds no images: give JPEG/PNG photos or a directory of them")
             photos = set(found)
@@ -116,7 +115,7 @@ def run_images(inputs: Sequence[str], output: str | None, config: Config, *,
         check_not_overwriting(out, "-o", None, config.background.bg)
     first = _first_readable(files)  # the background is sized for it (each photo is fitted)
     h, w = first.shape[:2]
-    background = open_background(config.background.bg, (w, h), fit="hold")
+    background = open_background(config.background.spec, (w, h), fit="hold")
     if segmenter is None:
         segmenter, reason = load_segmenter(config.model)
         detail(f"{segmenter.describe()}{getattr(segmenter, 'photo_note', '')} — {reason}")

@@ -89,7 +89,7 @@ def run_video(input_spec: str, output: str | Path | None, config: Config, *,
         for plan, flag in ((out_plan, "-o"), (alpha_plan, "--alpha-out")):
             if plan:
                 check_not_overwriting(plan.path, flag, input_spec, bg_spec)
-        background = open_background(bg_spec, (source.width, source.height), fit=config.background.fit,
+        background = open_background(config.background.spec, (source.width, source.height), fit=config.background.fit,
                                      input_duration=source.duration)
         if segmenter is None:
             segmenter, reason = load_segmenter(config.model)

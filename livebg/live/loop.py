@@ -27,8 +27,9 @@ from livebg.live.options import help_lines
 from livebg.live.record import AlphaRecorder
 from livebg.live.stats import LiveStats
 from livebg.matte.matter import Matter
+from livebg.media.probe import DEFAULT_FPS
 from livebg.segment.reuse import moved
-from livebg.sources.camera import LiveCapture
+from livebg.sources.capture import LiveCapture
 
 
 # -- the live loop ----------------------------------------------------------------------------
@@ -71,7 +72,7 @@ class LiveLoop:
         self.stats = LiveStats()
         self.stats_log: tuple[Path, float] | None = None  # (file, seconds): a JSON line per interval
         self.alpha_out: AlphaRecorder | None = None  # --alpha-out: the matte of each composited frame
-        self.interval = 1.0 / (capture.fps or 30.0)
+        self.interval = 1.0 / (capture.fps or DEFAULT_FPS)
         self.stop_reason = ""
         self._background = chooser.current_background()
         self.compositor = Compositor(self._background, light_wrap, harmonize=harmonize)  # the same blend as file jobs

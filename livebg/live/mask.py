@@ -17,7 +17,7 @@ from livebg.frames.cuts import CUT_THRESHOLD, CutDetector
 from livebg.live.sizing import FALLBACK, LiveSizer, SizeChange
 from livebg.segment.base import Predictor, Segmenter
 from livebg.segment.rvm import RvmStream
-from livebg.sources.camera import LiveCapture
+from livebg.sources.capture import LiveCapture
 
 FIRST_MASK_TIMEOUT = 10.0  # seconds to wait for the very first mask before showing anything
 WAIT_FOR_MASK_SHARE = 0.5  # wait for the current frame's mask only when the model needs at most half a frame interval

@@ -1,6 +1,6 @@
 """`livebg cam`: camera -> segment -> smooth/refine -> composite -> virtual camera and/or preview, live.
 
-Three threads: capture (sources/camera.py, newest frame wins), segmentation (``MaskWorker``,
+Three threads: capture (sources/capture.py, newest frame wins), segmentation (``MaskWorker``,
 always on the newest frame), and the main thread, which composites every captured frame at
 the camera's rate with the newest mask available, sends it out and runs the preview window.
 When the model keeps up, the main thread waits the few milliseconds for the mask of the very
@@ -33,10 +33,12 @@ from livebg.live.record import AlphaRecorder
 from livebg.live.sizing import LIVE_BUDGET, LiveSizer, startup_size
 from livebg.live.stats import _percentile, stats_line
 from livebg.matte.matter import Matter
+from livebg.media.probe import DEFAULT_FPS
 from livebg.segment.base import Predictor
 from livebg.segment.rvm import RvmSegmenter, RvmStream
 from livebg.signals import StopOnSignal
-from livebg.sources.camera import LiveCapture, open_capture_device
+from livebg.sources.capture import LiveCapture
+from livebg.sources.devices import open_capture_device
 
 
 def _limit_torch_threads(segmenter, threads: int) -> None:
@@ -114,7 +116,7 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             # RVM on a CPU without --infer-size (load_rvm decides: "live sizing")
             if isinstance(segmenter, RvmSegmenter) and segmenter.chosen == "live sizing":
                 # the largest size whose call fits the camera's frame interval, timed here
-                budget = LIVE_BUDGET / (capture.fps or 30.0)
+                budget = LIVE_BUDGET / (capture.fps or DEFAULT_FPS)
                 times: dict[int, float] = {}
                 start = startup_size(lambda short: times.setdefault(short, time_call(segmenter, warm, short)), budget)
                 sizer = LiveSizer(budget, start)
@@ -160,7 +162,7 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             # CPU to the thread that composites and sends every frame
             # RVM sized to the camera's rate is waited for while its calls fit the budget
             wait_share = LIVE_BUDGET if sizer is not None else WAIT_FOR_MASK_SHARE
-            slow = seconds > wait_share / (capture.fps or 30.0)
+            slow = seconds > wait_share / (capture.fps or DEFAULT_FPS)
             # a matting model slower than the camera (RVM on a CPU): its masks are carried along
             # the optical flow onto the newer frames they are composited on
             carry = slow and isinstance(segmenter, RvmSegmenter)

@@ -9,10 +9,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from livebg.errors import ModelError, say
+from livebg.errors import ModelError, first_line, say
 from livebg.frames.yuv import downscale
 from livebg.segment.base import VOC_CATEGORIES, Prediction, Segmenter, class_indices
-from livebg.segment.weights import first_line
 
 
 def _read_onnx(path: str | Path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from livebg.errors import ModelError, say
+from livebg.errors import ModelError, first_line, say
+from livebg.output import atomic_output
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -99,12 +99,22 @@ def rvm_file(precision: str = "float32") -> Path:
     return livebg_cache() / RVM_FILES[precision][0]
 
 
+# sha256 of the files read in this process, by (path, size, mtime): ``auto`` checks RVM's file
+# when it chooses the model and the loader checks it again; it is read once.
+_HASHED: dict[tuple[str, int, int], str] = {}
+
+
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The file's sha256, read once per process while its size and modification time stay."""
+    stat = os.stat(path)
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHED:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _HASHED[key] = digest.hexdigest()
+    return _HASHED[key]
 
 
 def fetch_rvm(precision: str = "float32", *, download: bool = True, weights_file: str = "",
@@ -138,20 +148,19 @@ def fetch_rvm(precision: str = "float32", *, download: bool = True, weights_file
         raise ModelError(f"RVM's weights could not be downloaded earlier ({failed.read_text().strip()}); "
                          f"livebg retries in a day (--model rvm tries again now), or: {fix}")
     say(f"downloading {file} from {RVM_RELEASE} into {cached.parent} ({RVM_TERMS})")
-    partial = ""
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(prefix=f".{file}.", suffix=".part", dir=cached.parent)
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
-            while block := response.read(1 << 20):
-                out.write(block)
-            length = getattr(response, "length", None)  # Content-Length left over: a short read
-        if length:
-            raise ModelError(f"the download of {url} was cut short: try again later, or {fix}")
-        if expected and sha256_of(Path(partial)) != expected:
-            raise ModelError(f"the download of {url} does not match its recorded sha256: try again later, or {fix}")
-        os.chmod(partial, 0o644)  # mkstemp makes it private; the cache may be shared
-        os.replace(partial, cached)
+        # the file appears in the cache only whole and checked; a failed download leaves nothing
+        with atomic_output(cached, error=None) as partial:
+            with open(partial, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+                while block := response.read(1 << 20):
+                    out.write(block)
+                length = getattr(response, "length", None)  # Content-Length left over: a short read
+            if length:
+                raise ModelError(f"the download of {url} was cut short: try again later, or {fix}")
+            if expected and sha256_of(partial) != expected:
+                raise ModelError(f"the download of {url} does not match its recorded sha256: try again later, or {fix}")
+            os.chmod(partial, 0o644)  # whatever the umask: the cache may be shared
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
         reason = first_line(getattr(exc, "reason", exc) if isinstance(exc, urllib.error.URLError) else exc, 120)
         try:
@@ -159,9 +168,6 @@ def fetch_rvm(precision: str = "float32", *, download: bool = True, weights_file
         except OSError:
             pass
         raise ModelError(f"RVM's weights could not be downloaded ({reason}): {fix}") from None
-    finally:
-        if partial:
-            Path(partial).unlink(missing_ok=True)
     failed.unlink(missing_ok=True)
     return cached
 
@@ -241,12 +247,6 @@ def _load_from_file(name: str, builder, weights, path: Path):
     except RuntimeError as exc:
         raise ModelError(f"weights file {path} does not match model {name} ({first_line(exc, 160)}): pass the checkpoint of {name}") from None
     return model
-
-
-def first_line(exc: BaseException, limit: int = 200) -> str:
-    """An exception's message on one line, cut to ``limit`` characters (for error messages)."""
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # What `livebg models` shows for the torchvision models without importing torch (seconds):

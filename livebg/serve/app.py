@@ -40,10 +40,10 @@ from livebg import __version__
 from livebg.composite.blend import Compositor
 from livebg.composite.factory import open_background
 from livebg.config import Config, apply_settings, parse_bg
-from livebg.errors import LivebgError, say
+from livebg.errors import LivebgError, first_line, say
 from livebg.jobs.photos import replace_photo
 from livebg.matte.matter import Matter
-from livebg.segment.weights import describe_models, first_line
+from livebg.segment.weights import describe_models
 from livebg.serve.fetch import fetch
 from livebg.serve.jobs import Job, JobManager, QueueFull, new_id, owner_of
 from livebg.serve.media import (

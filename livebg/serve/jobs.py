@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import secrets
 import shutil
 import threading
@@ -23,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from livebg.config import Config, apply_settings
-from livebg.errors import Cancelled, LivebgError, say
-from livebg.segment.weights import first_line
+from livebg.errors import Cancelled, LivebgError, first_line, say
+from livebg.output import remove_partials, write_atomic
 from livebg.serve.metrics import Metrics
 from livebg.serve.models import ModelCache
 
@@ -155,7 +154,7 @@ class JobManager:
                 for name in (job.input_file, job.bg_file):
                     if name:
                         (job_dir / name).unlink(missing_ok=True)
-                _remove_partials(job_dir)
+                remove_partials(job_dir)
             self._jobs[job.id] = job
             self._save(job)
         self._count_states()
@@ -292,7 +291,7 @@ class JobManager:
         for name in (job.input_file, job.bg_file):  # the result is all a finished job keeps
             if name:
                 (job_dir / name).unlink(missing_ok=True)
-        _remove_partials(job_dir)
+        remove_partials(job_dir)
         if state != "done":
             (job_dir / job.result_file).unlink(missing_ok=True)
         self._save(job, force=True)
@@ -309,12 +308,9 @@ class JobManager:
         job_dir = self.job_dir(job.id)
         if not job_dir.is_dir():
             return
-        tmp = job_dir / f".job.json.{secrets.token_hex(4)}"
         try:
-            tmp.write_text(json.dumps(asdict(job)))
-            os.replace(tmp, job_dir / "job.json")
+            write_atomic(job_dir / "job.json", json.dumps(asdict(job)), error=None)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             say(f"cannot save job {job.id}'s state ({exc.strerror}): check --data-dir", error=True)
         self._count_states()
 
@@ -343,12 +339,3 @@ class JobManager:
         if gone:
             self._count_states()
         return gone
-
-
-def _remove_partials(job_dir: Path) -> None:
-    from livebg.sinks.files import PARTIAL_TAG
-
-    for path in job_dir.glob(f".*{PARTIAL_TAG}*"):
-        path.unlink(missing_ok=True)
-
-

@@ -14,6 +14,10 @@ from typing import BinaryIO
 
 import numpy as np
 
+from livebg.errors import InputError, first_line
+from livebg.media.container import open_media, video_stream
+from livebg.media.probe import duration, frame_rate
+
 PHOTO_FORMATS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif", "GIF": ".gif"}
 OUTPUT_FORMATS = {"png": ("image/png", ".png"), "jpg": ("image/jpeg", ".jpg"), "jpeg": ("image/jpeg", ".jpg"),
                   "webp": ("image/webp", ".webp")}
@@ -78,7 +82,7 @@ def _decode(image, what: str) -> None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image.load()
     except (OSError, ValueError, SyntaxError) as exc:
-        raise MediaError(400, f"{what} is truncated or damaged ({str(exc).splitlines()[0][:80]}): upload a complete copy",
+        raise MediaError(400, f"{what} is truncated or damaged ({first_line(exc, 80)}): upload a complete copy",
                          "damaged_file") from None
 
 
@@ -103,7 +107,7 @@ def read_photo(fp: BinaryIO, max_pixels: int, what: str = "file") -> Photo:
             image = rgb
         pixels = np.asarray(image)  # one copy, out of Pillow's buffer
     except (OSError, ValueError, SyntaxError) as exc:
-        raise MediaError(400, f"{what} is truncated or damaged ({str(exc).splitlines()[0][:80]}): upload a complete copy",
+        raise MediaError(400, f"{what} is truncated or damaged ({first_line(exc, 80)}): upload a complete copy",
                          "damaged_file") from None
     finally:
         image.close()
@@ -141,15 +145,15 @@ def probe_video(path: Path, max_pixels: int, max_seconds: float, what: str = "fi
     if path.stat().st_size == 0:
         raise MediaError(400, f"{what} is empty (0 bytes): upload the video again", "empty_file")
     try:
-        container = av.open(str(path))
-    except av.error.FFmpegError:
+        container = open_media(path, name=what)
+    except InputError:
         raise MediaError(415, f"{what} is not a video livebg can read: upload an MP4, MOV, MKV, WebM or AVI file",
                          "unsupported_media") from None
     with container:
-        if not container.streams.video:
-            raise MediaError(415, f"{what} has no video stream: upload a video (photos go to /v1/images)",
-                             "unsupported_media")
-        stream = container.streams.video[0]
+        try:
+            stream = video_stream(container, name=what, fix="upload a video (photos go to /v1/images)")
+        except InputError as exc:
+            raise MediaError(415, str(exc), "unsupported_media") from None
         codec = stream.codec_context
         width, height = codec.width, codec.height
         if width * height > max_pixels:
@@ -157,11 +161,7 @@ def probe_video(path: Path, max_pixels: int, max_seconds: float, what: str = "fi
                                   f"scale it down", "too_many_pixels")
         if container.format.name in ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif"):
             raise MediaError(415, f"{what} is a picture, not a video: send photos to /v1/images", "unsupported_media")
-        seconds = 0.0
-        if stream.duration is not None and stream.time_base is not None:
-            seconds = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            seconds = container.duration / 1_000_000
+        seconds = float(duration(container, stream) or 0)
         if seconds > max_seconds:
             raise MediaError(413, f"{what} lasts {seconds:.0f} s; the limit is {max_seconds:g} s: cut it shorter",
                              "too_long")
@@ -186,7 +186,7 @@ def probe_video(path: Path, max_pixels: int, max_seconds: float, what: str = "fi
             raise MediaError(400, f"{what} is truncated: {packets} of its {expected} frames are there; upload a "
                                   f"complete copy", "damaged_file")
         if not seconds:
-            seconds = packets / float(stream.average_rate or 30)
+            seconds = packets / float(frame_rate(stream))
             if seconds > max_seconds:
                 raise MediaError(413, f"{what} lasts {seconds:.0f} s; the limit is {max_seconds:g} s: cut it shorter",
                                  "too_long")

@@ -1,20 +1,17 @@
-"""Output paths: what an output path asks for (OutputPlan), checks before any work, file
-system errors as one-line messages, and the FrameSink base class.
+"""Output paths: what an output path asks for (OutputPlan), checks before any work, and the
+FrameSink base class. Writing them whole (temporary names, renames) is livebg/output.py's.
 """
 from __future__ import annotations
 
 import abc
-import errno
 import os
-import secrets
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from livebg.errors import OutputError, say
+from livebg.output import remove_partials
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}
 ALPHA_VIDEO_EXTENSIONS = {".mov", ".webm"}
@@ -39,62 +36,6 @@ def check_writable(directory: Path, what: str = "output") -> None:
         raise OutputError(f"{what}: cannot write into {directory} (permission denied): choose a directory you can write to")
 
 
-# errno values that mean the file system refused the output (the user can act on those)
-FILE_SYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO}
-
-
-def write_failed(path: Path, exc: BaseException) -> OutputError:
-    """The one-line error for an output that failed while being written: the disk or permissions
-    when the file system said so, else the encoder or muxer's own reason."""
-    reason = getattr(exc, "strerror", None) or str(exc)
-    if getattr(exc, "errno", None) in FILE_SYSTEM_ERRORS:
-        return OutputError(f"cannot write {path} ({reason}): check the disk space and the directory's permissions")
-    return OutputError(f"encoding {path.name} failed ({reason}): try another output format (.mkv takes the most), "
-                       f"or --no-audio if the input's audio is damaged")
-
-
-PARTIAL_TAG = ".livebg-partial-"
-STALE_SECONDS = 600  # a partial file untouched this long, whose process is gone, was left by a killed run
-
-
-def partial_path(final: Path) -> Path:
-    """A hidden temporary name beside ``final``, unique to this job (two jobs writing the same
-    output never share one): .NAME.livebg-partial-PID-TOKEN.EXT. The output appears under its
-    final name only by the rename at the end, so the last job to finish wins, whole."""
-    return final.with_name(f".{final.stem}{PARTIAL_TAG}{os.getpid()}-{secrets.token_hex(4)}{final.suffix}")
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-def remove_stale_partials(directory: Path) -> list[Path]:
-    """Remove the partial outputs in ``directory`` that livebg runs left when they were killed
-    (kill -9, a crash, power loss): those whose process is gone. A running job's are kept."""
-    removed = []
-    for path in directory.glob(f".*{PARTIAL_TAG}*"):
-        pid = path.name.split(PARTIAL_TAG, 1)[1].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid() or _running(int(pid)):
-            continue
-        try:  # a job on another machine (a shared folder) has a process id this one does not know:
-            if time.time() - path.stat().st_mtime < STALE_SECONDS:  # only files left alone for long
-                continue
-        except OSError:
-            continue
-        try:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        except OSError:
-            continue
-        removed.append(path)
-    return removed
-
-
 def plan_output(path: str | Path, *, transparent: bool, what: str = "output") -> OutputPlan:
     """Check an output path before any work starts: directory exists and is writable, format can hold the request."""
     text = str(path)
@@ -108,7 +49,7 @@ def plan_output(path: str | Path, *, transparent: bool, what: str = "output") ->
             raise OutputError(f"{what} {out}: {parent} is a file, not a directory; choose another path")
         raise OutputError(f"{what} directory {parent} does not exist: create it first or choose another path")
     check_writable(parent, what)
-    stale = remove_stale_partials(parent)
+    stale = remove_partials(parent, stale_only=True)
     if stale:
         say(f"removed {len(stale)} partial file{'s' if len(stale) > 1 else ''} in {parent} left by an earlier livebg "
             f"run that was killed before it finished ({', '.join(p.name for p in stale[:3])}{', …' if len(stale) > 3 else ''})")
@@ -134,13 +75,17 @@ def plan_output(path: str | Path, *, transparent: bool, what: str = "output") ->
 class FrameSink(abc.ABC):
     """Where a file job's frames go. ``write`` takes RGB (RGBA, grey) uint8 frames at a pts in
     the input's time_base; ``close`` finishes the file and returns its path (the output appears
-    under its final name only then); ``abort`` removes what was written. Optional: a sink that
-    takes yuv420p planes as they are says so with ``takes_i420`` and has ``write_i420``; a sink
-    that carries the input's audio has it in ``audio``."""
+    under its final name only then); ``abort`` removes what was written. Either is safe to call
+    twice, and the first of them counts. A sink writes ``_finish`` (complete the file, rename it
+    into place) and ``_discard`` (remove it). Optional: a sink that takes yuv420p planes as they
+    are says so with ``takes_i420`` and has ``write_i420``; a sink that carries the input's
+    audio has it in ``audio``."""
 
+    path: Path
     frames: int = 0
     takes_i420: bool = False
     audio: object | None = None
+    _closed: bool = False
 
     @abc.abstractmethod
     def write(self, image: np.ndarray, pts: int) -> None: ...
@@ -148,8 +93,19 @@ class FrameSink(abc.ABC):
     def write_i420(self, yuv: np.ndarray, pts: int) -> None:
         raise ValueError(f"{type(self).__name__} does not take yuv420p frames: use write()")
 
-    @abc.abstractmethod
-    def close(self) -> Path: ...
+    def close(self) -> Path:
+        if not self._closed:
+            self._closed = True
+            self._finish()
+        return self.path
+
+    def abort(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._discard()
 
     @abc.abstractmethod
-    def abort(self) -> None: ...
+    def _finish(self) -> None: ...
+
+    @abc.abstractmethod
+    def _discard(self) -> None: ...

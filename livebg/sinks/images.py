@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from livebg.errors import OutputError
-from livebg.sinks.files import FrameSink, partial_path, write_failed
+from livebg.errors import OutputError, reason
+from livebg.output import commit, discard, partial_path, write_atomic, write_failed
+from livebg.sinks.files import FrameSink
 
 
 def _umask() -> int:
@@ -30,7 +30,6 @@ class ImageDirSink(FrameSink):
         self.partial.mkdir(mode=0o777 & ~_umask())
         self.params = [cv2.IMWRITE_PNG_COMPRESSION, compression]
         self.frames = 0
-        self._closed = False
 
     def write(self, image: np.ndarray, pts: int = 0, *, number: int | None = None) -> None:
         """The next frame as ``NNNNN.png``; ``number``: under that number instead (live: the
@@ -48,20 +47,13 @@ class ImageDirSink(FrameSink):
             raise write_failed(self.path, exc) from None
         self.frames += 1
 
-    def close(self) -> Path:
-        if self._closed:
-            return self.path
-        self._closed = True
+    def _finish(self) -> None:
         if self.path.exists():
             self.path.rmdir()  # empty, checked at the start
-        os.replace(self.partial, self.path)
-        return self.path
+        commit(self.partial, self.path)
 
-    def abort(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        shutil.rmtree(self.partial, ignore_errors=True)
+    def _discard(self) -> None:
+        discard(self.partial)
 
 
 def write_image_atomic(path: Path, image: np.ndarray, quality: int = 95) -> None:
@@ -73,10 +65,8 @@ def write_image_atomic(path: Path, image: np.ndarray, quality: int = 95) -> None
     ok, data = cv2.imencode(ext, image, params)
     if not ok:
         raise OutputError(f"cannot encode {path.name} as {ext}: use .png or .jpg")
-    partial = partial_path(path)
-    try:
-        partial.write_bytes(data.tobytes())
-        os.replace(partial, path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path} ({exc.strerror}): check the directory and disk space") from None
+    write_atomic(path, data.tobytes(), error=_image_write_failed)
+
+
+def _image_write_failed(path: Path, exc: BaseException) -> OutputError:
+    return OutputError(f"cannot write {path} ({reason(exc)}): check the directory and disk space")

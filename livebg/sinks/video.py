@@ -2,7 +2,6 @@
 """
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
@@ -13,7 +12,9 @@ import numpy as np
 
 from livebg.errors import OutputError, say
 from livebg.frames import yuv as i420
-from livebg.sinks.files import FrameSink, partial_path, write_failed
+from livebg.media.probe import frame_rate
+from livebg.output import commit, discard, partial_path, write_failed
+from livebg.sinks.files import FrameSink
 
 # audio codecs each container takes as they are; others are re-encoded
 AUDIO_COPY = {
@@ -44,7 +45,6 @@ class VideoFileSink(FrameSink):
         self.alpha = alpha
         self.gray = gray
         self.frames = 0
-        self._closed = False
         self.pad = (0, 0)
         self._last_time: Fraction | None = None
         self.time_base = Fraction(time_base)
@@ -138,16 +138,13 @@ class VideoFileSink(FrameSink):
             raise write_failed(self.path, exc) from None
         self.frames += 1
 
-    def close(self) -> Path:
+    def _finish(self) -> None:
         """Flush the encoder and the audio, close, and move the file to its final name."""
-        if self._closed:
-            return self.path
-        self._closed = True
         try:
             for packet in self.stream.encode():
                 self.container.mux(packet)
             if self.audio:
-                end = None if self._last_time is None else self._last_time + 1 / Fraction(self.stream.average_rate or 30)
+                end = None if self._last_time is None else self._last_time + 1 / frame_rate(self.stream)
                 self.audio.mux_until(end, final=True)
             self.container.close()
         except (av.FFmpegError, OSError) as exc:
@@ -159,18 +156,10 @@ class VideoFileSink(FrameSink):
         finally:
             if self.audio:
                 self.audio.close()
-        try:
-            os.replace(self.partial, self.path)
-        except OSError as exc:
-            self.partial.unlink(missing_ok=True)
-            raise write_failed(self.path, exc) from None
-        return self.path
+        commit(self.partial, self.path)
 
-    def abort(self) -> None:
+    def _discard(self) -> None:
         """Give up: close and delete the temporary file; nothing appears under the final name."""
-        if self._closed:
-            return
-        self._closed = True
         if self.audio:
             self.audio.close()
         self._cleanup()
@@ -182,7 +171,7 @@ class VideoFileSink(FrameSink):
                 container.close()
             except Exception:  # the file is being deleted anyway
                 pass
-        self.partial.unlink(missing_ok=True)
+        discard(self.partial)
 
     def __enter__(self):
         return self

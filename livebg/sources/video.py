@@ -8,10 +8,11 @@ from typing import Any, Iterator
 
 import av
 
-from livebg.errors import InputError
+from livebg.errors import InputError, reason
 from livebg.frames import yuv as i420
 from livebg.frames.frame import Frame
-from livebg.frames.orientation import Orientation, from_display_matrix
+from livebg.media.container import open_media, video_stream
+from livebg.media.probe import probe_video
 from livebg.sources.base import FrameSource
 
 
@@ -57,42 +58,35 @@ class VideoFileSource(FrameSource):
         self.damaged: list[tuple[int, int]] = []
         if not self.path.is_file():
             raise InputError(f"input not found: {path} — check the path")
-        try:
-            self._container = av.open(str(self.path))
-        except av.FFmpegError as exc:
-            raise InputError(f"{path} is not a video FFmpeg can read ({_reason(exc)}): check that the file is complete and is a video") from None
-        if not self._container.streams.video:
-            self._container.close()
-            raise InputError(f"{path} has no video stream: give a video file")
-        self._stream = stream = self._container.streams.video[0]
+        self._container = open_media(self.path, name=str(path))
+        self._stream = stream = video_stream(self._container, name=str(path))
         stream.thread_type = "AUTO"
-        self.stored_width = stream.codec_context.width
-        self.stored_height = stream.codec_context.height
-        if not self.stored_width or not self.stored_height:
+        if not stream.codec_context.width or not stream.codec_context.height:
             self._container.close()
             raise InputError(f"{path}: the video stream has no frame size; the file is corrupt or truncated")
-        # phone videos: stored sideways, with the rotation in a display matrix
-        self.orientation = _orientation(self.path)
-        self.width, self.height = self.orientation.size(self.stored_width, self.stored_height)
-        self.rate = Fraction(stream.average_rate or stream.guessed_rate or 30)
+        # the first frame is decoded here, once: its display matrix says how the video is turned
+        # (phone videos are stored sideways); __iter__ gives it and the packets before it again
+        self._packets = self._container.demux(stream)
+        self._ahead: list[tuple[Any, list | None]] = []  # (packet, its frames; None: not decoded)
+        self._ahead_error: Exception | None = None  # what stopped the reading ahead, raised by __iter__
+        self._first = self._read_ahead()
+        self.probe = info = probe_video(self._container, stream, self._first)
+        self.stored_width, self.stored_height = info.stored_width, info.stored_height
+        self.orientation = info.orientation
+        self.width, self.height = info.width, info.height
+        self.rate = info.rate
         # FFmpeg's guess of the lowest rate that represents every timestamp (r_frame_rate): above
         # the average for variable-rate video. Outputs that count frames (AVI) tick at it.
-        self.base_rate = Fraction(stream.base_rate or self.rate)
-        self.time_base = Fraction(stream.time_base or Fraction(1, 90000))
-        self.frame_count = int(stream.frames or 0)
-        self.duration: Fraction | None
-        if stream.duration:
-            self.duration = stream.duration * self.time_base
-        elif self._container.duration:
-            self.duration = Fraction(self._container.duration, 1_000_000)
-        else:
-            self.duration = None
-        self.has_audio = bool(self._container.streams.audio)
+        self.base_rate = info.base_rate
+        self.time_base = info.time_base
+        self.frame_count = info.frame_count
+        self.duration: Fraction | None = info.duration
+        self.has_audio = info.has_audio
         # 4:2:0 at an even size: the frames keep their planes (Frame.yuv), RGB only when asked for
-        self.gives_yuv = (stream.codec_context.pix_fmt == "yuv420p" and not (self.width % 2 or self.height % 2)
+        self.gives_yuv = (info.pix_fmt == "yuv420p" and not (self.width % 2 or self.height % 2)
                           and self.orientation.upright)
         # MP4/MOV list every sample in an index, so a packet count below it means a cut-off file
-        self._indexed = "mov" in self._container.format.name.split(",")
+        self._indexed = "mov" in info.format_names
         self.start_pts: int | None = None
         self.range: FrameRange | None = None
         self._end: int | None = None  # the index decoding stops at (a range's stop and its tail)
@@ -109,13 +103,14 @@ class VideoFileSource(FrameSource):
         self._end = frames.stop + tail
         if frames.seek_index:
             # the first frame's pts: what a whole run counts frame times from
-            first = self._container.decode(self._stream)
-            try:
-                self.start_pts = next(iter(first)).pts
-            except (StopIteration, av.FFmpegError) as exc:
-                raise InputError(f"{self.path}: cannot decode its first frame ({exc}): check the file") from None
+            if self._first is None:
+                raise InputError(f"{self.path}: cannot decode its first frame ({self._ahead_error or ''}): "
+                                 f"check the file") from None
+            self.start_pts = self._first.pts
             self._container.seek(frames.seek_pts if frames.seek_pts is not None else 0, stream=self._stream,
                                  backward=True, any_frame=False)
+            self._ahead, self._ahead_error = [], None  # decoding starts again at the key frame
+            self._packets = self._container.demux(self._stream)
         self.frame_count = frames.stop - frames.start
 
     def __iter__(self) -> Iterator[Frame]:
@@ -126,7 +121,7 @@ class VideoFileSource(FrameSource):
             # Demux and decode separately: with frame threading FFmpeg's decoder drops a cut-off
             # last packet silently, so truncation shows only in the packets (flagged corrupt,
             # or fewer than the MP4/MOV index lists).
-            for packet in self._container.demux(self._stream):
+            for packet, decoded in self._read():
                 if packet.is_corrupt:
                     # the frames the decoder still holds (its threads work a few frames behind)
                     # are intact: they come out first
@@ -134,20 +129,46 @@ class VideoFileSource(FrameSource):
                     self._stop(f"packet {packets} is damaged (after {self._index} frames)")
                     return
                 packets += packet.size > 0
-                yield from self._frames(packet.decode())
+                yield from self._frames(packet.decode() if decoded is None else decoded)
                 if self._end is not None and self._index >= self._end:
                     return
         except av.FFmpegError as exc:
             if self._index == 0:
-                raise InputError(f"{self.path} is corrupt: decoding failed at the first frame ({_reason(exc)}): "
+                raise InputError(f"{self.path} is corrupt: decoding failed at the first frame ({reason(exc)}): "
                                  "use a complete copy of the file, or re-encode it") from None
-            self._stop(f"decoding failed after {self._index} frames ({_reason(exc)})")
+            self._stop(f"decoding failed after {self._index} frames ({reason(exc)})")
             return
         if self.range is None and self._indexed and self._index and packets < self.frame_count:
             self._stop(f"its index lists {self.frame_count} frames but the file holds {packets}")
             return
         if self._index == 0:
             raise InputError(f"{self.path} has no video frames: give a video that has at least one frame")
+
+    def _read_ahead(self) -> Any:
+        """Demux and decode up to the first frame and keep what was read for __iter__; the frame,
+        or None (a damaged packet or an FFmpeg error first: __iter__ meets them in their turn)."""
+        try:
+            for packet in self._packets:
+                if packet.is_corrupt:
+                    self._ahead.append((packet, None))
+                    return None
+                decoded = packet.decode()
+                self._ahead.append((packet, decoded))
+                if decoded:
+                    return decoded[0]
+        except av.FFmpegError as exc:
+            self._ahead_error = exc
+        return None
+
+    def _read(self) -> Iterator[tuple[Any, list | None]]:
+        """The packets in decoding order with their frames where they were decoded ahead
+        (None: not yet), then the rest of the file."""
+        yield from self._ahead
+        self._ahead, self._first = [], None
+        if self._ahead_error is not None:
+            raise self._ahead_error
+        for packet in self._packets:
+            yield packet, None
 
     def _frames(self, decoded) -> Iterator[Frame]:
         """Frames from the decoder, upright, with their planes when they stay YUV; noting damage."""
@@ -205,23 +226,3 @@ class VideoFileSource(FrameSource):
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _reason(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or str(exc)
-
-
-def _orientation(path: Path) -> Orientation:
-    """The display orientation of the first video frame (its display matrix), upright when the
-    file has none or cannot be decoded here (decoding errors are reported by __iter__)."""
-    try:
-        with av.open(str(path)) as container:
-            for frame in container.decode(video=0):
-                side: Any = frame.side_data  # iterates SideData objects (the stubs say keys)
-                for data in side:
-                    if str(data.type).endswith("DISPLAYMATRIX"):
-                        return from_display_matrix(bytes(data))
-                return Orientation()
-    except (av.FFmpegError, OSError):
-        pass
-    return Orientation()

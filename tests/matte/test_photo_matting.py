@@ -3,7 +3,6 @@ size so it is quick, and on labelled photos against the plain output."""
 import cv2
 import numpy as np
 import pytest
-from conftest import square_scene
 
 from livebg.config import Config
 from livebg.frames.images import read_image

@@ -16,6 +16,7 @@ from livebg.errors import ModelError
 from livebg.evaluation import iou, load_labeled
 from livebg.frames.cuts import CutDetector
 from livebg.frames.yuv import downscale
+from livebg.output import is_partial
 from livebg.segment.factory import choose_model, load_segmenter
 from livebg.segment.rvm import RvmSegmenter, RvmStream, plan_for, without_refiner
 from livebg.segment.weights import RVM_FILES, fetch_rvm
@@ -117,7 +118,7 @@ def test_a_failed_download_is_not_retried_on_every_run(tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="retries in a day"):
         fetch_rvm(skip_recent_failure=True)  # as ``auto`` asks
     assert len(calls) == 1
-    assert not any(p.suffix == ".part" for p in tmp_path.iterdir())
+    assert not any(is_partial(p) for p in tmp_path.iterdir())
 
 
 

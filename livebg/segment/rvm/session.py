@@ -16,7 +16,7 @@ from livebg.segment.region import FULL_EVERY
 from livebg.segment.reuse import STILL_THRESHOLD
 from livebg.segment.rvm.photos import SETTLE_RUNS, photo_alpha
 from livebg.segment.rvm.sizes import LIVE_SIZES, MODEL_SHORT_SIDE, RvmPlan, plan_for
-from livebg.segment.weights import first_line
+from livebg.errors import first_line
 
 if TYPE_CHECKING:
     from livebg.segment.rvm.stream import RvmStream

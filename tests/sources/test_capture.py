@@ -1,40 +1,16 @@
-"""Live capture: latest-frame mailbox, replay pacing, reopening after a fault, missing devices."""
+"""Live capture (sources/capture.py): replay pacing, reopening after a fault, closing."""
 from __future__ import annotations
 
 import time
 from fractions import Fraction
 
 import numpy as np
-import pytest
 from conftest import decode_index, make_index_video
 
-from livebg.errors import DeviceError, InputError
-from livebg.frames.frame import Frame
-from livebg.sources.camera import (
-    CapturedImage,
-    CaptureFault,
-    FrameMailbox,
-    LiveCapture,
-    open_capture_device,
-)
-
-
-def frame(i: int) -> Frame:
-    return Frame(i, i, Fraction(i, 30), np.zeros((2, 2, 3), np.uint8), time.perf_counter())
-
-
-def test_mailbox_drops_the_oldest_never_the_newest():
-    box = FrameMailbox(max_pending=2)
-    for i in range(5):
-        box.put(frame(i))
-    assert box.dropped == 3 and box.received == 5
-    assert [box.get(0).index, box.get(0).index] == [3, 4]
-    assert box.get(0.01) is None
-    assert box.wait_newer(3, 0).index == 4 and box.wait_newer(4, 0.01) is None
-    box.end()
-    assert box.ended and box.get(1.0) is None  # no wait once ended
-    with pytest.raises(ValueError):
-        FrameMailbox(max_pending=0)
+from livebg.errors import DeviceError
+from livebg.sources.capture import LiveCapture
+from livebg.sources.capture_device import CapturedImage, CaptureFault
+from livebg.sources.devices import open_capture_device
 
 
 def test_a_file_is_replayed_at_its_own_rate(tmp_path):
@@ -163,15 +139,3 @@ def test_close_releases_the_device_and_is_safe_twice():
     capture.close()
     capture.close()
     assert device.closed and capture.device is None and capture.frames_in > 0
-
-
-def test_missing_sources_fail_with_a_clear_message(tmp_path):
-    with pytest.raises(DeviceError, match=r"camera /dev/video99 does not exist: list cameras"):
-        open_capture_device("/dev/video99")
-    with pytest.raises(DeviceError, match=r"camera 42 \(/dev/video42\) does not exist"):
-        open_capture_device("42")
-    with pytest.raises(InputError, match="--source nothere.mp4 not found"):
-        open_capture_device("nothere.mp4")
-    (tmp_path / "junk.mp4").write_bytes(b"not a video")
-    with pytest.raises(InputError, match="cannot be opened as a video"):
-        open_capture_device(str(tmp_path / "junk.mp4"))
