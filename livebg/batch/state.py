@@ -15,6 +15,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from filelock import FileLock, Timeout
 
@@ -148,7 +149,7 @@ class BatchState:
             Path(self._lock.lock_file).unlink(missing_ok=True)
             self._lock.release()
 
-    def __enter__(self) -> BatchState:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
