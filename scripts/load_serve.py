@@ -34,6 +34,8 @@ from pathlib import Path
 
 import httpx
 
+from livebg.percentile import percentile
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 PORTRAITS = sorted((SHARED / "media" / "portraits").glob("*.jpg"))
@@ -111,11 +113,6 @@ class Load:
         for t in threads:
             t.join()
         return time.perf_counter() - started
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 # -- the hostile phase ---------------------------------------------------------------------------
@@ -517,8 +514,8 @@ def throughput(url: str, pid: int, photos: list[Path], baseline: float, args) ->
     print(f"| photos, {args.clients} clients, {elapsed:.0f} s | {timed} requests, {rate:.2f} requests/s |")
     print(f"| `livebg image`, same photos and model | {baseline:.2f} photos/s |")
     print(f"| HTTP / `livebg image` | **{rate / baseline:.2f}** (goal >= 0.90) |")
-    print(f"| latency p50 / p95 / p99 | {percentile(latencies, 50) * 1000:.0f} / {percentile(latencies, 95) * 1000:.0f} / "
-          f"{percentile(latencies, 99) * 1000:.0f} ms |")
+    p50, p95, p99 = (percentile(latencies, q, empty=float("nan")) * 1000 for q in (50, 95, 99))
+    print(f"| latency p50 / p95 / p99 | {p50:.0f} / {p95:.0f} / {p99:.0f} ms |")
     print(f"| answers by status (timed phase) | {', '.join(f'{s}: {n}' for s, n in sorted(timed_statuses.items()))} |")
     print(f"| failed photo requests (all {load.count}) | {sum(n for s, n in all_statuses.items() if s != 200)} |")
     print(f"| video burst: {burst} jobs at once, queue {args.queue_size} + 1 worker | "

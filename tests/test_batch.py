@@ -3,11 +3,14 @@ run, a corrupt input among good ones, --resume after an interrupted batch."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import batch_media
 import numpy as np
 import pytest
 from batch_media import CLIP_FRAMES, compare_to_single, make_clip
+from cli_process import run_cli
 from conftest import RVM_FILE
 
 from livebg.batch.chunk import ChunkTask, ChunkWorker
@@ -15,7 +18,7 @@ from livebg.batch.local_runner import LocalRunner
 from livebg.batch.plan import gather_jobs, plan_chunks, probe, read_manifest
 from livebg.batch.run import run_jobs
 from livebg.batch.runner import Runner
-from livebg.batch.state import STATE_NAME, WORK_NAME
+from livebg.batch.state import LOCK_NAME, STATE_NAME, WORK_NAME
 from livebg.cli import main
 from livebg.config import Config, apply_settings
 from livebg.errors import ConfigError
@@ -196,3 +199,36 @@ def test_a_worker_that_cannot_read_the_input_says_so(clip, tmp_path):
     task = ChunkTask("job", 1, str(tmp_path / "gone.mp4"), str(tmp_path / "c.mp4"), Config(), chunks[1])
     result = ChunkWorker().run(task, lambda key, frames: None)
     assert "cannot read" in result.error and "shared storage" in result.error
+
+
+HOLD_OUT_DIR = """
+import sys
+from pathlib import Path
+from livebg.batch.state import BatchState
+with BatchState(Path(sys.argv[1]), resume=False) as state:
+    state.save()
+    print("holding", flush=True)
+    sys.stdin.read()  # until the test closes it
+"""
+
+
+def test_a_second_batch_on_the_same_out_dir_is_refused_in_one_line(clip, tmp_path, capsys):
+    """Two drivers on one OUT_DIR would share the state file (the second, without --resume,
+    deletes it) and the chunks: the second is refused while the first, another process, runs."""
+    out = tmp_path / "out"
+    out.mkdir()
+    first = subprocess.Popen([sys.executable, "-c", HOLD_OUT_DIR, str(out)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout is not None and first.stdout.readline().strip() == "holding"
+        state_before = (out / STATE_NAME).read_bytes()
+        for resume in ([], ["--resume"]):
+            status, line, _ = run_cli(capsys, ["batch", str(clip), "-o", str(out), "--fast", *resume])
+            assert status == 2 and line == (f"livebg: error: another livebg batch is running in {out}: wait for it "
+                                            f"to end, or give another -o folder")
+        assert (out / STATE_NAME).read_bytes() == state_before  # the first batch's state untouched
+        assert not (out / WORK_NAME).exists() or not list((out / WORK_NAME).iterdir())
+    finally:
+        first.communicate("", timeout=60)
+    assert first.returncode == 0
+    assert not (out / LOCK_NAME).exists()  # the lock goes with the batch that held it

@@ -62,9 +62,16 @@ def chunk_extension(output: Path) -> str:
 
 def run_jobs(jobs: list[Job], out_dir: Path, runner: Runner, *, chunk_seconds: float, resume: bool,
              progress: bool = True, preroll_seconds: float = PREROLL_SECONDS) -> BatchSummary:
-    """Run a batch to the end (or to Ctrl-C) and return what happened to each job."""
+    """Run a batch to the end (or to Ctrl-C) and return what happened to each job; a second
+    batch on the same OUT_DIR meanwhile is refused (OutputError)."""
+    with BatchState(out_dir, resume=resume) as state:
+        return _run_jobs(jobs, state, runner, chunk_seconds=chunk_seconds, resume=resume, progress=progress,
+                         preroll_seconds=preroll_seconds)
+
+
+def _run_jobs(jobs: list[Job], state: BatchState, runner: Runner, *, chunk_seconds: float, resume: bool,
+              progress: bool, preroll_seconds: float) -> BatchSummary:
     started = time.perf_counter()
-    state = BatchState(out_dir, resume=resume)
     runs = [JobRun(job) for job in jobs]
     tasks: list[ChunkTask] = []
     by_id: dict[str, JobRun] = {}

@@ -1,5 +1,7 @@
 """The batch's state file in OUT_DIR, for ``--resume``: each job's chunk plan and which chunks
 are done, written (atomically) by the one process that drives the batch after every chunk.
+That process holds OUT_DIR's lock (filelock) while it runs: a second batch on the same OUT_DIR
+is refused at once instead of sharing the state file and the chunks.
 
 A job whose output exists is done (outputs appear only when complete). A chunk is done when
 the state lists it and its file is there; a job's chunks count only while its input is the
@@ -12,6 +14,9 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
+
+from filelock import FileLock, Timeout
 
 from livebg.errors import OutputError, reason
 from livebg.output import remove_partials, write_atomic
@@ -19,6 +24,7 @@ from livebg.sources.video import FrameRange
 
 STATE_NAME = ".livebg-batch.json"
 WORK_NAME = ".livebg-batch"  # chunk files, one folder per job
+LOCK_NAME = ".livebg-batch.lock"  # held by the driver while the batch runs; removed when it ends
 VERSION = 1
 
 
@@ -42,12 +48,21 @@ def input_stamp(path: Path) -> list[int]:
 
 class BatchState:
     """The state of one OUT_DIR's batch; ``resume`` False starts afresh (chunks of an earlier
-    run are removed)."""
+    run are removed). It holds OUT_DIR's lock until ``close()`` (or the end of a ``with``)."""
 
     def __init__(self, out_dir: Path, *, resume: bool):
         self.path = out_dir / STATE_NAME
         self.work = out_dir / WORK_NAME
         self.jobs: dict[str, JobState] = {}
+        self._lock = FileLock(out_dir / LOCK_NAME, timeout=0, thread_local=False)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise OutputError(f"another livebg batch is running in {out_dir}: wait for it to end, or give "
+                              f"another -o folder") from None
+        except OSError as exc:
+            raise OutputError(f"cannot lock {out_dir / LOCK_NAME} ({exc.strerror or exc}): check the folder's "
+                              f"permissions") from None
         if resume:
             self.jobs = self._load()
         else:
@@ -115,6 +130,19 @@ class BatchState:
         """Remove the half-written chunk files of workers that were stopped (Ctrl-C)."""
         for job_id in self.jobs:
             remove_partials(self.chunk_dir(job_id))
+
+    def close(self) -> None:
+        """Let another batch use OUT_DIR. The lock file goes first, while still held: a driver
+        that opened it meanwhile finds its inode unlinked and takes the new one (filelock checks)."""
+        if self._lock.is_locked:
+            Path(self._lock.lock_file).unlink(missing_ok=True)
+            self._lock.release()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _state_write_failed(path: Path, exc: BaseException) -> OutputError:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from livebg.composite.base import Background
 from livebg.composite.factory import open_background
+from livebg.config import parse_bg
 from livebg.errors import BackgroundError
 from livebg.frames.images import IMAGE_EXTENSIONS
 from livebg.live.options import EFFECTS
@@ -27,14 +28,14 @@ class BackgroundChooser:
         self.size = size
         self.fit = fit
         text = spec.strip()
-        if text.lower() == "transparent":
+        parsed = parse_bg(text)
+        if parsed.kind == "transparent":
             raise BackgroundError("--bg transparent cannot be shown by a camera: choose an image, a folder, a colour, blur or gray")
-        path = Path(text).expanduser()
-        self.images = list_background_images(path) if path.is_dir() else []
-        if path.is_dir() and not self.images:
+        self.images = list_background_images(parsed.path) if parsed.kind == "folder" and parsed.path else []
+        if parsed.kind == "folder" and not self.images:
             raise BackgroundError(f"--bg {spec} is a folder without images: add JPEG or PNG files, or give one image")
-        key = text.lower()
-        key = {"none": "original", "grey": "gray"}.get(key, key)
+        # a keyword the `b` key cycles through starts there (parse_bg names none "none", grey "gray")
+        key = "original" if parsed.kind == "original" else parsed.text if parsed.path is None else ""
         if key in EFFECTS:
             self.effects = list(EFFECTS)
             self.effect_index = EFFECTS.index(key)

@@ -25,7 +25,7 @@ from livebg.live.mask import (
 )
 from livebg.live.options import help_lines
 from livebg.live.record import AlphaRecorder
-from livebg.live.stats import LiveStats
+from livebg.live.stats import LiveStats, rounded_percentile
 from livebg.matte.matter import Matter
 from livebg.media.probe import DEFAULT_FPS
 from livebg.segment.reuse import moved
@@ -210,10 +210,10 @@ class LiveLoop:
     def _log_stats(self, started: float, since: int) -> int:
         """Append one JSON line of this interval's statistics; returns the frames counted so far."""
         assert self.stats_log is not None
-        latencies = sorted(self.stats.latency_ms[since:])
+        latencies = self.stats.latency_ms[since:]
         line = {"seconds": round(time.perf_counter() - started, 1), "frames_in": self.capture.frames_in,
                 "frames_out": self.stats.frames_out, "dropped": self.capture.dropped,
-                "latency_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1) if latencies else None,
+                "latency_p95_ms": rounded_percentile(latencies, 95) if latencies else None,
                 "rss_mb": resident_mb()}
         try:
             with open(self.stats_log[0], "a", encoding="utf-8") as f:

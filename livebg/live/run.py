@@ -31,7 +31,7 @@ from livebg.live.mask import SLOW_MODEL_NICE, WAIT_FOR_MASK_SHARE, MaskWorker
 from livebg.live.options import LiveOptions, options_from_args
 from livebg.live.record import AlphaRecorder
 from livebg.live.sizing import LIVE_BUDGET, LiveSizer, startup_size
-from livebg.live.stats import _percentile, stats_line
+from livebg.live.stats import rounded_percentile, stats_line
 from livebg.matte.matter import Matter
 from livebg.media.probe import DEFAULT_FPS
 from livebg.segment.base import Predictor
@@ -208,7 +208,7 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
     summary = loop.stats.summary(frames_in=capture.frames_in, dropped=capture.dropped)
     summary.update({
         "masks": worker.masks,
-        "segment_p50_ms": _percentile(worker.predict_ms(), 50),
+        "segment_p50_ms": rounded_percentile(worker.predict_ms(), 50),
         "reopens": capture.reopens,
         "stop": loop.stop_reason or ("source failed" if capture.failure else ""),
         "source": capture.name,

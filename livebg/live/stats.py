@@ -5,14 +5,13 @@ from __future__ import annotations
 import collections
 from array import array
 
-import numpy as np
+from livebg.percentile import percentile
 
 
 # -- statistics --------------------------------------------------------------------------------
-def _percentile(values: array, q: float) -> float:
-    if not values:
-        return 0.0
-    return round(float(np.percentile(np.frombuffer(values, dtype=np.float32), q)), 1)
+def rounded_percentile(values: array, q: float) -> float:
+    """A percentile of milliseconds as the statistics show it (0.0 when there are none)."""
+    return round(percentile(values, q), 1)
 
 
 class LiveStats:
@@ -56,11 +55,11 @@ class LiveStats:
             "frames_out": self.frames_out,
             "dropped": dropped,
             "fps": round(self.fps(), 2),
-            "latency_p50_ms": _percentile(self.latency_ms, 50),
-            "latency_p95_ms": _percentile(self.latency_ms, 95),
-            "mask_age_p95_ms": _percentile(self.mask_age_ms, 95),
-            "mask_age_p50_ms": _percentile(self.mask_age_ms, 50),
-            "latency_max_ms": _percentile(self.latency_ms, 100),
+            "latency_p50_ms": rounded_percentile(self.latency_ms, 50),
+            "latency_p95_ms": rounded_percentile(self.latency_ms, 95),
+            "mask_age_p95_ms": rounded_percentile(self.mask_age_ms, 95),
+            "mask_age_p50_ms": rounded_percentile(self.mask_age_ms, 50),
+            "latency_max_ms": rounded_percentile(self.latency_ms, 100),
         }
 
 

@@ -62,11 +62,11 @@ class ModelChoice:
     reason: str
 
 
-# What the startup line says the other choice costs (docs/speed.md, docs/quality.md).
-FAST_NOTE = ("--fast: the bundled selfie model, 4-17x faster on a 2-core CPU (4-6x where RVM reuses its calls, "
-             "its box around the people is small or one person fills the frame, most on small videos, which RVM "
+# What the startup line says the other choice costs, without numbers that go stale with the
+# machine and the next speed-up (the measured ratios are in docs/speed.md and docs/quality.md).
+FAST_NOTE = ("--fast: the bundled selfie model, several times faster on a CPU (most on small videos, which RVM "
              "enlarges), weaker on groups, full bodies and motion")
-RVM_NOTE = "--model rvm: better on groups, full bodies and motion, 4-17x slower on a 2-core CPU"
+RVM_NOTE = "--model rvm: better on groups, full bodies and motion, several times slower on a CPU"
 # live on a CPU, RVM at the camera's rate (live/sizing.py) against the selfie model, on the
 # labelled clips replayed as a camera (docs/quality.md, "Live"): better on motion and groups,
 # worse on a small walker, so it is not the default

@@ -13,13 +13,11 @@ import os
 import sys
 import time
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 from livebg.errors import ModelError, first_line, say
-from livebg.output import atomic_output
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -149,20 +147,11 @@ def fetch_rvm(precision: str = "float32", *, download: bool = True, weights_file
                          f"livebg retries in a day (--model rvm tries again now), or: {fix}")
     say(f"downloading {file} from {RVM_RELEASE} into {cached.parent} ({RVM_TERMS})")
     try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        # the file appears in the cache only whole and checked; a failed download leaves nothing
-        with atomic_output(cached, error=None) as partial:
-            with open(partial, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
-                while block := response.read(1 << 20):
-                    out.write(block)
-                length = getattr(response, "length", None)  # Content-Length left over: a short read
-            if length:
-                raise ModelError(f"the download of {url} was cut short: try again later, or {fix}")
-            if expected and sha256_of(partial) != expected:
-                raise ModelError(f"the download of {url} does not match its recorded sha256: try again later, or {fix}")
-            os.chmod(partial, 0o644)  # whatever the umask: the cache may be shared
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
-        reason = first_line(getattr(exc, "reason", exc) if isinstance(exc, urllib.error.URLError) else exc, 120)
+        download_file(url, cached, expected)
+    except ModelError as exc:
+        raise ModelError(f"{exc}: try again later, or {fix}") from None
+    except OSError as exc:  # requests' errors are OSErrors too
+        reason = network_reason(exc)
         try:
             failed.write_text(f"{reason}\n")
         except OSError:
@@ -170,6 +159,43 @@ def fetch_rvm(precision: str = "float32", *, download: bool = True, weights_file
         raise ModelError(f"RVM's weights could not be downloaded ({reason}): {fix}") from None
     failed.unlink(missing_ok=True)
     return cached
+
+
+def download_file(url: str, dest: Path, sha256: str | None) -> None:
+    """``url`` into ``dest`` with pooch: streamed to a temporary file beside it, checked against
+    ``sha256`` (None: not checked), renamed only then, with a progress bar on a terminal.
+    ModelError for a file that is not the one recorded; OSError when the network fails."""
+    import pooch
+    import requests
+
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # livebg says what it downloads, once
+    try:
+        pooch.retrieve(url, known_hash=f"sha256:{sha256}" if sha256 else None, fname=dest.name, path=dest.parent,
+                       downloader=pooch.HTTPDownloader(progressbar=sys.stderr.isatty(), timeout=30))
+    except ValueError:  # pooch: the hash differs (the temporary file is gone)
+        raise ModelError(f"the download of {url} does not match its recorded sha256") from None
+    except requests.exceptions.ChunkedEncodingError:  # the connection ended before Content-Length
+        raise ModelError(f"the download of {url} was cut short") from None
+    finally:
+        logger.setLevel(level)
+    os.chmod(dest, 0o644)  # the temporary file was private; the cache may be shared
+
+
+def network_reason(exc: OSError) -> str:
+    """Why a download failed, short: "HTTP 404 Not Found", "Failed to resolve 'github.com'
+    ([Errno -2] Name or service not known)", rather than requests' whole retry story."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code} {exc.response.reason}"
+    if not isinstance(exc, requests.exceptions.RequestException) or not exc.args:
+        return first_line(exc, 120)  # the disk (the cache folder), not the network
+    text = str(getattr(exc.args[0], "reason", None) or exc.args[0])  # urllib3's MaxRetryError: the connection's own error
+    if text.startswith(("HTTPConnection(", "HTTPSConnection(")):  # urllib3 names the connection first
+        text = text.partition("): ")[2] or text
+    return first_line(Exception(text), 120)
 
 
 def resolve_model(name: str) -> ModelSpec:

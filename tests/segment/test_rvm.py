@@ -4,11 +4,11 @@ the alpha on real frames of every labelled sample."""
 from __future__ import annotations
 
 import io
-import urllib.request
 
 import cv2
 import numpy as np
 import pytest
+import requests
 from conftest import RVM_FILE
 
 from livebg.config import ModelConfig
@@ -16,7 +16,6 @@ from livebg.errors import ModelError
 from livebg.evaluation import iou, load_labeled
 from livebg.frames.cuts import CutDetector
 from livebg.frames.yuv import downscale
-from livebg.output import is_partial
 from livebg.segment.factory import choose_model, load_segmenter
 from livebg.segment.rvm import RvmSegmenter, RvmStream, plan_for, without_refiner
 from livebg.segment.weights import RVM_FILES, fetch_rvm
@@ -73,12 +72,19 @@ def test_offline_without_weights_auto_falls_back_in_one_line_and_rvm_says_what_t
     assert isinstance(segmenter, RvmSegmenter)
 
 
-class _Response(io.BytesIO):
-    def __enter__(self):
-        return self
+def _response(body: bytes) -> requests.Response:
+    """What requests.get answers for the release file (the stand-in for the network)."""
+    response = requests.Response()
+    response.status_code, response.raw = 200, io.BytesIO(body)
+    response.headers["Content-Length"] = str(len(body))
+    return response
 
-    def __exit__(self, *exc):
-        self.close()
+
+def _no_network(calls: list):
+    def get(url, **kwargs):
+        calls.append(url)
+        raise requests.exceptions.ConnectionError("Name or service not known")
+    return get
 
 
 def test_download_checks_the_sha256_and_renames_only_a_good_file(tmp_path, monkeypatch, capsys):
@@ -87,16 +93,16 @@ def test_download_checks_the_sha256_and_renames_only_a_good_file(tmp_path, monke
     asked = []
 
     def serve(body: bytes):
-        def urlopen(url, timeout):
+        def get(url, **kwargs):
             asked.append(url)
-            return _Response(body)
-        return urlopen
+            return _response(body)
+        return get
 
-    monkeypatch.setattr(urllib.request, "urlopen", serve(b"not the model"))
+    monkeypatch.setattr(requests, "get", serve(b"not the model"))
     with pytest.raises(ModelError, match="does not match its recorded sha256"):
         fetch_rvm()
     assert list(tmp_path.iterdir()) == []  # the bad download is gone, not cached
-    monkeypatch.setattr(urllib.request, "urlopen", serve(RVM_FILE.read_bytes()))
+    monkeypatch.setattr(requests, "get", serve(RVM_FILE.read_bytes()))
     path = fetch_rvm()
     assert path == tmp_path / RVM_FILE.name and path.read_bytes() == RVM_FILE.read_bytes()
     assert asked[-1].startswith("https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0/")
@@ -106,19 +112,14 @@ def test_download_checks_the_sha256_and_renames_only_a_good_file(tmp_path, monke
 def test_a_failed_download_is_not_retried_on_every_run(tmp_path, monkeypatch):
     monkeypatch.setenv("LIVEBG_CACHE", str(tmp_path))
     monkeypatch.delenv("LIVEBG_OFFLINE")
-    calls = []
-
-    def offline(url, timeout):
-        calls.append(url)
-        raise urllib.error.URLError("Name or service not known")
-
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    calls: list[str] = []
+    monkeypatch.setattr(requests, "get", _no_network(calls))
     with pytest.raises(ModelError, match="could not be downloaded .Name or service not known"):
         fetch_rvm()
     with pytest.raises(ModelError, match="retries in a day"):
         fetch_rvm(skip_recent_failure=True)  # as ``auto`` asks
     assert len(calls) == 1
-    assert not any(is_partial(p) for p in tmp_path.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] == [RVM_FILE.name + ".failed"]  # no temporary file left
 
 
 
@@ -127,18 +128,13 @@ def test_an_explicit_model_rvm_tries_again_despite_a_recent_failure(tmp_path, mo
     by name, from downloading for a day after one failure (a network down for a minute)."""
     monkeypatch.setenv("LIVEBG_CACHE", str(tmp_path))
     monkeypatch.delenv("LIVEBG_OFFLINE")
-    calls = []
-
-    def offline(url, timeout):
-        calls.append(url)
-        raise urllib.error.URLError("Name or service not known")
-
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    calls: list[str] = []
+    monkeypatch.setattr(requests, "get", _no_network(calls))
     with pytest.raises(ModelError, match="could not be downloaded"):
         load_segmenter(ModelConfig(name="rvm", device="cpu"))
     assert choose_model(ModelConfig(device="cpu")).spec.name == "selfie" and len(calls) == 1  # auto: not again
     assert "--model rvm tries again now" in capsys.readouterr().err
-    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: calls.append(url) or _Response(RVM_FILE.read_bytes()))
+    monkeypatch.setattr(requests, "get", lambda url, **kwargs: calls.append(url) or _response(RVM_FILE.read_bytes()))
     segmenter, _ = load_segmenter(ModelConfig(name="rvm", device="cpu"))  # asked for: tried again, and it works
     assert isinstance(segmenter, RvmSegmenter) and len(calls) == 2
     assert not (tmp_path / (RVM_FILE.name + ".failed")).exists()
@@ -151,6 +147,49 @@ def test_an_explicit_model_rvm_tries_again_despite_a_recent_failure(tmp_path, mo
     with pytest.raises(ModelError, match="downloads are off.*--weights FILE"):
         load_segmenter(ModelConfig(name="rvm", device="cpu", download=False))
     assert len(calls) == 2
+
+
+@pytest.fixture
+def loopback_release(monkeypatch):
+    """RVM's release served from this machine over real HTTP: ``cut[0]`` bytes short when set."""
+    import http.server
+    import threading
+
+    from livebg.segment import weights
+
+    body, cut = RVM_FILE.read_bytes(), [0]
+
+    class Release(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) - cut[0]])
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Release)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(weights, "RVM_RELEASE", f"http://127.0.0.1:{server.server_address[1]}/v1.0.0")
+    yield cut
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_download_over_http_is_whole_or_refused(tmp_path, monkeypatch, loopback_release):
+    """pooch and requests for real, over loopback: a connection that ends early leaves nothing."""
+    monkeypatch.setenv("LIVEBG_CACHE", str(tmp_path))
+    monkeypatch.delenv("LIVEBG_OFFLINE")
+    loopback_release[0] = 1000
+    with pytest.raises(ModelError, match="was cut short: try again later, or download .* --model selfie"):
+        fetch_rvm()
+    assert list(tmp_path.iterdir()) == []
+    loopback_release[0] = 0
+    path = fetch_rvm()
+    assert path.read_bytes() == RVM_FILE.read_bytes() and path.stat().st_mode & 0o777 == 0o644
+    assert list(tmp_path.iterdir()) == [path]
 
 # -- the model -------------------------------------------------------------------------------------
 
