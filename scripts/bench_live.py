@@ -10,7 +10,7 @@ into a recording virtual camera, for a fixed time, once per model.
 
 ``--sinks``: the pixel format the virtual camera takes natively (v4l2loopback takes I420, the
 OBS backend RGB-like formats): livebg converts to it before handing the frame over. ``pipewire``:
-the PipeWire camera itself, on a private PipeWire daemon started for the run (tests/pipewire_daemon.py),
+the PipeWire camera itself, on a private PipeWire daemon started for the run (tests/support/pipewire_daemon.py),
 with a reader connected as an app would be; its column "to reader" gives the rate the reader got
 frames at and the time from hand-over to the reader (p50 / p95), and "lost at sink" the frames
 it missed after its first one.
@@ -173,10 +173,9 @@ def run_one(model: str, video: Path, seconds: float, extra: list[str], native: s
             session=None, size: tuple[int, int] = (0, 0), fps: float = 30.0) -> dict:
     """One ``livebg cam`` run into a recording backend taking ``native``, or, for ``pipewire``,
     into the PipeWire camera on ``session`` with a reader connected."""
-    sys.path.insert(0, str(REPO / "tests"))
-    from live_fakes import recording_backend
-
+    sys.path.insert(0, str(REPO))  # tests.support is a package of the repository
     from livebg.cli import main
+    from tests.support.live_fakes import recording_backend
 
     name = f"bench-{abs(hash((model, time.time())))}"
     if native == "pipewire":
@@ -260,8 +259,8 @@ def main() -> int:
     sinks = [sink.strip() for sink in args.sinks.split(",")]
     session = None
     if "pipewire" in sinks:  # a private daemon this process joins for the run, stopped at the end
-        sys.path.insert(0, str(REPO / "tests"))
-        from pipewire_daemon import PipeWireSession
+        sys.path.insert(0, str(REPO))  # tests.support is a package of the repository
+        from tests.support.pipewire_daemon import PipeWireSession
 
         session = PipeWireSession()
         for key in ("PIPEWIRE_REMOTE", "PIPEWIRE_RUNTIME_DIR"):

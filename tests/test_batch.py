@@ -6,12 +6,8 @@ import json
 import subprocess
 import sys
 
-import batch_media
 import numpy as np
 import pytest
-from batch_media import CLIP_FRAMES, compare_to_single, make_clip
-from cli_process import run_cli
-from conftest import RVM_FILE
 
 from livebg.batch.chunk import ChunkTask, ChunkWorker
 from livebg.batch.local_runner import LocalRunner
@@ -23,6 +19,9 @@ from livebg.cli import main
 from livebg.config import Config, apply_settings
 from livebg.errors import ConfigError
 from livebg.jobs.video import run_video
+from tests.support import RVM_FILE, batch_media, write_clip
+from tests.support.batch_media import CLIP_FRAMES, compare_to_single
+from tests.support.cli_process import run_cli
 
 clip, single = batch_media.clip, batch_media.single  # the shared module fixtures
 FAST = ["--fast", "-q"]
@@ -116,7 +115,7 @@ class Interrupting(Runner):
 
 
 def test_resume_after_an_interrupted_batch_finishes_only_the_rest(clip, tmp_path):
-    other = make_clip(tmp_path / "other.mp4", frames=60, audio=False, start=200)
+    other = write_clip(tmp_path / "other.mp4", frames=60, preset="veryfast", gop=30, start=200)
     out = tmp_path / "out"
     out.mkdir()
     jobs = gather_jobs([str(clip), str(other)], [], out, apply_settings(Config(), fast=True))

@@ -9,21 +9,22 @@ processes that carry it."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import secrets
-import signal
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-from batch_media import compare_to_single, make_clip
 
 from livebg.cli import main
+from tests.support import write_clip
+from tests.support.batch_media import CLIP_FRAMES, compare_to_single
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
@@ -148,7 +149,7 @@ def cluster():
 
 def test_two_nodes_run_one_batch(cluster, tmp_path):
     """The driver is a process of its own, as `livebg batch --ray ADDRESS` is run on a cluster."""
-    clip = make_clip(tmp_path / "talk.mp4")
+    clip = write_clip(tmp_path / "talk.mp4", frames=CLIP_FRAMES, preset="veryfast", gop=30, audio=True)
     single = tmp_path / "single.mp4"
     assert main(["video", str(clip), "-o", str(single), "--fast", "-q"]) == 0
     out = tmp_path / "out"

@@ -2,12 +2,12 @@
 seams against a single run, a worker killed mid-chunk, a corrupt input among good ones."""
 from __future__ import annotations
 
-import batch_media
 import pytest
-from batch_media import compare_to_single
 
 from livebg.batch.chunk import CRASH_ONCE_ENV
 from livebg.cli import main
+from tests.support import batch_media
+from tests.support.batch_media import compare_to_single
 
 pytestmark = pytest.mark.ray
 

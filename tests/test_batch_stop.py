@@ -11,10 +11,9 @@ import subprocess
 import sys
 import time
 
-import batch_media
-from batch_media import CLIP_FRAMES, make_clip
-
 from livebg.batch.state import STATE_NAME, WORK_NAME
+from tests.support import batch_media, write_clip
+from tests.support.batch_media import CLIP_FRAMES
 
 clip = batch_media.clip  # the shared module fixture
 
@@ -28,7 +27,7 @@ def chunks_done(out) -> int:
 
 
 def test_sigterm_stops_like_ctrl_c_and_resume_finishes_the_rest(clip, tmp_path):
-    other = make_clip(tmp_path / "other.mp4", frames=60, audio=False, start=200)
+    other = write_clip(tmp_path / "other.mp4", frames=60, preset="veryfast", gop=30, start=200)
     out = tmp_path / "out"
     args = ["batch", str(clip), str(other), "-o", str(out), "--chunk-seconds", "1", "--workers", "1", "--fast"]
     proc = subprocess.Popen([sys.executable, "-m", "livebg", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

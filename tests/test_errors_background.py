@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from cli_process import assert_empty, assert_says, run_cli
+
+from tests.support.cli_process import assert_empty, assert_says, run_cli
 
 # (case id, argv builder (media, out_dir, shared) -> args, words the error line must contain)
 BACKGROUND_CASES = [

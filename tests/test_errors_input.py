@@ -6,9 +6,9 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from cli_process import FRAMES, assert_empty, assert_says, run_cli
 
 from livebg.cli import main
+from tests.support.cli_process import FRAMES, assert_empty, assert_says, run_cli
 
 # (case id, argv builder (media, out_dir, shared) -> args, words the error line must contain)
 INPUT_CASES = [

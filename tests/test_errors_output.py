@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_process import FRAMES, assert_empty, assert_says, run_cli
-from conftest import ConstantSegmenter
 
 from livebg.cli import main
 from livebg.config import Config
 from livebg.jobs import run_video
+from tests.support import ConstantSegmenter
+from tests.support.cli_process import FRAMES, assert_empty, assert_says, run_cli
 
 # (case id, argv builder (media, out_dir, shared) -> args, words the error line must contain)
 OUTPUT_CASES = [

@@ -7,15 +7,15 @@ import time
 from fractions import Fraction
 
 import pytest
-from cli_process import assert_empty
-from conftest import ConstantSegmenter, make_index_video
 
 from livebg.config import Config
 from livebg.jobs import run_video
+from tests.support import ConstantSegmenter, write_clip
+from tests.support.cli_process import assert_empty
 
 
 def test_failing_stage_raises_promptly_and_leaves_nothing(tmp_path):
-    source = make_index_video(tmp_path / "input.mov", frames=200, rate=Fraction(30), size=(96, 64))
+    source = write_clip(tmp_path / "input.mov", picture="index", frames=200, rate=Fraction(30), size=(96, 64))
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     outcome: dict[str, BaseException] = {}
@@ -39,7 +39,7 @@ def test_failing_stage_raises_promptly_and_leaves_nothing(tmp_path):
 
 
 def test_failing_stage_into_png_directory_leaves_nothing(tmp_path):
-    source = make_index_video(tmp_path / "input.mov", frames=40, rate=Fraction(30), size=(96, 64))
+    source = write_clip(tmp_path / "input.mov", picture="index", frames=40, rate=Fraction(30), size=(96, 64))
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     with pytest.raises(RuntimeError, match="on purpose"):

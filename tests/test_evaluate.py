@@ -4,9 +4,9 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO
 
 from livebg.evaluation import boundary_f, flicker, iou, load_labeled
+from tests.support import REPO
 
 
 def disk(h=120, w=160, cx=80, cy=60, r=30):

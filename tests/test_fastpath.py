@@ -12,14 +12,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import (
-    NTSC,
-    ConstantSegmenter,
-    decode_index,
-    make_doctor_clip,
-    make_index_video,
-    read_video,
-)
 
 import livebg.jobs.video as video_job
 from livebg.composite.base import Background
@@ -38,6 +30,13 @@ from livebg.matte.matter import Matter
 from livebg.segment.factory import load_segmenter
 from livebg.sinks.video import VideoFileSink
 from livebg.sources.video import VideoFileSource
+from tests.support import (
+    NTSC,
+    ConstantSegmenter,
+    decode_index,
+    read_video,
+    write_clip,
+)
 
 planes = I420Compositor.planes
 
@@ -118,7 +117,7 @@ def porch(shared):
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, shared):
     """20 frames of the doctor video at 480x270 (135 chroma rows: U and V not row-aligned), H.264."""
-    return make_doctor_clip(tmp_path_factory.mktemp("fastpath") / "doctor480.mp4", shared, frames=20, crf=12)
+    return write_clip(tmp_path_factory.mktemp("fastpath") / "doctor480.mp4", frames=20, size=(480, 270), crf=12)
 
 
 # -- 1. I420Compositor against the RGB path on real frames ----------------------------------------
@@ -557,7 +556,7 @@ def test_frames_without_planes_join_the_yuv_chain(clip, tmp_path, monkeypatch):
 def test_odd_size_video_takes_the_rgb_path(tmp_path, monkeypatch):
     """161x121 yuv420p (FFV1 allows odd sizes): no planes from the source, the sink pads, and
     every frame goes through the RGB path."""
-    path = make_index_video(tmp_path / "odd.mkv", frames=6, rate=Fraction(25), size=(161, 121),
+    path = write_clip(tmp_path / "odd.mkv", picture="index", frames=6, rate=Fraction(25), size=(161, 121),
                             codec="ffv1", pix_fmt="yuv420p")
     _, info = read_video(path)
     assert info["pix_fmt"] == "yuv420p"  # so it is the size, not the format, that rules the planes out

@@ -6,10 +6,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import make_doctor_clip, read_video
 
 from livebg.config import Config, apply_settings
 from livebg.jobs import run_images, run_video
+from tests.support import read_video, write_clip
 
 DARK = "media/backgrounds/shibuyasky-4768679_1280.jpg"
 
@@ -24,7 +24,7 @@ def luma(image: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, shared):
-    return make_doctor_clip(tmp_path_factory.mktemp("harmonize") / "doctor.mp4", shared, frames=10, crf=12)
+    return write_clip(tmp_path_factory.mktemp("harmonize") / "doctor.mp4", frames=10, size=(480, 270), crf=12)
 
 
 def test_a_video_job_harmonises_the_person(clip, shared, tmp_path):

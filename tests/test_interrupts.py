@@ -12,10 +12,10 @@ import time
 
 import av
 import pytest
-from cli_process import FRAMES, SLOW_ENCODER, LivebgProcess
 
 from livebg.cli import main
 from livebg.signals import SAME_STOP_SECONDS
+from tests.support.cli_process import FRAMES, SLOW_ENCODER, LivebgProcess
 
 
 def test_sigterm_handler_is_restored_and_a_foreign_one_left_alone(tmp_path, shared, monkeypatch):

@@ -10,16 +10,16 @@ import time
 from pathlib import Path
 
 import cv2
-import live_fakes
 import numpy as np
 import pytest
-from live_fakes import DOCTOR, REPO, register_flaky_camera
 
 from livebg.cli import main
 from livebg.config import ModelConfig
 from livebg.segment import factory as segmentation
-from livebg.segment.base import Segmenter
 from livebg.sources import capture
+from tests.support import live_fakes
+from tests.support.fakes import SlowSegmenter
+from tests.support.live_fakes import DOCTOR, REPO, register_flaky_camera
 
 pytestmark = pytest.mark.live_timing
 
@@ -87,21 +87,6 @@ def test_virtual_camera_gets_the_composited_person_at_the_source_rate(tmp_path, 
         iou = (foreground & person).sum() / (foreground | person).sum()
         assert 0.1 < person.mean() < 0.8
         assert iou > 0.85, (i, iou)
-
-
-class SlowSegmenter(Segmenter):
-    """The real model, made to take ``delay`` seconds a frame (DeepLabV3 on a CPU, say)."""
-
-    def __init__(self, inner, delay: float):
-        self.inner, self.delay = inner, delay
-        self.name, self.device = inner.name, inner.device
-
-    def describe(self) -> str:
-        return f"slow {self.inner.describe()}"
-
-    def predict(self, frames, *, cuts=None):
-        time.sleep(self.delay)
-        return self.inner.predict(frames)
 
 
 def test_slow_segmentation_keeps_the_camera_rate_with_older_masks(tmp_path, selfie, monkeypatch, capsys, recording_backend):
@@ -198,7 +183,7 @@ def test_signals_release_the_camera_and_the_virtual_camera(tmp_path, sig, by_tim
     # `timeout` is given longer than the wait below: the test sends the signal through it
     prefix = ["timeout", "--preserve-status", "-s", sig.name[3:], "600"] if by_timeout else []
     child = subprocess.Popen(
-        prefix + [sys.executable, str(REPO / "tests" / "live_fakes.py"), str(record), "--", "cam", "--source",
+        prefix + [sys.executable, str(REPO / "tests" / "support" / "live_fakes.py"), str(record), "--", "cam", "--source",
                   str(DOCTOR), "--vcam-backend", "recorder", "--duration", "60", "--bg", "white"],
         cwd=REPO, stderr=subprocess.PIPE, text=True)
     try:

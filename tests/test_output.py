@@ -9,23 +9,22 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import (
-    NTSC,
-    ConstantSegmenter,
-    make_doctor_clip,
-    make_index_video,
-    read_video,
-)
 
 from livebg.cli import main
 from livebg.config import Config
 from livebg.jobs import run_video
+from tests.support import (
+    NTSC,
+    ConstantSegmenter,
+    read_video,
+    write_clip,
+)
 
 
 @pytest.fixture(scope="module")
 def talking(tmp_path_factory, shared):
     """A short H.264 + AAC clip made from the doctor video (real person), 29.97 fps, 40 frames."""
-    return make_doctor_clip(tmp_path_factory.mktemp("talking") / "talking.mp4", shared, frames=40, crf=18, audio=True)
+    return write_clip(tmp_path_factory.mktemp("talking") / "talking.mp4", frames=40, size=(480, 270), crf=18, audio=True)
 
 
 def video_facts(path):
@@ -70,7 +69,7 @@ def test_no_audio_and_webm_reencodes_audio(talking, tmp_path):
 
 def test_webm_resamples_audio_opus_cannot_take(tmp_path, shared):
     """Opus takes 8/12/16/24/48 kHz only; 44.1 kHz (CDs, many cameras) is resampled to 48 kHz."""
-    clip = make_doctor_clip(tmp_path / "cd.mp4", shared, frames=20, crf=30, audio=True, audio_rate=44100)
+    clip = write_clip(tmp_path / "cd.mp4", frames=20, size=(480, 270), crf=30, audio=True, audio_rate=44100)
     webm = tmp_path / "out.webm"
     assert main(["video", str(clip), "--bg", "white", "-o", str(webm), "-q"]) == 0
     facts = video_facts(webm)
@@ -161,7 +160,7 @@ def test_png_directory_output_and_alpha_out(talking, tmp_path):
 
 
 def test_odd_frame_size_is_padded_and_said(tmp_path, capsys):
-    src = make_index_video(tmp_path / "odd.mov", frames=5, rate=Fraction(25), size=(65, 47))
+    src = write_clip(tmp_path / "odd.mov", picture="index", frames=5, rate=Fraction(25), size=(65, 47))
     out = tmp_path / "odd.mp4"
     run_video(str(src), out, Config().override("background", bg="green"), segmenter=ConstantSegmenter(0.0), progress=False)
     assert "padding to 66x48" in capsys.readouterr().err

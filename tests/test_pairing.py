@@ -6,10 +6,10 @@ from fractions import Fraction
 
 import av
 import pytest
-from conftest import ConstantSegmenter, decode_index, make_index_video
 
 from livebg.config import Config
 from livebg.jobs import run_video
+from tests.support import ConstantSegmenter, decode_index, write_clip
 
 NTSC = Fraction(30000, 1001)
 
@@ -24,8 +24,8 @@ def stream_duration(path) -> Fraction:
 def videos(tmp_path_factory):
     d = tmp_path_factory.mktemp("pairing")
     # input: 45 frames at 29.97 (1.50 s); background: 20 frames at 25 fps (0.80 s), so loop wraps
-    inp = make_index_video(d / "input.mov", frames=45, rate=NTSC)
-    bg = make_index_video(d / "bg.mov", frames=20, rate=Fraction(25), size=(80, 40))
+    inp = write_clip(d / "input.mov", picture="index", frames=45, rate=NTSC, size=(64, 48))
+    bg = write_clip(d / "bg.mov", picture="index", frames=20, rate=Fraction(25), size=(80, 40))
     return inp, bg
 
 

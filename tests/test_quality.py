@@ -74,13 +74,11 @@ def test_rvm_default_beats_rvm_raw_on_a_walker_and_a_group(shared, tmp_path, rvm
     four schoolgirls (small, 240p). The model issue's goals: IoU >= raw + 0.01, boundary F >=
     raw, flicker <= 0.85 x raw. Measured (docs/quality.md): lucia 0.923 / 0.971 / 0.55 against
     0.908 / 0.954 / 0.72; schoolgirls 0.855 / 0.883 / 1.07 against 0.836 / 0.870 / 1.65."""
-    from conftest import RVM_FILE
-
-    from livebg.evaluation import boundary_f, load_labeled
-    from livebg.segment.rvm import RvmSegmenter
-
     from livebg.config import ModelConfig
+    from livebg.evaluation import boundary_f, load_labeled
     from livebg.segment.factory import choose_model
+    from livebg.segment.rvm import RvmSegmenter
+    from tests.support import RVM_FILE
 
     assert choose_model(ModelConfig(device="cpu")).spec.name == "rvm"  # auto: RVM, its weights are cached
     reference = RvmSegmenter(RVM_FILE, model_short=256, source_short=0, threads=2)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from conftest import ConstantSegmenter
 
 from livebg.config import Config
 from livebg.frames.orientation import Orientation, from_display_matrix
 from livebg.jobs import run_video
 from livebg.sources.video import VideoFileSource
+from tests.support import ConstantSegmenter
 
 W, H = 64, 32  # as stored
 

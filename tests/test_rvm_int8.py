@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import REPO, RVM_FILE
 
 from livebg.config import ModelConfig
 from livebg.evaluation import iou, load_labeled
 from livebg.segment.factory import load_segmenter
 from livebg.segment.rvm import INPUTS, OUTPUTS, RvmSegmenter
+from tests.support import RVM_FILE
+from tests.support.paths import load_script
 
 pytestmark = pytest.mark.rvm
 
 
 @pytest.fixture(scope="module")
 def int8_model(shared, tmp_path_factory):
-    import sys
-
-    sys.path.insert(0, str(REPO / "scripts"))
-    from rvm_int8 import build_int8
+    build_int8 = load_script("rvm_int8").build_int8
 
     path = tmp_path_factory.mktemp("int8") / "rvm_int8.onnx"
     # 3 samples from 30 frames keep the test short; the measured file uses 40 from 400

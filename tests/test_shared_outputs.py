@@ -3,14 +3,14 @@ wins whole, and partial files left by a killed run are removed (and said) on the
 from __future__ import annotations
 
 import subprocess
-import time
 import sys
+import time
 from fractions import Fraction
 
 import av
-from conftest import REPO, make_index_video
 
 from livebg.output import PARTIAL_TAG, partial_path
+from tests.support import REPO, write_clip
 
 
 def frames_in(path) -> int:
@@ -19,7 +19,7 @@ def frames_in(path) -> int:
 
 
 def test_two_jobs_writing_the_same_output_both_finish_and_the_file_is_whole(tmp_path):
-    clip = make_index_video(tmp_path / "in.mp4", frames=40, rate=Fraction(25), size=(320, 180))
+    clip = write_clip(tmp_path / "in.mp4", picture="index", frames=40, rate=Fraction(25), size=(320, 180))
     out = tmp_path / "same.mp4"
     command = [sys.executable, "-m", "livebg", "video", str(clip), "-o", str(out), "--bg", "white"]
     jobs = [subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -38,7 +38,7 @@ def test_temporary_names_are_unique_per_job():
 
 
 def test_partials_of_a_killed_run_are_removed_and_said(tmp_path):
-    clip = make_index_video(tmp_path / "in.mp4", frames=5, rate=Fraction(25), size=(160, 96))
+    clip = write_clip(tmp_path / "in.mp4", picture="index", frames=5, rate=Fraction(25), size=(160, 96))
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     # a run killed with -9 left these (its process id is no more), and a running job has one

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import square_scene
 
 from livebg.composite.blend import light_wrap
 from livebg.errors import ConfigError
+from tests.support import square_scene
 
 
 def test_torch_blend_matches_cpu_blend():

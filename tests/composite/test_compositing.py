@@ -9,7 +9,6 @@ from fractions import Fraction
 import cv2
 import numpy as np
 import pytest
-from conftest import lucia_frame
 
 from livebg.composite.blend import Compositor, composite
 from livebg.composite.blur import BlurBackground
@@ -24,6 +23,7 @@ from livebg.composite.plain import (
 from livebg.composite.video import VideoBackground
 from livebg.config import DEFAULT_BLUR, parse_bg
 from livebg.errors import BackgroundError
+from tests.support import lucia_frame
 
 T0 = Fraction(0)
 PORCH = "media/backgrounds/porch-691330_1280.jpg"  # 1280x960 (4:3), no people

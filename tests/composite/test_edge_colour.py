@@ -9,7 +9,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import make_doctor_clip
 
 from livebg.composite.blend import Compositor
 from livebg.composite.i420 import I420Compositor
@@ -18,6 +17,7 @@ from livebg.config import Config
 from livebg.frames.frame import LumaCoefficients
 from livebg.jobs import run_video
 from livebg.segment.base import Prediction, Segmenter
+from tests.support import write_clip
 
 T0 = Fraction(0)
 HAIR = np.array((120, 60, 20), np.float32)
@@ -101,7 +101,7 @@ def decoded(path) -> list[np.ndarray]:
 def test_video_jobs_blend_the_models_colour_at_the_edge(chain, shared, tmp_path):
     """Both chains: with the model's estimate (pure red) the soft edge turns red over black;
     without one the job is as before; left of the edge nothing changes."""
-    clip = make_doctor_clip(tmp_path / "doctor.mp4", shared, frames=3, crf=12)
+    clip = write_clip(tmp_path / "doctor.mp4", frames=3, size=(480, 270), crf=12)
     config = (Config().override("background", bg="black").override("output", crf=0)
               .override("smoothing", method="none").override("refine", method="bilinear"))
     if chain == "rgb":  # the matte's own file takes the job to the RGB chain

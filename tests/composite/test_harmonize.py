@@ -8,7 +8,6 @@ from fractions import Fraction
 import cv2
 import numpy as np
 import pytest
-from conftest import lucia_frame
 
 from livebg.composite.blend import Compositor
 from livebg.composite.harmonize import MAX_GAIN, MAX_SHIFT, Harmonizer
@@ -17,14 +16,15 @@ from livebg.config import BackgroundConfig
 from livebg.errors import ConfigError
 from livebg.evaluation_harmony import (
     HarmonyScores,
-    PictureBackground,
     Perturbation,
+    PictureBackground,
     foreground_change,
     foreground_mse,
     harmonized,
     labelled_frames,
     score_set,
 )
+from tests.support import lucia_frame
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from conftest import SHARED
 
 from livebg.composite.fit import fit_cover
 from livebg.composite.image import ImageBackground
 from livebg.frames.images import jpeg_size, read_image, reduction
+from tests.support import SHARED
 
 PORCH = SHARED / "media" / "backgrounds" / "porch-691330_1280.jpg"
 

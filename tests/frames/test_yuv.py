@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import yuv_frames
+
+from tests.support import yuv_frames
 
 
 @pytest.mark.parametrize("width", [640, 729, 767])

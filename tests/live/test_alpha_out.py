@@ -12,12 +12,12 @@ import cv2
 import numpy as np
 import pytest
 import pyvirtualcam.camera
-from live_fakes import DOCTOR, REPO, first_frame, recording_backend
-from test_live import SlowSegmenter
 
 from livebg.cli import main
 from livebg.config import ModelConfig
 from livebg.segment import factory
+from tests.support.fakes import SlowSegmenter
+from tests.support.live_fakes import DOCTOR, REPO, first_frame, recording_backend
 
 pytestmark = pytest.mark.live_timing
 

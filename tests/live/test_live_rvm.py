@@ -12,8 +12,6 @@ import cv2
 import numpy as np
 import pytest
 import pyvirtualcam.camera
-from conftest import RVM_FILE
-from live_fakes import DOCTOR, first_frame, recording_backend
 
 from livebg.cli import main
 from livebg.frames.frame import Frame
@@ -23,6 +21,8 @@ from livebg.live.mask import SLOW_MODEL_NICE, MaskWorker
 from livebg.segment import factory
 from livebg.segment.onnx_model import OnnxSegmenter, inference_threads
 from livebg.segment.rvm import RvmSegmenter, RvmStream
+from tests.support import RVM_FILE
+from tests.support.live_fakes import DOCTOR, first_frame, recording_backend
 
 pytestmark = pytest.mark.rvm
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED
 
 from livebg.frames.frame import ForegroundEstimate
 from livebg.matte.foreground import (
@@ -16,6 +15,7 @@ from livebg.matte.foreground import (
     model_foreground_i420,
     model_weight,
 )
+from tests.support import SHARED
 
 
 def _mixed(fg_colour, bg_colour, size=(120, 200)):

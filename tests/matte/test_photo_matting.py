@@ -164,7 +164,7 @@ def test_a_24_megapixel_photo_stays_within_3_gb(shared, tmp_path):
 
     import cv2
 
-    from conftest import REPO
+    from tests.support import REPO
 
     image = cv2.imread(str(shared / "media/portraits/doctor-5871743_640.jpg"))
     scale = (24e6 / (image.shape[0] * image.shape[1])) ** 0.5

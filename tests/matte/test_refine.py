@@ -6,11 +6,11 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import square_scene
 
 from livebg.config import RefineConfig
 from livebg.errors import ConfigError
 from livebg.matte.refine import Refiner, guide_small
+from tests.support import square_scene
 
 
 def test_bilinear_upsamples_to_the_frame():

@@ -7,7 +7,6 @@ import json
 import cv2
 import numpy as np
 import pytest
-from conftest import RVM_FILE
 
 from livebg.config import Config
 from livebg.evaluation import iou
@@ -15,6 +14,7 @@ from livebg.frames.images import read_image
 from livebg.jobs.photos import replace_photo
 from livebg.matte.matter import Matter
 from livebg.segment.rvm import PHOTO_SIZES, RvmSegmenter, is_group
+from tests.support import RVM_FILE
 
 pytestmark = pytest.mark.rvm
 

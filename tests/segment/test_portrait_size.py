@@ -7,7 +7,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import RVM_FILE
 
 from livebg.config import ModelConfig
 from livebg.evaluation import iou, load_labeled, zoomed
@@ -23,6 +22,7 @@ from livebg.segment.rvm import (
     is_portrait,
     portrait_size,
 )
+from tests.support import RVM_FILE
 
 pytestmark = pytest.mark.rvm
 

@@ -7,14 +7,24 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import RVM_FILE
 
 from livebg.config import ModelConfig
 from livebg.evaluation import iou, load_labeled
-from livebg.segment.factory import load_segmenter
-from livebg.segment.region import GRID, MARGIN, MAX_MARGIN, STATE_SCALES, Box, PeopleRegion, carry_state, snapped, whole
 from livebg.frames.cuts import CutDetector
+from livebg.segment.factory import load_segmenter
+from livebg.segment.region import (
+    GRID,
+    MARGIN,
+    MAX_MARGIN,
+    STATE_SCALES,
+    Box,
+    PeopleRegion,
+    carry_state,
+    snapped,
+    whole,
+)
 from livebg.segment.rvm import RvmSegmenter
+from tests.support import RVM_FILE
 
 pytestmark = pytest.mark.rvm
 

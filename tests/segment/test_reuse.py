@@ -7,7 +7,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import RVM_FILE
 
 from livebg.cli import build_parser
 from livebg.config import Config, ConfigError, ModelConfig, apply_settings
@@ -15,6 +14,7 @@ from livebg.evaluation import boundary_f, iou, load_labeled
 from livebg.segment.factory import load_segmenter
 from livebg.segment.reuse import FlowReuse
 from livebg.segment.rvm import RvmSegmenter
+from tests.support import RVM_FILE
 
 pytestmark = pytest.mark.rvm
 

@@ -9,7 +9,6 @@ import cv2
 import numpy as np
 import pytest
 import requests
-from conftest import RVM_FILE
 
 from livebg.config import ModelConfig
 from livebg.errors import ModelError
@@ -19,6 +18,7 @@ from livebg.frames.yuv import downscale
 from livebg.segment.factory import choose_model, load_segmenter
 from livebg.segment.rvm import RvmSegmenter, RvmStream, plan_for, without_refiner
 from livebg.segment.weights import RVM_FILES, fetch_rvm
+from tests.support import RVM_FILE
 
 pytestmark = pytest.mark.rvm
 

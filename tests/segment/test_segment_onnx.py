@@ -6,11 +6,11 @@ import os
 
 import cv2
 import numpy as np
-from conftest import lucia_frame, yuv_frames
 
 from livebg.config import ModelConfig
 from livebg.segment.factory import load_segmenter
 from livebg.segment.onnx_model import OnnxSegmenter
+from tests.support import lucia_frame, yuv_frames
 
 
 def iou(a, b) -> float:

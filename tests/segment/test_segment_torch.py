@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import lucia_frame
 
 from livebg.segment.torch_model import TorchSegmenter
 from livebg.segment.weights import torchvision_weights
+from tests.support import lucia_frame
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import lucia_frame
 
 from livebg.config import ModelConfig
 from livebg.errors import ModelError
@@ -20,6 +19,7 @@ from livebg.segment.weights import (
     checkpoint_file_name,
     torchvision_weights,
 )
+from tests.support import lucia_frame
 
 
 def save_random_checkpoint(name: str, directory) -> Path:
@@ -102,7 +102,12 @@ def test_the_models_listing_matches_torchvision_without_importing_it(monkeypatch
     the table must say what the installed torchvision says, and the cache where torch looks."""
     import torch.hub
 
-    from livebg.segment.weights import TORCHVISION_LISTING, TORCHVISION_MODELS, torch_hub_dir, torchvision_weights
+    from livebg.segment.weights import (
+        TORCHVISION_LISTING,
+        TORCHVISION_MODELS,
+        torch_hub_dir,
+        torchvision_weights,
+    )
 
     assert set(TORCHVISION_LISTING) == set(TORCHVISION_MODELS)
     for name, (member, url) in TORCHVISION_LISTING.items():

@@ -12,35 +12,27 @@ from io import BytesIO
 import cv2
 import numpy as np
 import pytest
-from cli_process import make_bad_media
-from conftest import SHARED
-from serve_helpers import (
+
+from tests.support import SHARED, write_clip
+from tests.support.cli_process import make_bad_media
+from tests.support.serve_helpers import (
     PORTRAIT,
+    assert_clean,
     decode_count,
     files_under,
     image_array,
     running_server,
-    short_clip,
+    settings,
+    wait_for,
 )
-
-from livebg.config import Config, apply_settings
-from livebg.serve.settings import ServeSettings
 
 TOKEN_A = "token-a-0123456789abcdef"
 TOKEN_B = "token-b-0123456789abcdef"
 
 
-def settings(tmp_path, **changes) -> ServeSettings:
-    base = apply_settings(Config(), model="selfie")
-    values = {"data_dir": tmp_path / "data", "base": base, "max_upload_mb": 5, "max_megapixels": 4,
-              "max_video_seconds": 20, "queue_size": 2, "workers": 1, "shutdown_grace": 5, "access_log": False}
-    values.update(changes)
-    return ServeSettings(**values)
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    return short_clip(tmp_path_factory.mktemp("clip") / "walk.mp4", frames=24)
+    return write_clip(tmp_path_factory.mktemp("clip") / "walk.mp4", frames=24, rate=30)
 
 
 @pytest.fixture
@@ -48,21 +40,6 @@ def server(tmp_path):
     with running_server(settings(tmp_path)) as client:
         client.data_dir = tmp_path / "data"  # type: ignore[attr-defined]
         yield client
-
-
-def wait_for(client, job_id: str, states=("done", "failed", "cancelled"), timeout: float = 120, **headers) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
-        if job["state"] in states:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} stayed {job['state']}")
-
-
-def assert_clean(data_dir) -> None:
-    """Nothing of a refused request is left: no uploads, no job folders, no temporary files."""
-    assert files_under(data_dir) == []
 
 
 # -- about the server -----------------------------------------------------------------------------
@@ -231,7 +208,7 @@ def test_bad_videos_are_refused(server, tmp_path):
         answer = server.post("/v1/jobs", files={"file": (path.name, path.read_bytes())})
         assert 400 <= answer.status_code < 500, (name, answer.status_code, answer.text)
         assert "\n" not in answer.json()["error"]
-    long = short_clip(tmp_path / "long.mp4", frames=700, size=(64, 36))  # 23 s, over the 20 s limit
+    long = write_clip(tmp_path / "long.mp4", frames=700, rate=30, size=(64, 36))  # 23 s, over the 20 s limit
     answer = server.post("/v1/jobs", files={"file": ("long.mp4", long.read_bytes())})
     assert answer.status_code == 413 and answer.json()["code"] == "too_long"
     bad_setting = server.post("/v1/jobs", files={"file": ("x.mp4", long.read_bytes())}, data={"preset": "ludicrous"})
@@ -270,7 +247,7 @@ def test_video_job_progress_events_result_with_ranges_and_delete(server, clip):
 
 
 def test_result_before_done_is_409_and_cancel_mid_job_leaves_nothing(tmp_path):
-    from serve_helpers import DOCTOR
+    from tests.support.serve_helpers import DOCTOR
 
     with running_server(settings(tmp_path, max_upload_mb=50, max_video_seconds=60)) as client:
         data_dir = tmp_path / "data"
@@ -291,7 +268,7 @@ def test_result_before_done_is_409_and_cancel_mid_job_leaves_nothing(tmp_path):
 
 
 def test_a_full_queue_answers_429_with_retry_after_and_never_5xx(tmp_path):
-    from serve_helpers import DOCTOR
+    from tests.support.serve_helpers import DOCTOR
 
     with running_server(settings(tmp_path, max_upload_mb=50, max_video_seconds=60, queue_size=1)) as client:
         video = DOCTOR.read_bytes()

@@ -10,17 +10,19 @@ from pathlib import Path
 
 import cv2
 import httpx
-from serve_helpers import (
+
+from livebg.serve.memory import rss_bytes
+from tests.support import write_clip
+from tests.support.serve_helpers import (
     DOCTOR,
     PORTRAIT,
     ServeProcess,
+    assert_clean,
     files_under,
     running_server,
-    short_clip,
+    settings,
+    wait_for,
 )
-from test_serve_api import assert_clean, settings, wait_for
-
-from livebg.serve.memory import rss_bytes
 
 
 def queue_depth(client) -> float:
@@ -90,7 +92,7 @@ def test_the_server_returns_to_its_warm_up_size_and_threads(tmp_path):
     photo = PORTRAIT.read_bytes()
     girl = cv2.imread(str(PORTRAIT.parent / "girl-919048_1280.jpg"))
     _, large = cv2.imencode(".jpg", cv2.resize(girl, (4240, 2826)))  # 12 MP
-    clip = short_clip(tmp_path / "clip.mp4", frames=24).read_bytes()
+    clip = write_clip(tmp_path / "clip.mp4", frames=24, rate=30).read_bytes()
     small_bg = ("bg.jpg", (PORTRAIT.parent.parent / "backgrounds" / "porch-691330_1280.jpg").read_bytes())
     server = ServeProcess("--data-dir", str(tmp_path / "data"), "--model", "selfie", "--queue-size", "2", "-q")
     try:

@@ -12,8 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from serve_helpers import PORTRAIT, running_server, short_clip
-from test_serve_api import settings
+
+from tests.support import write_clip
+from tests.support.serve_helpers import PORTRAIT, running_server, settings
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -97,7 +98,7 @@ def test_a_portrait_on_white_in_the_browser(browser, tmp_path):
 
 
 def test_a_video_followed_to_its_download(browser, tmp_path):
-    clip = short_clip(tmp_path / "walk.mp4", frames=60)
+    clip = write_clip(tmp_path / "walk.mp4", frames=60, rate=30)
     with running_server(settings(tmp_path, access_log=False)) as client:
         browser.get(str(client.base_url) + "/")
         browser.find_element("id", "file").send_keys(str(clip))
@@ -113,7 +114,7 @@ def test_a_video_followed_to_its_download(browser, tmp_path):
         jobs = client.get("/v1/jobs").json()["jobs"]
         assert jobs[0]["state"] == "done" and jobs[0]["frames_done"] == 60
     (tmp_path / "out.mp4").write_bytes(data)
-    from serve_helpers import decode_count
+    from tests.support.serve_helpers import decode_count
 
     assert decode_count(tmp_path / "out.mp4") == 60
 

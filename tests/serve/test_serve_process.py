@@ -8,8 +8,10 @@ import time
 
 import httpx
 import pytest
-from cli_process import run_cli
-from serve_helpers import DOCTOR, ServeProcess, decode_count, files_under, short_clip
+
+from tests.support import write_clip
+from tests.support.cli_process import run_cli
+from tests.support.serve_helpers import DOCTOR, ServeProcess, decode_count, files_under
 
 TOKEN = "a-long-enough-token-0123456789"
 
@@ -50,7 +52,7 @@ def wait_state(url: str, job_id: str, states: tuple[str, ...], timeout: float = 
 def test_sigterm_fails_the_running_job_and_a_restart_keeps_finished_results(tmp_path):
     data = tmp_path / "data"
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    clip = short_clip(tmp_path / "clip.mp4", frames=24)
+    clip = write_clip(tmp_path / "clip.mp4", frames=24, rate=30)
     server = ServeProcess("--data-dir", str(data), "--token", TOKEN, "--shutdown-grace", "0", "--model", "selfie")
     try:
         finished = httpx.post(f"{server.url}/v1/jobs", files={"file": ("clip.mp4", clip.read_bytes())},

@@ -7,10 +7,9 @@ import http.server
 import threading
 
 import pytest
-from serve_helpers import PORTRAIT, files_under, running_server
-from test_serve_api import settings
 
 import livebg.serve.fetch as fetch_module
+from tests.support.serve_helpers import PORTRAIT, files_under, running_server, settings
 
 
 class Files(http.server.BaseHTTPRequestHandler):

@@ -10,13 +10,13 @@ import time
 import cv2
 import numpy as np
 import pytest
-from pipewire_daemon import GstReader, PipeWireSession
-from conftest import REPO, SHARED
 from pyvirtualcam.util import encode_fourcc
 
 from livebg.cli import main
 from livebg.sinks import pipewire, spa_pod
 from livebg.sinks.vcam import VirtualCamera, auto_backend
+from tests.support import REPO, SHARED
+from tests.support.pipewire_daemon import GstReader, PipeWireSession
 
 DOCTOR = str(SHARED / "media" / "videos" / "doctor_960x540.mp4")
 W, H = 160, 120

@@ -9,9 +9,9 @@ import time
 
 import numpy as np
 import pytest
-from live_fakes import DOCTOR, REPO, XvfbDisplay
 
 from livebg.sinks.preview import display_problem, draw_text_panel
+from tests.support.live_fakes import DOCTOR, REPO, XvfbDisplay
 
 pytestmark = pytest.mark.x11
 
@@ -93,7 +93,7 @@ def test_display_check_and_text_panel(monkeypatch):
 
 
 def test_closing_the_window_quits(xvfb, tmp_path):
-    from live_fakes import close_window
+    from tests.support.live_fakes import close_window
 
     stats = tmp_path / "stats.json"
     child = subprocess.Popen(

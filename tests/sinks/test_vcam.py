@@ -4,7 +4,6 @@ from __future__ import annotations
 import errno
 import struct
 
-import live_fakes
 import numpy as np
 import pytest
 import pyvirtualcam.camera
@@ -12,6 +11,7 @@ import pyvirtualcam.camera
 from livebg.errors import DeviceError
 from livebg.sinks import vcam
 from livebg.sinks.vcam import VirtualCamera, device_formats, no_device_message
+from tests.support import live_fakes
 
 
 @pytest.mark.parametrize("native, sent", [("I420", "I420"), ("NV12", "NV12"), ("YUYV", "YUYV"), ("UYVY", "UYVY"),

@@ -5,16 +5,16 @@ import time
 from fractions import Fraction
 
 import numpy as np
-from conftest import decode_index, make_index_video
 
 from livebg.errors import DeviceError
 from livebg.sources.capture import LiveCapture
 from livebg.sources.capture_device import CapturedImage, CaptureFault
 from livebg.sources.devices import open_capture_device
+from tests.support import decode_index, write_clip
 
 
 def test_a_file_is_replayed_at_its_own_rate(tmp_path):
-    video = make_index_video(tmp_path / "v.mov", frames=15, rate=Fraction(30))
+    video = write_clip(tmp_path / "v.mov", picture="index", frames=15, rate=Fraction(30), size=(64, 48))
     with LiveCapture(lambda: open_capture_device(str(video))) as capture:
         assert (capture.width, capture.height, capture.fps) == (64, 48, 30.0)
         capture.start()

@@ -13,15 +13,15 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import httpx
 import numpy as np
-from conftest import SHARED
 
+from livebg.config import Config, apply_settings
 from livebg.serve.settings import ServeSettings
+from tests.support import SHARED
 
 PORTRAIT = SHARED / "media" / "portraits" / "doctor-5871743_640.jpg"
 DOCTOR = SHARED / "media" / "videos" / "doctor_960x540.mp4"
@@ -94,24 +94,6 @@ class ServeProcess:
             self.proc.communicate()
 
 
-def short_clip(path: Path, frames: int = 24, size: tuple[int, int] = (320, 180), *, audio: bool = False) -> Path:
-    """The first ``frames`` frames of the doctor clip, scaled down: a real person, a quick job."""
-    with av.open(str(DOCTOR)) as src, av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=30, options={"preset": "ultrafast", "crf": "23"})
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        for n, frame in enumerate(src.decode(video=0)):
-            if n == frames:
-                break
-            small = frame.reformat(width=size[0], height=size[1], format="yuv420p")
-            small.pts, small.time_base = n, Fraction(1, 30)
-            for packet in stream.encode(small):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
-
-
 def files_under(directory: Path) -> list[Path]:
     """Every file left under ``directory`` (the server's --data-dir), folders not counted."""
     return sorted(p for p in directory.rglob("*") if p.is_file())
@@ -128,3 +110,28 @@ def image_array(data: bytes) -> np.ndarray:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     assert image is not None, "the answer is not an image"
     return image
+
+
+# -- what the server tests share -----------------------------------------------------------------
+def settings(tmp_path, **changes) -> ServeSettings:
+    """Small limits, one worker, the selfie model and a data folder under ``tmp_path``."""
+    base = apply_settings(Config(), model="selfie")
+    values = {"data_dir": tmp_path / "data", "base": base, "max_upload_mb": 5, "max_megapixels": 4,
+              "max_video_seconds": 20, "queue_size": 2, "workers": 1, "shutdown_grace": 5, "access_log": False}
+    values.update(changes)
+    return ServeSettings(**values)
+
+
+def wait_for(client, job_id: str, states=("done", "failed", "cancelled"), timeout: float = 120, **headers) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
+        if job["state"] in states:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} stayed {job['state']}")
+
+
+def assert_clean(data_dir) -> None:
+    """Nothing of a refused request is left: no uploads, no job folders, no temporary files."""
+    assert files_under(data_dir) == []

@@ -9,36 +9,16 @@ import subprocess
 import sys
 import threading
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
-from conftest import write_tone
 
 from livebg.cli import main
+from tests.support.clips import write_clip, write_tone
 
 SIZE = (160, 120)
 FRAMES = 60  # frames of the valid noise video the bad inputs are made from
-
-
-def write_noise_mp4(path: Path, *, faststart: bool = False) -> Path:
-    """H.264 in MP4 whose frames are noise, so every packet is large; moov at the end by default."""
-    rng = np.random.default_rng(0)
-    options = {"movflags": "faststart"} if faststart else {}
-    with av.open(str(path), "w", options=options) as out:
-        stream = out.add_stream("libx264", rate=30, options={"preset": "ultrafast", "crf": "30"})
-        stream.width, stream.height = SIZE
-        stream.pix_fmt = "yuv420p"
-        for j in range(FRAMES):
-            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (SIZE[1], SIZE[0], 3), dtype=np.uint8), format="rgb24")
-            frame.pts = j
-            frame.time_base = Fraction(1, 30)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
 
 
 def write_audio_only(path: Path) -> Path:
@@ -63,7 +43,7 @@ def write_zero_frames(path: Path) -> Path:
 def make_bad_media(d: Path, shared: Path) -> dict[str, Path]:
     """In directory ``d``: a valid noise video (``valid``, moov at the end) and the broken videos,
     backgrounds and models made from it and from ../shared, by name."""
-    valid = write_noise_mp4(d / "valid.mp4")
+    valid = write_clip(d / "valid.mp4", picture="noise", frames=FRAMES, size=SIZE, rate=30, crf=30)  # moov at the end
     data = valid.read_bytes()
     assert data.find(b"moov") > data.find(b"mdat") > 0, "the fixture needs the moov atom at the end"
     files = {"valid": valid}
@@ -76,7 +56,8 @@ def make_bad_media(d: Path, shared: Path) -> dict[str, Path]:
     garbled[n // 3: n // 3 + n // 6] = np.random.default_rng(1).integers(0, 256, n // 6, dtype=np.uint8).tobytes()
     files["garbled"] = d / "garbled.mp4"  # index intact, a sixth of the frame data replaced by noise
     files["garbled"].write_bytes(bytes(garbled))
-    fast = write_noise_mp4(d / "faststart.mp4", faststart=True).read_bytes()
+    fast = write_clip(d / "faststart.mp4", picture="noise", frames=FRAMES, size=SIZE, rate=30, crf=30,
+                      faststart=True).read_bytes()
     assert fast.find(b"moov") < fast.find(b"mdat")
     files["cut"] = d / "cut.mp4"  # index first, then half the frames: decodes until it runs out
     files["cut"].write_bytes(fast[: len(fast) // 2])

@@ -1,5 +1,5 @@
 """Fakes for the live path: a recording pyvirtualcam backend, a camera that fails on purpose,
-and an Xvfb display. Also a script: ``python tests/live_fakes.py RECORD.json -- <livebg cam args>``
+and an Xvfb display. Also a script: ``python tests/support/live_fakes.py RECORD.json -- <livebg cam args>``
 runs the CLI in a child process with a recording backend named ``recorder`` that writes what it
 received to RECORD.json when it is closed (the signal tests use it).
 """
@@ -22,7 +22,7 @@ from pyvirtualcam.util import decode_fourcc, encode_fourcc
 from livebg.sources.capture_device import CapturedImage, CaptureFault
 from livebg.sources.devices import register_capture
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]  # not tests.support.paths: this file also runs as a script
 DOCTOR = REPO.parent / "shared" / "media" / "videos" / "doctor_960x540.mp4"
 
 

@@ -8,44 +8,15 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import NTSC, SHARED, write_tone
 
 from livebg.cli import main
+from tests.support.clips import write_clip
 
 CLIP_FRAMES = 120  # 4 s at 29.97 fps: chunks at 1 s give 4 chunks, 3 seams
 # Pixels of a batch's output against a single run's: the chunks start a new GOP where the single
 # run's x264 did not, so the encoding noise differs (measured: mean |diff| per frame at most
 # 1.6 of 255 at crf 20); a seam that showed a jump would differ by far more.
 PIXEL_TOLERANCE = 3.0
-
-
-def make_clip(path: Path, *, frames: int = CLIP_FRAMES, size=(320, 180), gop: int = 30, audio: bool = True,
-              start: int = 0) -> Path:
-    """Frames ``start``.. of the doctor video, H.264 (veryfast: B-frames) with a key frame every ``gop``."""
-    with av.open(str(SHARED / "media/videos/doctor_960x540.mp4")) as src, av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=NTSC, options={"preset": "veryfast", "crf": "23", "g": str(gop),
-                                                               "keyint_min": str(gop), "sc_threshold": "0"})
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        sound = None
-        if audio:
-            sound = out.add_stream("aac", rate=48000)
-            sound.layout = "stereo"
-        i = 0
-        for n, frame in enumerate(src.decode(video=0)):
-            if n < start:
-                continue
-            if i == frames:
-                break
-            small = frame.reformat(size[0], size[1], "yuv420p")
-            small.pts, small.time_base = i, 1 / NTSC
-            for packet in stream.encode(small):
-                out.mux(packet)
-            i += 1
-        for packet in stream.encode():
-            out.mux(packet)
-        if sound is not None:
-            write_tone(out, sound, float(frames / NTSC))
-    return path
 
 
 def decoded(path: Path) -> tuple[object, list[int], list[np.ndarray], list[tuple[int, bytes]]]:
@@ -77,8 +48,10 @@ def compare_to_single(batch_output: Path, single_output: Path, seams: list[int])
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
-    """A 4 s clip (make_clip) for a test module."""
-    return make_clip(tmp_path_factory.mktemp("batch-media") / "talk.mp4")
+    """A 4 s clip of the doctor for a test module: x264's veryfast (B-frames, frames reordered as
+    in real footage), a key frame every 30 frames (each second starts a chunk), an AAC tone."""
+    return write_clip(tmp_path_factory.mktemp("batch-media") / "talk.mp4", frames=CLIP_FRAMES, preset="veryfast",
+                      gop=30, audio=True)
 
 
 @pytest.fixture(scope="module")
