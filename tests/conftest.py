@@ -12,6 +12,8 @@ import pytest
 
 from tests.support.paths import RVM_FILE, SHARED
 
+# Fixtures on real frames shared by the tests of the YUV 4:2:0 path in several folders.
+pytest_plugins = ["tests.support.fastpath"]
 SLOW_GROUPS = ("browser", "ray", "rvm", "live_timing", "x11", "pipewire")  # registered in pyproject.toml
 
 

@@ -21,7 +21,7 @@ class I420Compositor:
     arithmetic only on the soft edge. Luma equals ``Compositor`` followed by OpenCV's RGB -> I420
     conversion to within rounding; chroma too, except on 2x2 blocks across a sharp edge, where
     this takes the block's mean alpha and OpenCV the top-left pixel's colour
-    (tests/test_fastpath.py). Backgrounds made from the frame (blur, gray) are made from its
+    (tests/composite/test_i420.py). Backgrounds made from the frame (blur, gray) are made from its
     planes here: a fifth of a level from the RGB background's conversion on average.
     """
 

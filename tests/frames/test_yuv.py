@@ -1,12 +1,16 @@
 """livebg.frames.yuv: downscale() to a model's input from crops of any width, and I420Image
-views of a frame's planes, cropped anywhere, giving what the RGB frame gives."""
+views of a frame's planes, cropped anywhere, giving what the RGB frame gives; the yuv420p
+layout of FFmpeg's frames and the copies through their padded lines."""
 from __future__ import annotations
 
+import av
 import cv2
 import numpy as np
 import pytest
 
+from livebg.frames import yuv as i420
 from tests.support import yuv_frames
+from tests.support.fastpath import planes
 
 
 @pytest.mark.parametrize("width", [640, 729, 767])
@@ -55,3 +59,38 @@ def test_i420_image_gives_the_model_the_rgb_frames_input(shared, box, size):
     assert ours.shape == theirs.shape == (size[1], size[0], 3) and ours.dtype == np.uint8
     diff = np.abs(ours.astype(np.int16) - theirs.astype(np.int16))
     assert diff.mean() < 2.0 and np.percentile(diff, 99) < 24, (diff.mean(), np.percentile(diff, 99))
+
+
+def test_planes_are_views_of_ffmpegs_packed_layout():
+    """480x270 has 135 chroma rows of 240: U ends, and V starts, in the middle of a row of the array."""
+    frame = av.VideoFrame(480, 270, "yuv420p")
+    rng = np.random.default_rng(5)
+    for plane in frame.planes:  # planes may have padded lines; fill each through its own view
+        data = rng.integers(0, 256, (plane.height, plane.line_size), dtype=np.uint8)
+        plane.update(data.tobytes())
+    yuv = frame.to_ndarray(format="yuv420p")
+    assert yuv.shape == (405, 480)
+    y, u, v = planes(yuv)
+    assert y.shape == (270, 480) and u.shape == v.shape == (135, 240)
+    for ours, plane in zip((y, u, v), frame.planes):
+        theirs = np.frombuffer(bytes(plane), np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
+        assert np.array_equal(ours, theirs)
+    assert all(np.shares_memory(p, yuv) for p in (y, u, v))
+
+
+def test_i420_copies_match_pyav_through_padded_lines(doctor_480):
+    """from_frame/to_frame copy rows past the decoder's line padding (480x270: U and V rows
+    straddle the array's rows); PyAV's own conversions are the reference."""
+    with av.open(str(doctor_480)) as c:
+        decoded = [f for _, f in zip(range(3), c.decode(video=0))]
+    assert any(p.line_size > p.width for p in decoded[0].planes)  # the case that needs the copy
+    for frame in decoded:
+        yuv = i420.from_frame(frame)
+        assert yuv.flags.c_contiguous and np.array_equal(yuv, frame.to_ndarray(format="yuv420p"))
+        again = i420.to_frame(yuv)
+        assert (again.width, again.height, again.format.name) == (480, 270, "yuv420p")
+        assert np.array_equal(again.to_ndarray(format="yuv420p"), yuv)
+    with pytest.raises(ValueError, match="yuv420p frame of even size"):
+        i420.from_frame(av.VideoFrame(482, 271, "yuv420p"))
+    with pytest.raises(ValueError, match="yuv420p frame of even size"):
+        i420.from_frame(av.VideoFrame(480, 270, "rgb24"))

@@ -27,20 +27,6 @@ clip, single = batch_media.clip, batch_media.single  # the shared module fixture
 FAST = ["--fast", "-q"]
 
 
-def test_probe_and_plan_cut_at_key_frames_with_a_preroll(clip):
-    index = probe(clip)
-    assert index.frames == CLIP_FRAMES
-    assert [frame for frame, _ in index.cuts] == [0, 30, 60, 90]
-    chunks = plan_chunks(index, chunk_seconds=1.0)
-    assert [(c.start, c.stop) for c in chunks] == [(0, 30), (30, 60), (60, 90), (90, 120)]
-    assert [c.preroll for c in chunks] == [0, 30, 30, 30]  # 1 s at 29.97 fps
-    assert chunks[2].seek_index == 30 and chunks[2].seek_pts == index.cuts[1][1]
-    # a default-length chunk of a long video: the pre-roll is under 5 % of the frames written
-    assert plan_chunks(probe(clip), chunk_seconds=1.0)[1].preroll / (60 * 30) < 0.05
-    # no chunk shorter than half the chunk length: 2.5 s (75 frames) is cut at 60, not at 90
-    assert [(c.start, c.stop) for c in plan_chunks(index, chunk_seconds=2.5)] == [(0, 60), (60, 120)]
-
-
 def test_chunked_mattes_match_a_single_run_near_the_seams(clip, tmp_path):
     """The frame-range path itself: the alpha of every frame of the chunks against a single run."""
     config = apply_settings(Config(), fast=True)
