@@ -1,5 +1,5 @@
-"""livebg.composite.blend: the tensor blend (the GPU path, run on the CPU) against OpenCV's,
-and the light wrap."""
+"""livebg.composite.blend: the tensor blend (the GPU path; on the CPU unless `pytest --device cuda`)
+against OpenCV's, and the light wrap."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +11,7 @@ from livebg.errors import ConfigError
 from tests.support import square_scene
 
 
-def test_torch_blend_matches_cpu_blend():
+def test_torch_blend_matches_cpu_blend(device):
     from livebg.composite.blend import blend_torch, composite
 
     rng = np.random.default_rng(0)
@@ -20,12 +20,13 @@ def test_torch_blend_matches_cpu_blend():
     alpha = rng.random((40, 50), dtype=np.float32)
     cpu = composite(frame, alpha, bg)
     for dtype, tol in [(torch.float32, 1), (torch.bfloat16, 3)]:
-        t = blend_torch(torch.from_numpy(frame), torch.from_numpy(alpha).to(dtype), torch.from_numpy(bg)).numpy()
+        t = blend_torch(torch.from_numpy(frame).to(device), torch.from_numpy(alpha).to(device, dtype),
+                        torch.from_numpy(bg).to(device)).cpu().numpy()
         assert np.abs(t.astype(int) - cpu).max() <= tol
 
 
-def test_device_blend_path_matches_opencv_blend():
-    """The Compositor's tensor path (used on CUDA in float16) run on the CPU."""
+def test_device_blend_path_matches_opencv_blend(device):
+    """The Compositor's tensor path (used on CUDA in float16), on ``--device`` (the CPU by default)."""
     from livebg.composite.blend import Compositor
     from livebg.composite.plain import ColorBackground
 
@@ -34,7 +35,7 @@ def test_device_blend_path_matches_opencv_blend():
     alpha = rng.random((30, 40), dtype=np.float32)
     background = ColorBackground((10, 200, 30), "test")
     on_cpu = Compositor(background)(frame, alpha, 0)
-    on_device = Compositor(background, device="cpu")(frame, alpha, 0)
+    on_device = Compositor(background, device=device)(frame, alpha, 0)
     assert on_device.dtype == np.uint8 and np.abs(on_device.astype(int) - on_cpu).max() <= 1
 
 

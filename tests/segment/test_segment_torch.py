@@ -1,5 +1,6 @@
-"""TorchSegmenter: reduced-precision and batch parity (the CUDA path's settings, exercised on
-CPU) on real frames, with a randomly initialised torchvision model."""
+"""TorchSegmenter: reduced-precision and batch parity (the CUDA path's settings) on real frames,
+with a randomly initialised torchvision model; on the CPU, or on a GPU with `pytest --device cuda`
+(`--dtype float16` for one precision)."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,12 +20,12 @@ def small_torch_model():
     return get_model_builder("lraspp_mobilenet_v3_large")(weights=None, weights_backbone=None, num_classes=21)
 
 
-def make_segmenter(model, **kwargs):
+def make_segmenter(model, device, **kwargs):
     import copy
 
     categories = torchvision_weights("lraspp_mobilenet_v3_large").meta["categories"]
     return TorchSegmenter(copy.deepcopy(model), name="lraspp", categories=categories, classes=("person", "chair"),
-                          device="cpu", infer_size=96, **kwargs)
+                          device=device, infer_size=96, **kwargs)
 
 
 def real_frames(shared, n=4):
@@ -36,25 +37,25 @@ def real_frames(shared, n=4):
 TOLERANCE = {"bfloat16": 0.08, "float16": 0.02}
 
 
-@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
-def test_reduced_precision_matches_float32(small_torch_model, shared, precision):
+@pytest.mark.dtypes("bfloat16", "float16")
+def test_reduced_precision_matches_float32(small_torch_model, shared, device, dtype):
     frames = real_frames(shared, 2)
-    reference = [p.alpha for p in make_segmenter(small_torch_model, precision="float32").predict(frames)]
+    reference = [p.alpha for p in make_segmenter(small_torch_model, device, precision="float32").predict(frames)]
     try:
-        reduced = [p.alpha for p in make_segmenter(small_torch_model, precision=precision, channels_last=True).predict(frames)]
+        reduced = [p.alpha for p in make_segmenter(small_torch_model, device, precision=dtype, channels_last=True).predict(frames)]
     except RuntimeError as exc:  # some CPU builds lack float16 convolutions
-        if precision == "float16" and "not implemented" in str(exc).lower():
+        if dtype == "float16" and device == "cpu" and "not implemented" in str(exc).lower():
             pytest.fail(f"float16 on CPU is not available in this torch build: {exc}")
         raise
     for ref, red in zip(reference, reduced):
         assert red.dtype == np.float32
-        assert np.abs(ref - red).mean() < TOLERANCE[precision] / 4
-        assert np.abs(ref - red).max() < TOLERANCE[precision] * 4
+        assert np.abs(ref - red).mean() < TOLERANCE[dtype] / 4
+        assert np.abs(ref - red).max() < TOLERANCE[dtype] * 4
 
 
-def test_batch_of_n_equals_n_single_frames(small_torch_model, shared):
+def test_batch_of_n_equals_n_single_frames(small_torch_model, shared, device):
     frames = real_frames(shared, 4)
-    batched = [p.alpha for p in make_segmenter(small_torch_model, batch_size=4, channels_last=True).predict(frames)]
-    single = make_segmenter(small_torch_model, batch_size=1)
+    batched = [p.alpha for p in make_segmenter(small_torch_model, device, batch_size=4, channels_last=True).predict(frames)]
+    single = make_segmenter(small_torch_model, device, batch_size=1)
     for frame, b in zip(frames, batched):
         np.testing.assert_allclose(single.predict([frame])[0].alpha, b, atol=1e-4)
