@@ -13,7 +13,7 @@ import pytest
 from pyvirtualcam.util import encode_fourcc
 
 from livebg.cli import main
-from livebg.sinks import pipewire, spa_pod
+from livebg.sinks import pipewire, pipewire_abi, spa_pod
 from livebg.sinks.vcam import VirtualCamera, auto_backend
 from tests.support import REPO, SHARED
 from tests.support.pipewire_daemon import GstReader, PipeWireSession
@@ -204,8 +204,8 @@ def test_no_daemon_is_a_quick_one_line_error(tmp_path, monkeypatch, capsys):
 
 
 def test_missing_library_is_a_one_line_error_naming_the_package(monkeypatch, capsys):
-    monkeypatch.setattr(pipewire, "LIBRARY_NAMES", ("libpipewire-nonesuch.so.0",))
-    monkeypatch.setattr(pipewire, "_lib", None)
+    monkeypatch.setattr(pipewire_abi, "LIBRARY_NAMES", ("libpipewire-nonesuch.so.0",))
+    monkeypatch.setattr(pipewire_abi, "_lib", None)
     assert main(["cam", "--source", DOCTOR, "--vcam-backend", "pipewire", "--duration", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith(
