@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -82,6 +82,7 @@ class LiveLoop:
         # the loop waits for a frame's own mask while the model's calls take at most this share
         # of a frame interval (run_live sets more for RVM sized to the camera's rate)
         self.wait_share = WAIT_FOR_MASK_SHARE
+        self.fallback_config: Any = None  # the config of the selfie model's chain when it stands in (None: the matter's)
         self.carried = 0  # frames whose mask was carried
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # type: ignore[attr-defined]
         self._edge: float | None = None  # the edge of the model whose masks the chain refines now
@@ -178,7 +179,8 @@ class LiveLoop:
             self._edge = mask.edge_threshold
             matter = self._matters.get(self._edge)
             if matter is None:
-                matter = self._matters[self._edge] = Matter(self.matter.config, edge_threshold=self._edge)
+                matter = self._matters[self._edge] = Matter(self.fallback_config or self.matter.config,
+                                                            edge_threshold=self._edge)
             matter.reset()
             self._current_matter = matter
         return self._current_matter

@@ -23,14 +23,14 @@ from typing import Callable
 
 import numpy as np
 
-from livebg.config import Config
+from livebg.config import Config, SmoothingConfig
 from livebg.errors import DeviceError, say
 from livebg.live.chooser import BackgroundChooser
 from livebg.live.loop import LiveLoop, LiveResult, ViewState
 from livebg.live.mask import SLOW_MODEL_NICE, WAIT_FOR_MASK_SHARE, MaskWorker
 from livebg.live.options import LiveOptions, options_from_args
 from livebg.live.record import AlphaRecorder
-from livebg.live.sizing import LIVE_BUDGET, LiveSizer, startup_size
+from livebg.live.sizing import LIVE_BUDGET, LIVE_MATTING_SMOOTHING, LIVE_WAIT, STARTUP_BUDGET, LiveSizer, startup_size
 from livebg.live.stats import rounded_percentile, stats_line
 from livebg.matte.matter import Matter
 from livebg.media.probe import DEFAULT_FPS
@@ -59,16 +59,20 @@ def _cpu_seconds() -> float:
 
 
 def time_call(segmenter: RvmSegmenter, frame: np.ndarray, short: int) -> float:
-    """Seconds of one RVM call on the whole ``frame`` at working size ``short`` (the second of
-    two: the first sets up ONNX Runtime's buffers for that size)."""
+    """Seconds of one RVM call on the whole ``frame`` at working size ``short``: the quickest of
+    three, the state carried, after a first that sets up ONNX Runtime's buffers for that size
+    (one timed call put a size out of reach when another thread woke meanwhile)."""
     from livebg.frames.yuv import downscale
 
     plan = segmenter.plan(frame.shape[0], frame.shape[1], short)
     small = downscale(frame, plan.src_size)
-    segmenter.run(small, None, plan.ratio)
-    started = time.perf_counter()
-    segmenter.run(small, None, plan.ratio)
-    return time.perf_counter() - started
+    _, _, state = segmenter.run(small, None, plan.ratio)
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        _, _, state = segmenter.run(small, state, plan.ratio)
+        times.append(time.perf_counter() - started)
+    return min(times)
 
 
 def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None] = say) -> LiveResult:
@@ -117,15 +121,18 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             if isinstance(segmenter, RvmSegmenter) and segmenter.chosen == "live sizing":
                 # the largest size whose call fits the camera's frame interval, timed here
                 budget = LIVE_BUDGET / (capture.fps or DEFAULT_FPS)
+                startup_budget = STARTUP_BUDGET / (capture.fps or DEFAULT_FPS)
                 times: dict[int, float] = {}
-                start = startup_size(lambda short: times.setdefault(short, time_call(segmenter, warm, short)), budget)
+                start = startup_size(lambda short: times.setdefault(short, time_call(segmenter, warm, short)),
+                                     startup_budget)
                 sizer = LiveSizer(budget, start)
                 # the bundled selfie model below the smallest size (none of RVM's own settings apply to it)
                 fallback, _ = load_segmenter(dataclasses.replace(model_config, name="selfie", weights="", infer_size=0,
                                                                  precision="auto"), live=True)
-                fits = times[start] <= budget
+                fits = times[start] <= startup_budget
                 size_note = (f"; live at {start} px: its whole-frame call {times[start] * 1000:.0f} ms "
-                             f"{'fits' if fits else 'is the smallest, over'} the camera's {budget * 1000:.0f} ms"
+                             f"{'fits' if fits else 'is the smallest, over'} {startup_budget * 1000:.0f} ms of the "
+                             f"camera's {1000 / (capture.fps or DEFAULT_FPS):.0f} ms"
                              + ("" if start == max(times) else f" ({max(times)} px: {times[max(times)] * 1000:.0f} ms)")
                              + f"; the size follows the calls' time, the selfie model below {sizer.sizes[-1]} px")
             # timed as the mask thread runs it: one frame of a stream (a recurrent model's
@@ -142,7 +149,12 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             started = time.perf_counter()
             warm_prob = new_stream().predict([warm])[0].alpha
             seconds = time.perf_counter() - started
-            matter = Matter(config, edge_threshold=segmenter.edge_threshold)
+            matte_config = config
+            if sizer is not None and config.smoothing.strength == SmoothingConfig().strength:
+                matte_config = dataclasses.replace(config, smoothing=dataclasses.replace(
+                    config.smoothing, strength=LIVE_MATTING_SMOOTHING))
+                size_note += f"; smoothing {LIVE_MATTING_SMOOTHING} (RVM's state carries the past)"
+            matter = Matter(matte_config, edge_threshold=segmenter.edge_threshold)
             # one pass of the whole chain (the smoother's kernel is loaded when Matter is made; this
             # allocates the rest) so the first camera frames take their usual time and are not
             # queued up and dropped. Before the window opens, so that the window only appears once
@@ -160,8 +172,8 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
             # a model the loop does not wait for (more than WAIT_FOR_MASK_SHARE of a frame
             # interval) runs behind the camera anyway, its masks used as they come: it yields the
             # CPU to the thread that composites and sends every frame
-            # RVM sized to the camera's rate is waited for while its calls fit the budget
-            wait_share = LIVE_BUDGET if sizer is not None else WAIT_FOR_MASK_SHARE
+            # RVM sized to the camera's rate is waited for while its calls take up to LIVE_WAIT of an interval
+            wait_share = LIVE_WAIT if sizer is not None else WAIT_FOR_MASK_SHARE
             slow = seconds > wait_share / (capture.fps or DEFAULT_FPS)
             # a matting model slower than the camera (RVM on a CPU): its masks are carried along
             # the optical flow onto the newer frames they are composited on
@@ -175,6 +187,7 @@ def run_live(options: LiveOptions, config: Config, *, log: Callable[[str], None]
                             harmonize=config.background.harmonize, vcam=vcam, preview=preview, state=state, stop=stop,
                             duration=options.duration, log=log)
             loop.carry = carry or sizer is not None
+            loop.fallback_config = config
             loop.wait_share = wait_share
             if options.stats_log:
                 loop.stats_log = (Path(options.stats_log).expanduser(), options.stats_every)

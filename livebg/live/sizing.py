@@ -6,7 +6,8 @@ a larger size for the same time. ``LiveSizer`` follows the measured time of the 
 which includes both:
 
 - at startup, ``startup_size`` times one whole-frame call at each size of ``LIVE_SIZES`` and
-  starts at the largest whose call fits the budget (``LIVE_BUDGET`` of a frame interval);
+  starts at the largest whose call fits ``STARTUP_BUDGET`` of a frame interval (a call timed
+  alone runs slower live, beside the compositing, the capture and the sink);
 - during the session, when the calls' running time stays over the budget for
   ``STEP_DOWN_SECONDS`` (the machine got busy, the people came closer), the size steps down one
   rung; below the smallest the bundled selfie model takes over (``FALLBACK``);
@@ -26,7 +27,20 @@ from livebg.segment.rvm import LIVE_SIZES
 # a call may take this share of the camera's frame interval: the loop waits for each frame's own
 # mask (a mask one frame old costs more than a smaller size: docs/quality.md, "Live")
 LIVE_BUDGET = 0.75
-STEP_DOWN_SECONDS = 2.0
+# ... and timed alone at startup, a call must fit this share: live, next to the compositing of
+# the frame before, the capture's decoding and the sink, the same call took about a quarter
+# longer (RVM zoomed at 160 px, 2 cores: 25 ms alone, 31-37 ms in `livebg cam`, varying from run
+# to run on the same idle machine), and a call over the interval shows masks frames old
+STARTUP_BUDGET = 0.5
+# the loop waits for each frame's own mask while the calls' running time is within this share
+# of the interval: above LIVE_BUDGET the size steps down (in STEP_DOWN_SECONDS), and meanwhile a
+# mask one frame old costs more than the wait (breakdance: IoU 0.715 with 42 ms masks shown)
+LIVE_WAIT = 0.9
+# the temporal smoothing's strength at rest for RVM live, where the default (0.8) is left as it is:
+# RVM's recurrent state already carries the past, and the smoothing's lag cost breakdance 0.06
+# IoU (0.3 and none scored alike on every labelled clip, flicker included: docs/quality.md)
+LIVE_MATTING_SMOOTHING = 0.3
+STEP_DOWN_SECONDS = 1.0  # over the budget this long: a size down (the masks start to age soon after)
 STEP_UP_SECONDS = 4.0
 STEP_UP_SHARE = 0.8  # a rung up must be predicted within this share of the budget
 RETRY_SECONDS = 10.0  # on the selfie model: RVM is tried again after this long (doubled after each failure)

@@ -144,7 +144,7 @@ def load_rvm(spec: ModelSpec, device: str, config: ModelConfig, reason: str, liv
                         model_short=config.infer_size or (LIVE_SIZES[0] if sized_live else working_size(device)),
                         chosen="--infer-size" if config.infer_size else ("live sizing" if sized_live else "auto"),
                         still_reuse=config.still_reuse,
-                        people_region=config.crop_pass, full_every=config.full_pass_every,
+                        people_region=config.crop_pass, full_every=config.full_pass_every, zoom=sized_live,
                         portrait_short=0 if config.infer_size or sized_live else portrait_size(device),
                         # photos of groups and small people: more sizes, unless the size was given
                         photo_sizes=() if config.infer_size else PHOTO_SIZES)

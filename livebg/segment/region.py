@@ -107,8 +107,9 @@ def change_bounds(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class PeopleRegion:
     """Where the next model call looks, from where the last ones found people."""
 
-    def __init__(self, full_every: int = FULL_EVERY):
+    def __init__(self, full_every: int = FULL_EVERY, margin: int = MARGIN):
         self.full_every = full_every
+        self.margin = margin  # model px kept around the people found (MAX_MARGIN scales with it)
         self.box: Box | None = None  # the last call's box
         self._people: tuple[int, int, int, int] | None = None
         self._motion = (0, 0, 0, 0)  # how far each side of the people's box moved between the last two calls
@@ -169,7 +170,8 @@ class PeopleRegion:
 
     def _margins(self) -> tuple[float, ...]:
         """The margin on each side (left, top, right, bottom), model px."""
-        return tuple(min(MAX_MARGIN, MARGIN + MOTION_GAIN * moved) for moved in self._motion)
+        top = MAX_MARGIN * self.margin / MARGIN
+        return tuple(min(top, self.margin + MOTION_GAIN * moved) for moved in self._motion)
 
     def _changed_outside(self, grey: np.ndarray, bounds: tuple[np.ndarray, np.ndarray] | None, box: Box,
                          area: float) -> bool:

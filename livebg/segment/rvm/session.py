@@ -44,7 +44,7 @@ class RvmSegmenter(Segmenter):
                  settle_runs: int = SETTLE_RUNS, chosen: str = "auto",
                  rewrite: bool = True, still_reuse: int = 0, still_threshold: float = STILL_THRESHOLD,
                  people_region: bool = False, full_every: int = FULL_EVERY, portrait_short: int = 0,
-                 photo_sizes: Sequence[int] = (), photo_fusion: str = "groups"):
+                 photo_sizes: Sequence[int] = (), photo_fusion: str = "groups", zoom: bool = False):
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -60,6 +60,9 @@ class RvmSegmenter(Segmenter):
         self.still_threshold = still_threshold
         self.people_region = people_region  # video on a CPU: the model runs on the box around the people (region.py)
         self.full_every = full_every  # ... and on the whole frame at least every N frames
+        # video (live on a CPU): the box is cut from the frame at model_short's detail and given to
+        # the model at the working size's pixels (zoom.py); needs the box (uses_region)
+        self.zoom = zoom
         self.chosen = chosen  # how model_short was set: "auto" or "--infer-size"
         # video: the size for portrait shots (is_portrait), chosen per shot; 0: model_short always.
         # Only where frames go straight to the model's size (ratio 1), and never above model_short.
@@ -175,7 +178,8 @@ class RvmSegmenter(Segmenter):
         return ((f"; on video {self.portrait_short} px while one person fills a quarter of the frame (RVM's advice "
                  "for portraits)" if self.portrait_short else "")
                 + (f"; on video on the box around the people (whole frame every {self.full_every} frames while the "
-                 "rest changes)" if self.uses_region else "")
+                 "rest changes)" + (f", cut at {self.model_short} px detail and given the working size's pixels"
+                                    if self.zoom else "") if self.uses_region else "")
                 + (f"; still frames reuse a call (up to {self.still_reuse} in a row)" if self.still_reuse else ""))
 
     def run(self, small: np.ndarray, state: list[Any] | None, ratio: float

@@ -22,7 +22,7 @@ MODEL_SHORT_SIDE_PORTRAIT = 320
 # Live on a CPU: the working sizes the live path moves between to hold the camera's rate
 # (live/sizing.py), largest first: the file jobs' size for whole bodies and groups (384) down
 # to where small people are still found on the labelled clips (192)
-LIVE_SIZES = (384, 320, 288, 256, 224, 192, 160)
+LIVE_SIZES = (384, 320, 288, 256, 224, 192, 176, 160, 144, 128)
 PORTRAIT_SHARE = 0.25  # the largest person covers at least this share of the frame...
 PORTRAIT_DOMINANCE = 2 / 3  # ... and this share of all the people found (not a group)
 PORTRAIT_KEEP_SHARE = 0.2  # at the portrait size, it stays while the largest person covers this

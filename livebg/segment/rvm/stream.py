@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import cv2
 import numpy as np
 
 from livebg.frames.yuv import downscale
 from livebg.segment.base import Prediction, Predictor
 from livebg.segment.region import (
+    MARGIN,
     MAX_GROWS,
     Box,
     PeopleRegion,
@@ -19,6 +21,7 @@ from livebg.segment.region import (
 )
 from livebg.segment.reuse import FlowReuse
 from livebg.segment.rvm.colour import colour_around
+from livebg.segment.rvm.zoom import ZOOM_MARGIN, rescale_state, zoom_size
 from livebg.segment.rvm.session import RvmSegmenter
 from livebg.segment.rvm.sizes import (
     PORTRAIT_KEEP_SHARE,
@@ -46,8 +49,14 @@ class RvmStream(Predictor):
         # model calls (a frame where the size changes has more than one), frames that reused a call
         self.calls = self.reused = 0
         self.still = FlowReuse(model.still_reuse, model.still_threshold) if model.still_reuse else None
-        self.region = PeopleRegion(model.full_every) if model.uses_region else None
+        # zoomed (live on a CPU, zoom.py): the box is cut from the frame at the model's detail and
+        # given to the model at the working size's pixels; else the frame is at the working size
+        self.zoom = model.zoom and model.uses_region
+        self.region = (PeopleRegion(model.full_every, margin=ZOOM_MARGIN if self.zoom else MARGIN)
+                       if model.uses_region else None)
+        self._budget = 0.0  # zoomed: the pixels a call may have (the whole frame's at the working size)
         self._state_box: Box | None = None  # the box the state was made on
+        self._state_size: tuple[int, int] | None = None  # ... and the (w, h) the model saw it at
         self._state: list[Any] | None = None  # OrtValues (on the model's device), or arrays moved by carry_state
         self._key: tuple | None = None  # (frame size, plan) the state was made for
         self.short = model.model_short  # the working size now (model.portrait_short for a portrait)
@@ -64,14 +73,16 @@ class RvmStream(Predictor):
 
     def set_short(self, short: int) -> None:
         """Run the next calls at working size ``short`` (live: the size that holds the camera's
-        rate, ``live.sizing``); the state, made at the old size, starts again on the next frame.
+        rate, ``live.sizing``); the state, made at the old size, starts again on the next frame
+        (zoomed: it is resampled onto the new size).
         Only for a model without a portrait size (that policy sets the size itself)."""
         if self.model.portrait_short:
             raise ValueError("set_short() is for a model without a portrait size")
         if short != self.short:
             self.short = short
             self._sized = True
-            self._drop_state(reset=False)
+            if not self.zoom:  # zoomed, the next call resamples the state onto its new size (rescale_state)
+                self._drop_state(reset=False)
 
     def _drop_state(self, reset: bool = True) -> None:
         """Forget the recurrent state, the people's box and the key frame a still frame would
@@ -80,6 +91,7 @@ class RvmStream(Predictor):
             self.resets += 1
         self._state = None
         self._state_box = None
+        self._state_size = None
         if self.still is not None:
             self.still.reset()
         if self.region is not None:
@@ -92,6 +104,9 @@ class RvmStream(Predictor):
             if (self._key is None or (height, width) != self._key[0]) and not self._sized:
                 self.short = self.model.model_short  # a new size of frame: sized again from its first call
             plan = self.model.plan(height, width, self.short)
+            if self.zoom:  # the frame at the model's detail; the call gets the working size's pixels of it
+                self._budget = float(plan.src_size[0] * plan.src_size[1])
+                plan = self.model.plan(height, width)
             small = downscale(frame, plan.src_size)
             key = (frame.shape[:2], plan)
             if key != self._key or (cuts is not None and cuts[i]):
@@ -171,10 +186,18 @@ class RvmStream(Predictor):
         box = self.region.next_box(h, w, grey)
         grows = 0
         while True:
+            size = zoom_size(box, self._budget) if self.zoom else (box.x1 - box.x0, box.y1 - box.y0)
             state = self._state
-            if state is not None and self._state_box is not None and box != self._state_box:
-                state = carry_state([v if isinstance(v, np.ndarray) else v.numpy() for v in state], self._state_box, box)
-            alpha, foreground, next_state = self.model.run(small[box.slices()], state, ratio)
+            if state is not None and self._state_box is not None and (box, size) != (self._state_box, self._state_size):
+                arrays = [v if isinstance(v, np.ndarray) else v.numpy() for v in state]
+                state = (rescale_state(arrays, self._state_box, self._state_size or size, box, size) if self.zoom
+                         else carry_state(arrays, self._state_box, box))
+            part = small[box.slices()]
+            zoomed = size != (part.shape[1], part.shape[0])
+            alpha, foreground, next_state = self.model.run(downscale(part, size) if zoomed else part, state, ratio)
+            if zoomed:  # back to the box's own px
+                alpha = cv2.resize(alpha, part.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+                foreground = cv2.resize(foreground, part.shape[1::-1], interpolation=cv2.INTER_LINEAR)
             self.region.ran(box)
             if box == full:
                 break
@@ -183,7 +206,7 @@ class RvmStream(Predictor):
                 break
             grows += 1
             box = wider if wider is not None and grows <= MAX_GROWS else full
-        self._state, self._state_box = next_state, box
+        self._state, self._state_box, self._state_size = next_state, box, size
         if box != full:  # outside the box: nobody
             alpha = paste(alpha, box, np.zeros((h, w), np.float32))
             foreground = paste(foreground, box, colour_around(small, box))
