@@ -69,9 +69,9 @@ FAST_NOTE = ("--fast: the bundled selfie model, several times faster on a CPU (m
 RVM_NOTE = "--model rvm: better on groups, full bodies and motion, several times slower on a CPU"
 # live on a CPU, RVM at the camera's rate (live/sizing.py) against the selfie model, on the
 # labelled clips replayed as a camera (docs/quality.md, "Live"): better on motion and groups,
-# worse on a small walker, so it is not the default
-LIVE_RVM_NOTE = ("--model rvm: sized to the camera's rate, better on fast motion and groups (mean IoU .84 against "
-                 ".80 on the labelled clips), weaker on a small walker, about 1.5x the CPU")
+# a little worse on a small walker, so it is not the default
+LIVE_RVM_NOTE = ("--model rvm: sized to the camera's rate and zoomed on the people, better on motion and groups "
+                 "(mean IoU .86 against .80 on the labelled clips), a little weaker on a small walker, about 2x the CPU")
 LIVE_RVM_CPU_NOTE = ("on a CPU it is slower than the selfie model (the default live on a CPU) and than the "
                      "camera: the output keeps the camera's rate, with masks from older frames")
 
