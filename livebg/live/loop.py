@@ -7,11 +7,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import cv2
 import numpy as np
 
+from livebg.config import Config
 from livebg.composite.blend import Compositor
 from livebg.errors import DeviceError, say
 from livebg.frames.frame import Frame
@@ -82,7 +83,7 @@ class LiveLoop:
         # the loop waits for a frame's own mask while the model's calls take at most this share
         # of a frame interval (run_live sets more for RVM sized to the camera's rate)
         self.wait_share = WAIT_FOR_MASK_SHARE
-        self.fallback_config: Any = None  # the config of the selfie model's chain when it stands in (None: the matter's)
+        self.fallback_config: Config | None = None  # the config of the selfie model's chain when it stands in (None: the matter's)
         self.carried = 0  # frames whose mask was carried
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # type: ignore[attr-defined]
         self._edge: float | None = None  # the edge of the model whose masks the chain refines now

@@ -175,9 +175,9 @@ class RvmStream(Predictor):
             self.calls += 1
         return small, plan
 
-    def _call(self, small: np.ndarray, ratio: float, grey: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _call(self, small: np.ndarray, ratio: float, grey: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         """The model on ``small`` (or on the box around its people), carrying the state: the
-        whole picture's alpha and foreground colour."""
+        whole picture's alpha and foreground colour (zoomed: None; live does not use it)."""
         if self.region is None or grey is None:
             alpha, foreground, self._state = self.model.run(small, self._state, ratio)
             return alpha, foreground
@@ -190,14 +190,13 @@ class RvmStream(Predictor):
             state = self._state
             if state is not None and self._state_box is not None and (box, size) != (self._state_box, self._state_size):
                 arrays = [v if isinstance(v, np.ndarray) else v.numpy() for v in state]
-                state = (rescale_state(arrays, self._state_box, self._state_size or size, box, size) if self.zoom
-                         else carry_state(arrays, self._state_box, box))
+                state = (rescale_state(arrays, self._state_box, self._state_size, box, size)
+                         if self.zoom and self._state_size is not None else carry_state(arrays, self._state_box, box))
             part = small[box.slices()]
             zoomed = size != (part.shape[1], part.shape[0])
             alpha, foreground, next_state = self.model.run(downscale(part, size) if zoomed else part, state, ratio)
-            if zoomed:  # back to the box's own px
+            if zoomed:  # back to the box's own px (the foreground colour is not kept: live composites the frame's)
                 alpha = cv2.resize(alpha, part.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-                foreground = cv2.resize(foreground, part.shape[1::-1], interpolation=cv2.INTER_LINEAR)
             self.region.ran(box)
             if box == full:
                 break
@@ -207,8 +206,9 @@ class RvmStream(Predictor):
             grows += 1
             box = wider if wider is not None and grows <= MAX_GROWS else full
         self._state, self._state_box, self._state_size = next_state, box, size
+        colour: np.ndarray | None = None if self.zoom else foreground
         if box != full:  # outside the box: nobody
             alpha = paste(alpha, box, np.zeros((h, w), np.float32))
-            foreground = paste(foreground, box, colour_around(small, box))
+            colour = None if colour is None else paste(colour, box, colour_around(small, box))
         self.region.done(box, alpha, grows, grey)
-        return alpha, foreground
+        return alpha, colour

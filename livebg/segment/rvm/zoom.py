@@ -6,8 +6,8 @@ are background. Zoomed, the box around the people (``region.PeopleRegion``, on t
 ``MODEL_SHORT_SIDE``, the file jobs' detail) is cut from the frame at full detail and scaled
 down only as far as the budget needs (``zoom_size``): a walker filling a fifth of the frame is
 seen at about twice the detail for the same time. Measured on the labelled clips, causal,
-every frame its own call at a 160 px budget: mean IoU 0.844 whole-frame, 0.896 zoomed, at the
-same call time (docs/quality.md, "Live: the box at the budget's detail").
+every frame its own call at a 160 px budget: mean IoU 0.844 whole-frame, 0.887 zoomed, at
+about the same call time (docs/quality.md, "Live: the box at the budget's detail").
 
 The box changes size from call to call, so the scale of the picture the model sees does too;
 the recurrent state made on one box is resampled onto the next (``rescale_state``): each cell
