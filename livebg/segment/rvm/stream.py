@@ -54,6 +54,13 @@ class RvmStream(Predictor):
         self.zoom = model.zoom and model.uses_region
         self.region = (PeopleRegion(model.full_every, margin=ZOOM_MARGIN if self.zoom else MARGIN)
                        if model.uses_region else None)
+        # people reaching beyond an inner side of the box: the same frame runs again on a wider
+        # one, except zoomed (live): the re-run doubles that frame's call, its mask comes after
+        # the loop stopped waiting, and a frame shown with the mask before it (fast motion, where
+        # this happens) lost more than the cut-off limb costs; the next box reaches beyond that
+        # side. The people mostly gone from the box (``lost``) still re-run on the whole frame.
+        self.regrow = not self.zoom
+        self.uncovered = 0  # zoomed calls whose people reached beyond the box, not re-run
         self._budget = 0.0  # zoomed: the pixels a call may have (the whole frame's at the working size)
         self._state_box: Box | None = None  # the box the state was made on
         self._state_size: tuple[int, int] | None = None  # ... and the (w, h) the model saw it at
@@ -201,7 +208,10 @@ class RvmStream(Predictor):
             if box == full:
                 break
             wider = self.region.wider(box, alpha, h, w)
-            if wider is None and not self.region.lost(alpha):
+            lost = self.region.lost(alpha)
+            if not lost and (wider is None or not self.regrow):
+                if wider is not None:  # zoomed: the next frame's box reaches beyond this side (region.next_box)
+                    self.uncovered += 1
                 break
             grows += 1
             box = wider if wider is not None and grows <= MAX_GROWS else full
