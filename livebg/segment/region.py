@@ -13,7 +13,8 @@ The alpha outside the box is 0.
   from zeros, as a new stream does.
 - When the people in a call's alpha touch an inner side of the box (one that is not the frame's
   edge), they reach beyond it: the same frame runs again, from the same state, with that side
-  moved out (at most ``MAX_GROWS`` times, then on the whole frame). When the box holds under
+  moved out (at most ``MAX_GROWS`` times, then on the whole frame; a zoomed live stream does
+  not run it again, ``RvmStream.regrow``: the next box reaches out). When the box holds under
   ``LOST_SHARE`` of the people the last call found (they jumped away, or left), the same frame
   runs on the whole picture.
 - After a cut, a reset or a frame with nobody found, the model sees the whole frame; and every
