@@ -71,7 +71,7 @@ RVM_NOTE = "--model rvm: better on groups, full bodies and motion, several times
 # labelled clips replayed as a camera (docs/quality.md, "Live"): better on motion and groups,
 # a little worse on a small walker, so it is not the default
 LIVE_RVM_NOTE = ("--model rvm: sized to the camera's rate and zoomed on the people, better on motion and groups "
-                 "(mean IoU .87 against .80 on the labelled clips; its masks age when the CPU slows), a little "
+                 "(mean IoU .86-.88 against .80 on the labelled clips; its masks age when the CPU slows), a little "
                  "weaker on a small walker, about 2x the CPU")
 LIVE_RVM_CPU_NOTE = ("on a CPU it is slower than the selfie model (the default live on a CPU) and than the "
                      "camera: the output keeps the camera's rate, with masks from older frames")

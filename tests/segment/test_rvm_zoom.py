@@ -92,7 +92,8 @@ def test_zoomed_rvm_does_not_run_a_frame_again_when_limbs_reach_beyond_the_box()
     """Breakdance's limbs fly past the box's sides: a file job runs such a frame again on a wider
     box, but live that doubles the frame's call and its mask comes after the loop stopped
     waiting. Zoomed, the frame keeps its one call and the next box reaches further; on the
-    clip that scores no lower (all 71 frames, raw alpha at 144 px: 0.900 against 0.886 IoU)."""
+    clip that scores no lower (all 71 frames, raw alpha at 144 px with a 32 px margin: 0.900 against
+    0.886 IoU; docs/quality.md, "Live: one call a frame")."""
     pairs = load_labeled(BREAKDANCE)
     model = RvmSegmenter(RVM_FILE, threads=2, people_region=True, zoom=True, still_reuse=0)
     runs = {"n": 0}

@@ -24,7 +24,10 @@ import numpy as np
 
 from livebg.segment.region import STATE_SCALES, Box
 
-ZOOM_MARGIN = 32  # px of the MODEL_SHORT_SIDE frame kept around the people (region.MARGIN: 64)
+# px of the MODEL_SHORT_SIDE frame kept around the people (region.MARGIN: 64): live does not run a
+# frame again on a wider box, so a margin buys less than the detail it costs (16 above 32 on every
+# labelled clip at every live size; at 8 fast motion loses limbs: docs/quality.md)
+ZOOM_MARGIN = 16
 STEP = 4  # the zoomed picture's sides are multiples of this
 
 
