@@ -208,8 +208,7 @@ class RvmStream(Predictor):
             if box == full:
                 break
             wider = self.region.wider(box, alpha, h, w)
-            lost = self.region.lost(alpha)
-            if not lost and (wider is None or not self.regrow):
+            if (wider is None or not self.regrow) and not self.region.lost(alpha):
                 if wider is not None:  # zoomed: the next frame's box reaches beyond this side (region.next_box)
                     self.uncovered += 1
                 break
