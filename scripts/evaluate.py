@@ -240,7 +240,8 @@ def evaluate_live(labeled: str, cam_args: list[str], fps: float, limit: int = 0,
             "iou": float(np.mean([iou(a, t) for a, t in zip(alphas, truths)])),
             "boundary_f": float(np.mean([boundary_f(a, t) for a, t in zip(alphas, truths)])),
             "flicker": flick.value, "age_p50": summary["mask_age_p50_ms"], "age_p95": summary["mask_age_p95_ms"],
-            "fps": summary["fps"], "dropped": len(pairs) - len(alphas), "model": summary["model"],
+            "latency_p95": summary["latency_p95_ms"], "fps": summary["fps"],
+            "dropped": len(pairs) - len(alphas), "model": summary["model"],
             "segment_ms": summary["segment_p50_ms"], "startup": startup[0] if startup else "",
             "sizes": [summary.get("live_size_start"), *summary.get("sizes", [])], "cores": summary.get("cpu_cores", 0.0),
             "changes": [line for line in run.stderr.splitlines() if "RVM now at" in line or "takes over" in line]}
@@ -249,13 +250,13 @@ def evaluate_live(labeled: str, cam_args: list[str], fps: float, limit: int = 0,
 def print_live_table(results: list[dict], title: str) -> None:
     print(title)
     print()
-    print("| clip | IoU | boundary F | flicker | mask age p50 / p95 ms | fps | dropped | model call p50 ms "
-          "| CPU cores | sizes (px; 0: selfie) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| clip | IoU | boundary F | flicker | mask age p50 / p95 ms | latency p95 ms | fps | dropped "
+          "| model call p50 ms | CPU cores | sizes (px; 0: selfie) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
         sizes = " > ".join(str(s) for s in r.get("sizes", []) if s is not None)
         print(f"| {r['name']} | {r['iou']:.3f} | {r['boundary_f']:.3f} | {r['flicker']:.2f} | "
-              f"{r['age_p50']:.0f} / {r['age_p95']:.0f} | {r['fps']:.1f} | {r['dropped']} of {r['frames']} | "
+              f"{r['age_p50']:.0f} / {r['age_p95']:.0f} | {r['latency_p95']:.0f} | {r['fps']:.1f} | {r['dropped']} of {r['frames']} | "
               f"{r['segment_ms']:.0f} | {r['cores']:.2f} | {sizes} |")
 
 
@@ -298,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(results) > 1:
             mean = {"name": "**mean**", "frames": sum(r["frames"] for r in results),
                     "dropped": sum(r["dropped"] for r in results),
-                    **{k: float(np.mean([r[k] for r in results]))
-                       for k in ("iou", "boundary_f", "flicker", "age_p50", "age_p95", "fps", "segment_ms", "cores")}}
+                    **{k: float(np.mean([r[k] for r in results])) for k in
+                       ("iou", "boundary_f", "flicker", "age_p50", "age_p95", "latency_p95", "fps", "segment_ms", "cores")}}
             results.append(mean)
         print_live_table(results, f"replayed at {args.fps:g} fps as a camera; the matte shown, mask age included")
         return 0
