@@ -99,3 +99,57 @@ def linear_axis(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     i0 = np.floor(s).astype(np.int32)
     i1 = np.minimum(i0 + 1, n_in - 1).astype(np.int32)
     return i0, i1, (s - i0).astype(np.float32)
+
+
+@compiled
+def blend_edge_colour(image, colour, weight, matte, flow, x0, x1, wx, y0, y1, wy, bx0, bx1, by0, by1, out):  # pragma: no cover - compiled
+    """out = image + w * (colour - image) in the frame box [bx0, bx1) x [by0, by1), w and colour
+    upsampled bilinearly from the model's size (``weight`` float32 h x w, ``colour`` uint8
+    h x w x 3) with the row/column tables (as ``blend_i420``); ``out`` holds ``image`` already.
+
+    Only pixels where w > 0 and the frame's ``matte`` (float32 H x W; 1 x 1: everywhere) is
+    above 0 are touched: inside the person w is 0, and where the matte is 0 the pixel is not
+    shown, so the arithmetic is the soft edge's, not the box's. ``flow`` (float32 h x w x 2, in
+    model px; 1 x 1 x 2: none): the colour is read at p + flow(p), p the pixel's position at the
+    model's size (an older estimate carried onto this frame, as ``segment.reuse.moved`` would
+    move the colour, but only where it is blended). Returns the pixels blended."""
+    h, w_small = weight.shape
+    everywhere = matte.shape[0] == 1 and matte.shape[1] == 1
+    carried = flow.shape[0] == h and flow.shape[1] == w_small
+    c_lo, c_hi = x0[bx0], x1[bx1 - 1] + 1  # the model's columns the box reads
+    rw = np.zeros(w_small, np.float32)
+    blended = 0
+    for y in range(by0, by1):
+        j0, j1, t = y0[y], y1[y], wy[y]
+        live = False
+        for i in range(c_lo, c_hi):
+            v = weight[j0, i] + t * (weight[j1, i] - weight[j0, i])
+            rw[i] = v
+            if v > 0:
+                live = True
+        if not live:
+            continue
+        for x in range(bx0, bx1):
+            i0, i1 = x0[x], x1[x]
+            a, b = rw[i0], rw[i1]
+            if (a <= 0 and b <= 0) or (not everywhere and matte[y, x] <= 0):
+                continue
+            s = wx[x]
+            g = a + s * (b - a)
+            ci0, ci1, cj0, cj1, cs, ct = i0, i1, j0, j1, s, t
+            if carried:  # the colour's own position: p + flow(p), p's nearest model pixel's flow
+                pi, pj = i0 + s, j0 + t
+                ni, nj = min(int(pi + 0.5), w_small - 1), min(int(pj + 0.5), h - 1)
+                qi = min(max(pi + flow[nj, ni, 0], 0.0), w_small - 1.0)
+                qj = min(max(pj + flow[nj, ni, 1], 0.0), h - 1.0)
+                ci0, cj0 = int(qi), int(qj)
+                ci1, cj1 = min(ci0 + 1, w_small - 1), min(cj0 + 1, h - 1)
+                cs, ct = np.float32(qi - ci0), np.float32(qj - cj0)
+            for k in range(3):
+                c0 = colour[cj0, ci0, k] + ct * (np.float32(colour[cj1, ci0, k]) - colour[cj0, ci0, k])
+                c1 = colour[cj0, ci1, k] + ct * (np.float32(colour[cj1, ci1, k]) - colour[cj0, ci1, k])
+                f = np.float32(image[y, x, k])
+                v = f + g * (c0 + cs * (c1 - c0) - f) + 0.5
+                out[y, x, k] = np.uint8(min(255.0, max(0.0, v)))
+            blended += 1
+    return blended

@@ -166,7 +166,7 @@ def rgb_chain(segmenter: Segmenter, matter: Matter, compositor: Compositor, sink
     def composite(items: Iterator[Matted]) -> Iterator[Composited]:
         for item in items:
             image = item.frame.rgb()
-            colour = model_foreground(image, item.estimate) if item.estimate is not None else None
+            colour = model_foreground(image, item.estimate, item.matte) if item.estimate is not None else None
             yield Composited(item.frame, compositor(image, item.matte, item.frame.time, colour), item.matte)
 
     def encode(items: Iterator[Composited]) -> Iterator[None]:

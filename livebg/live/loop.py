@@ -15,7 +15,7 @@ import numpy as np
 from livebg.config import Config
 from livebg.composite.blend import Compositor
 from livebg.errors import DeviceError, say
-from livebg.frames.frame import Frame
+from livebg.frames.frame import ForegroundEstimate, Frame
 from livebg.live.chooser import BackgroundChooser
 from livebg.live.mask import (
     FIRST_MASK_TIMEOUT,
@@ -27,6 +27,7 @@ from livebg.live.mask import (
 from livebg.live.options import help_lines
 from livebg.live.record import AlphaRecorder
 from livebg.live.stats import LiveStats, rounded_percentile
+from livebg.matte.foreground import model_foreground
 from livebg.matte.matter import Matter
 from livebg.media.probe import DEFAULT_FPS
 from livebg.segment.reuse import moved
@@ -162,13 +163,27 @@ class LiveLoop:
         if mask is None:
             raise DeviceError(f"the model produced no mask within {FIRST_MASK_TIMEOUT:.0f} s: try a faster --model (selfie)")
         prob = mask.prob
+        colour = mask.estimate.colour if mask.estimate is not None else None
+        flow = None
         if self.carry and mask.index < frame.index and mask.grey is not None:
-            prob = self._carried(prob, mask.grey, frame.rgb())
-        prob = cv2.flip(prob, 1) if self.state.mirror else prob
+            flow = self._flow_since(mask.grey, frame.rgb(), prob.shape[:2])
+            if flow is not None:
+                prob = moved(prob, flow)  # the colour is read along it where it is blended (model_foreground)
+        if self.state.mirror:
+            prob = cv2.flip(prob, 1)
+            colour = cv2.flip(colour, 1) if colour is not None else None
+            if flow is not None:  # mirrored: read at the mirrored place, the horizontal motion reversed
+                flow = cv2.flip(flow, 1) * np.array([-1.0, 1.0], np.float32)
         alpha = self._matter_for(mask)(prob, image)
         if self.alpha_out is not None:
             self.alpha_out.add(frame.index, alpha)
-        return self.compositor.blend(image, alpha, background), image, frame.captured_at - mask.captured_at
+        age = frame.captured_at - mask.captured_at
+        if colour is None:
+            return self.compositor.blend(image, alpha, background), image, age
+        # a matting model's own foreground colour at its soft edge (as file jobs blend it): hair
+        # keeps its colour there, not the camera's mix of it with the room behind
+        person = model_foreground(image, ForegroundEstimate(colour, prob), alpha, flow)
+        return self.compositor.blend(person, alpha, background, camera=image), image, age
 
     def _matter_for(self, mask: Mask) -> Matter:
         """The matte chain for the model that made ``mask`` (the selfie model may stand in for
@@ -186,18 +201,19 @@ class LiveLoop:
             self._current_matter = matter
         return self._current_matter
 
-    def _carried(self, prob: np.ndarray, then: np.ndarray, image: np.ndarray) -> np.ndarray:
-        """A mask of an older frame moved onto this one along the optical flow between them
-        (DIS on small grey pictures): a two-frame-old matte does not trail a moving hand."""
+    def _flow_since(self, then: np.ndarray, image: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
+        """The optical flow (DIS on small grey pictures) from ``image`` back to an older frame's
+        grey picture ``then``, at ``size`` (h, w) in its px: an older mask moved along it lands
+        on this frame (a two-frame-old matte does not trail a moving hand). None when the frame
+        size changed."""
         now = small_grey(image)
         if now.shape != then.shape:
-            return prob
+            return None
         flow = self._flow.calc(now, then, None)  # now(x) looks like then(x + flow(x))
-        h, w = prob.shape[:2]
+        h, w = size
         scale = np.array([w / now.shape[1], h / now.shape[0]], np.float32)
-        flow = cv2.resize(flow * scale, (w, h), interpolation=cv2.INTER_LINEAR)
         self.carried += 1
-        return moved(prob, flow)
+        return cv2.resize(flow * scale, (w, h), interpolation=cv2.INTER_LINEAR)
 
     def overlay_lines(self) -> list[str]:
         lines: list[str] = []

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from livebg.frames.cuts import CUT_THRESHOLD, CutDetector
+from livebg.frames.frame import ForegroundEstimate
 from livebg.live.sizing import FALLBACK, LiveSizer, SizeChange
 from livebg.segment.base import Predictor, Segmenter
 from livebg.segment.rvm import RvmStream
@@ -35,6 +36,9 @@ class Mask:
     prob: np.ndarray  # float32, inference resolution
     edge_threshold: float = 0.6  # the model's own edge (Segmenter.edge_threshold): which matte chain refines it
     grey: np.ndarray | None = None  # that frame, small and grey (CARRY_WIDTH wide): to carry the mask along the flow
+    # a matting model's foreground colour and its own alpha (``prob``), at inference resolution:
+    # blended at the soft edge instead of the camera's mix of person and room (RVM's ``fgr``)
+    estimate: ForegroundEstimate | None = None
 
 
 class MaskWorker:
@@ -48,19 +52,21 @@ class MaskWorker:
     def __init__(self, *, segmenter: Segmenter, capture: LiveCapture, keep: int = 4, seconds: float | None = None,
                  nice: int = 0, sizer: LiveSizer | None = None, fallback: Segmenter | None = None,
                  keep_grey: bool = False, log: Callable[[str], None] | None = None,
-                 cut_threshold: float = CUT_THRESHOLD):
+                 cut_threshold: float = CUT_THRESHOLD, edge_colour: bool = True):
         """``sizer``: changes the working size of an RVM stream as its calls' time asks
         (``live.sizing``), and ``fallback`` (a segmenter, the selfie model) takes over below the
         smallest size. ``keep_grey``: masks keep their frame's small grey picture (carrying
         them along the optical flow onto a newer frame, ``LiveLoop``). ``cut_threshold``: the
         scene cuts between the frames this thread segments (the newest ones: it skips some),
-        found here once a frame and given to the model."""
+        found here once a frame and given to the model. ``edge_colour``: keep the model's
+        estimate of the foreground's colour when it gives one (``Mask.estimate``)."""
         self.segmenter: Predictor = segmenter.stream()
         self.primary: Predictor = self.segmenter
         self.fallback = fallback.stream() if fallback is not None else None
         self.cuts = CutDetector(cut_threshold)
         self.sizer = sizer
         self.keep_grey = keep_grey
+        self.edge_colour = edge_colour
         self.log = log or (lambda message: None)
         if sizer is not None:
             self.primary_sized().set_short(sizer.short)
@@ -112,13 +118,16 @@ class MaskWorker:
                 segmenter = self.segmenter
                 image = frame.image if frame.image is not None else frame.rgb()  # captured frames are RGB
                 cut = self.cuts(image)
-                prob = segmenter.predict([image], cuts=[cut])[0].alpha
+                prediction = segmenter.predict([image], cuts=[cut])[0]
+                prob = prediction.alpha
+                estimate = (ForegroundEstimate(prediction.foreground, prob)
+                            if self.edge_colour and prediction.foreground is not None else None)
                 spent = time.perf_counter() - started
                 self.seconds = spent if self.seconds is None else 0.8 * self.seconds + 0.2 * spent
                 self._predict_ms.append(spent * 1000)
                 grey = small_grey(image) if self.keep_grey else None
                 with self._cond:
-                    self._keep.append(Mask(frame.index, frame.captured_at, prob, segmenter.edge_threshold, grey))
+                    self._keep.append(Mask(frame.index, frame.captured_at, prob, segmenter.edge_threshold, grey, estimate))
                     self.masks += 1
                     self._cond.notify_all()
                 last = frame.index

@@ -26,8 +26,12 @@ backdrop's white as a rim (docs/quality.md, "The foreground's colour at the edge
 """
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
+
+from livebg.composite.kernels import blend_edge_colour, linear_axis
 
 # where the estimate is blended: EXTENT_LEVEL, EXTENT_PAD (frames/frame.py, beside ForegroundEstimate)
 from livebg.frames.frame import EXTENT_LEVEL, EXTENT_PAD, ForegroundEstimate
@@ -142,23 +146,44 @@ def _resized(small: np.ndarray, size: tuple[int, int], box: tuple[int, int, int,
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def model_foreground(image: np.ndarray, estimate: ForegroundEstimate) -> np.ndarray:
+def model_foreground(image: np.ndarray, estimate: ForegroundEstimate, matte: np.ndarray | None = None,
+                     flow: np.ndarray | None = None) -> np.ndarray:
     """The colour to blend for an RGB uint8 frame: the model's estimate of the foreground's
-    colour (brought to the frame's size) at the model's soft edge, the frame inside and where
-    the model found nobody (``extent``)."""
+    colour (brought to the frame's size, bilinearly) at the model's soft edge, the frame inside
+    and where the model found nobody (``extent``). ``matte``: the frame's own alpha (float32
+    H x W), when it is known: where it is 0 the pixel is not shown, and is left as it is (one
+    compiled pass then touches the soft edge only: ``kernels.blend_edge_colour``). ``flow``
+    (float32 h x w x 2 at the estimate's size, px): the estimate's alpha was moved along it
+    onto this frame (``segment.reuse.moved``) and its colour is read where the flow points,
+    as if moved the same way (live: an older mask carried onto a newer frame)."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"frame must be uint8 HxWx3, got {image.dtype} {image.shape}")
     _check(estimate)
     h, w = image.shape[:2]
+    if matte is not None and (matte.dtype != np.float32 or matte.shape != (h, w)):
+        raise ValueError(f"the matte must be float32 {(h, w)}, got {matte.dtype} {matte.shape}")
+    if flow is not None and (flow.dtype != np.float32 or flow.shape != (*estimate.alpha.shape, 2)):
+        raise ValueError(f"the flow must be float32 {(*estimate.alpha.shape, 2)}, got {flow.dtype} {flow.shape}")
     box = extent(estimate.alpha, h, w)
     if box is None:
         return image
     x0, y0, x1, y1 = box
-    colour = _resized(_levels(estimate.colour), (w, h), box)
-    weight = _resized(model_weight(estimate.alpha), (w, h), box)
+    sh, sw = estimate.alpha.shape
     out = image.copy()
-    out[y0:y1, x0:x1] = cv2.blendLinear(colour, image[y0:y1, x0:x1], weight, 1.0 - weight)
+    blend_edge_colour(image, _levels(estimate.colour), model_weight(estimate.alpha),
+                      _EVERYWHERE if matte is None else matte, _NO_FLOW if flow is None else flow,
+                      *_axis(w, sw), *_axis(h, sh), x0, x1, y0, y1, out)
     return out
+
+
+_EVERYWHERE = np.ones((1, 1), np.float32)  # blend_edge_colour's matte when none is given
+_NO_FLOW = np.zeros((1, 1, 2), np.float32)  # ... and its flow
+
+
+@functools.lru_cache(maxsize=16)
+def _axis(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``kernels.linear_axis``, kept per size (a stream's sizes hardly change)."""
+    return linear_axis(n_out, n_in)
 
 
 def model_foreground_i420(yuv: np.ndarray, estimate: ForegroundEstimate) -> np.ndarray:

@@ -17,7 +17,7 @@ from livebg.cli import main
 from livebg.frames.frame import Frame
 from livebg.live.chooser import BackgroundChooser
 from livebg.live.loop import LiveLoop, ViewState
-from livebg.live.mask import SLOW_MODEL_NICE, MaskWorker
+from livebg.live.mask import SLOW_MODEL_NICE, Mask, MaskWorker, small_grey
 from livebg.segment import factory
 from livebg.segment.onnx_model import OnnxSegmenter, inference_threads
 from livebg.segment.rvm import RvmSegmenter, RvmStream
@@ -221,3 +221,92 @@ def test_effect_toggles_reset_rvms_recurrent_state_and_each_stream_has_its_own(r
     finally:
         worker.close()
         chooser.close()
+
+
+class OneMask:
+    """A mask thread that has made one mask (``LiveLoop.process`` picks it for every frame)."""
+
+    error = None
+    seconds = 1.0  # slower than the camera: the loop takes the newest mask, and does not wait
+
+    def __init__(self, mask: Mask):
+        self.mask = mask
+        self.paused = threading.Event()
+
+    def pick(self, index: int) -> Mask:
+        return self.mask
+
+
+class Kept:
+    """An ``--alpha-out`` recorder that keeps the last matte."""
+
+    alpha: np.ndarray | None = None
+
+    def add(self, index: int, alpha: np.ndarray) -> None:
+        self.alpha = alpha
+
+
+def test_live_rvm_blends_its_own_foreground_colour_at_the_hairs_edge(shared):
+    """The issue: live RVM uses "RVM's foreground colour at the edges", as files do. The zoomed
+    live stream (144 px, the box around the doctor) on her frames 188-191, the hair's top against
+    a white wall, through the live loop over black: the rim livebg's matte keeps whole (its alpha
+    above 0.5, RVM's below 0.9) is darker with RVM's colour than with the camera's, and mirrored
+    is the same picture flipped."""
+    import av
+
+    from livebg.config import Config
+    from livebg.frames.frame import ForegroundEstimate
+    from livebg.matte.matter import Matter
+
+    frames = []
+    with av.open(str(shared / "media/videos/doctor_960x540.mp4")) as container:
+        for i, decoded in enumerate(container.decode(video=0)):
+            if i >= 188:
+                frames.append(decoded.to_ndarray(format="rgb24"))
+            if i == 191:
+                break
+    segmenter = RvmSegmenter(RVM_FILE, threads=2, model_short=384, people_region=True, zoom=True)
+    stream = segmenter.stream()
+    stream.set_short(144)
+    for image in frames:
+        prediction = stream.predict([image])[0]
+    assert prediction.foreground is not None and prediction.foreground.shape == (*prediction.alpha.shape, 3)
+    image = frames[-1]
+    config = Config().override("smoothing", method="none")
+    kept = Kept()
+
+    def shown(estimate, mirror=False, carried=False) -> np.ndarray:
+        # carried: the mask is taken as frame 190's, moved onto 191 along the flow
+        mask = Mask(190 if carried else 191, 0.0, prediction.alpha, segmenter.edge_threshold,
+                    small_grey(frames[-2]) if carried else None, estimate)
+        loop = LiveLoop(capture=StepCamera(image), worker=OneMask(mask),
+                        matter=Matter(config, edge_threshold=segmenter.edge_threshold),
+                        chooser=BackgroundChooser("black", image.shape[1::-1]), light_wrap=0.0,
+                        state=ViewState(mirror=mirror), stop=threading.Event(), log=lambda _: None)
+        loop.alpha_out = kept
+        loop.carry = carried
+        out, _, age = loop.process(Frame(191, 191, Fraction(191, 30), image, 0.0))
+        assert age == 0.0 and loop.carried == carried
+        return out
+
+    estimate = ForegroundEstimate(prediction.foreground, prediction.alpha)
+    plain, coloured = shown(None), shown(estimate)
+    alpha = kept.alpha
+    model_alpha = cv2.resize(prediction.alpha, alpha.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    rim = (alpha > 0.5) & (model_alpha < 0.9)
+    rim[60:] = False  # the top of the hair, against the white wall
+    assert rim.sum() > 100
+    before, after = plain[rim].mean(-1), coloured[rim].mean(-1)
+    print(f"\nlive rim over black ({rim.sum()} pixels): mean level {before.mean():.1f} -> {after.mean():.1f}, "
+          f"pale (above 140) {(before > 140).sum()} -> {(after > 140).sum()}")
+    # measured 97.7 -> 90.9, and 117 pale pixels -> 0 (the hair inside is 50..150)
+    assert after.mean() < before.mean() - 3
+    assert (before > 140).sum() > 40 and (after > 140).sum() < 0.3 * (before > 140).sum()
+    inside = (alpha > 0.99) & (model_alpha > 0.999)  # inside the person the camera's own detail is kept
+    assert np.abs(coloured[inside].astype(int) - plain[inside]).max() <= 1
+    mirrored = shown(estimate, mirror=True)
+    assert np.abs(cv2.flip(mirrored, 1).astype(int) - coloured).mean() < 1.0
+    # carried along the flow, the colour is read where the alpha came from, mirrored or not
+    carried, carried_mirrored = shown(estimate, carried=True), shown(estimate, mirror=True, carried=True)
+    assert 0 < np.abs(carried.astype(int) - coloured).mean() < 1.0  # a calm frame: it hardly moved
+    assert np.abs(cv2.flip(carried_mirrored, 1).astype(int) - carried).mean() < 1.0

@@ -169,6 +169,49 @@ def test_only_the_box_where_the_model_found_someone_is_blended():
     assert np.array_equal(planes[:y0], yuv[:y0]) and planes is not yuv
 
 
+def test_with_the_matte_only_the_pixels_it_shows_are_blended():
+    """Given the frame's own matte (live and the RGB chain have it), the pixels it hides keep
+    the frame's colour and the ones it shows are blended as without it."""
+    frame, estimate = _blob_scene()
+    h, w = frame.shape[:2]
+    everywhere = model_foreground(frame, estimate)
+    matte = cv2.resize(estimate.alpha, (w, h), interpolation=cv2.INTER_LINEAR)
+    matte[matte < 0.3] = 0.0  # livebg's outline is steeper than the model's: it hides the faint rim
+    out = model_foreground(frame, estimate, matte)
+    shown = matte > 0
+    changed = np.abs(everywhere.astype(int) - frame).max(-1) > 0
+    assert (changed & ~shown).sum() > 1000  # the model's colour reached beyond the matte ...
+    assert np.array_equal(out[~shown], frame[~shown])  # ... and is not blended there now
+    assert np.array_equal(out[shown], everywhere[shown])
+    with pytest.raises(ValueError, match="matte"):
+        model_foreground(frame, estimate, matte[1:])
+
+
+def test_a_carried_estimate_reads_its_colour_along_the_flow():
+    """Live, an older estimate is moved onto a newer frame along the optical flow: its alpha is
+    moved (segment.reuse.moved) and its colour read where the flow points, only where it is
+    blended. That gives what moving the colour itself gives."""
+    from livebg.segment.reuse import moved
+
+    frame, estimate = _blob_scene()
+    # a colour smooth at the model's pixels, as RVM's is (moving it first interpolates twice)
+    estimate = ForegroundEstimate(cv2.GaussianBlur(estimate.colour, (0, 0), 3), estimate.alpha)
+    h, w = estimate.alpha.shape
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    flow = np.dstack([5.5 + 0.02 * (xx - 120), -3.25 + 0.01 * yy]).astype(np.float32)  # a smooth motion
+    alpha = moved(estimate.alpha, flow)
+    expected = model_foreground(frame, ForegroundEstimate(moved(estimate.colour, flow), alpha))
+    out = model_foreground(frame, ForegroundEstimate(estimate.colour, alpha), flow=flow)
+    blended = np.abs(expected.astype(int) - frame).max(-1) > 2
+    assert blended.sum() > 2000
+    difference = np.abs(out.astype(int) - expected)
+    assert difference.max() <= 3 and difference[blended].mean() < 0.5, (difference.max(), difference[blended].mean())
+    unmoved = model_foreground(frame, ForegroundEstimate(estimate.colour, alpha))  # the colour left where it was
+    assert np.abs(unmoved.astype(int) - expected)[blended].mean() > 5 * difference[blended].mean() + 1
+    with pytest.raises(ValueError, match="flow"):
+        model_foreground(frame, estimate, flow=flow[:, :, :1])
+
+
 @pytest.mark.parametrize("model_size, frame_size", [((101, 179), (271, 481)), ((96, 200), (270, 480)),
                                                     ((120, 160), (61, 83))])
 def test_the_box_holds_every_pixel_the_resized_alpha_reaches(model_size, frame_size):

@@ -184,7 +184,7 @@ class RvmStream(Predictor):
 
     def _call(self, small: np.ndarray, ratio: float, grey: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         """The model on ``small`` (or on the box around its people), carrying the state: the
-        whole picture's alpha and foreground colour (zoomed: None; live does not use it)."""
+        whole picture's alpha and foreground colour."""
         if self.region is None or grey is None:
             alpha, foreground, self._state = self.model.run(small, self._state, ratio)
             return alpha, foreground
@@ -202,7 +202,7 @@ class RvmStream(Predictor):
             part = small[box.slices()]
             zoomed = size != (part.shape[1], part.shape[0])
             alpha, foreground, next_state = self.model.run(downscale(part, size) if zoomed else part, state, ratio)
-            if zoomed:  # back to the box's own px (the foreground colour is not kept: live composites the frame's)
+            if zoomed:  # back to the box's own px
                 alpha = cv2.resize(alpha, part.shape[1::-1], interpolation=cv2.INTER_LINEAR)
             self.region.ran(box)
             if box == full:
@@ -215,7 +215,9 @@ class RvmStream(Predictor):
             grows += 1
             box = wider if wider is not None and grows <= MAX_GROWS else full
         self._state, self._state_box, self._state_size = next_state, box, size
-        colour: np.ndarray | None = None if self.zoom else foreground
+        colour: np.ndarray | None = foreground
+        if zoomed and colour is not None:  # at the box's own px, as the alpha (live blends it at the edge)
+            colour = cv2.resize(np.ascontiguousarray(colour), part.shape[1::-1], interpolation=cv2.INTER_LINEAR)
         if box != full:  # outside the box: nobody
             alpha = paste(alpha, box, np.zeros((h, w), np.float32))
             colour = None if colour is None else paste(colour, box, colour_around(small, box))
