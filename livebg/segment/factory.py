@@ -68,13 +68,28 @@ FAST_NOTE = ("--fast: the bundled selfie model, several times faster on a CPU (m
              "enlarges), weaker on groups, full bodies and motion")
 RVM_NOTE = "--model rvm: better on groups, full bodies and motion, several times slower on a CPU"
 # live on a CPU, RVM at the camera's rate (live/sizing.py) against the selfie model, on the
-# labelled clips replayed as a camera (docs/quality.md, "Live"): better on motion and groups,
-# a little worse on a small walker, so it is not the default
-LIVE_RVM_NOTE = ("--model rvm: sized to the camera's rate and zoomed on the people, better on motion and groups "
-                 "(mean IoU .86-.88 against .80 on the labelled clips; its masks age when the CPU slows), a little "
-                 "weaker on a small walker, about 2x the CPU")
+# labelled clips replayed as a camera (docs/quality.md, "Live"): better on every clip, but each
+# frame waits for its own mask, so the latency is about 2.5x the selfie model's and it takes
+# about 2.5x the CPU (1.3 of 2 cores), which the call client needs: it is not the default
+LIVE_RVM_NOTE = ("--model rvm: sized to the camera's rate and zoomed on the people, a better matte "
+                 "(mean IoU .88 against .80 on the labelled clips, better on each; its masks age when the CPU slows), "
+                 "about 2.5x the CPU and the latency")
 LIVE_RVM_CPU_NOTE = ("on a CPU it is slower than the selfie model (the default live on a CPU) and than the "
                      "camera: the output keeps the camera's rate, with masks from older frames")
+
+
+# Zoomed live RVM: the whole-frame pass at least every LIVE_FULL_EVERY frames (when [model]
+# full_pass_every is left at its default). Such a pass sees the people at the whole frame's
+# detail, lower than the box's, so each one costs its frame's matte (.05-.12 IoU on parkour and
+# lucia) and resamples the state from box to box; someone coming in suddenly is still found on
+# that frame (region.PeopleRegion's sudden check), someone edging in within half a second.
+# docs/quality.md, "Live: the whole-frame pass less often".
+LIVE_FULL_EVERY = 16
+
+
+def live_full_every(config: ModelConfig) -> int:
+    """The whole-frame pass interval of zoomed live RVM: LIVE_FULL_EVERY unless set."""
+    return LIVE_FULL_EVERY if config.full_pass_every == ModelConfig().full_pass_every else config.full_pass_every
 
 
 def choose_model(config: ModelConfig, *, live: bool = False) -> ModelChoice:
@@ -145,7 +160,8 @@ def load_rvm(spec: ModelSpec, device: str, config: ModelConfig, reason: str, liv
                         model_short=config.infer_size or (LIVE_SIZES[0] if sized_live else working_size(device)),
                         chosen="--infer-size" if config.infer_size else ("live sizing" if sized_live else "auto"),
                         still_reuse=config.still_reuse,
-                        people_region=config.crop_pass, full_every=config.full_pass_every, zoom=sized_live,
+                        people_region=config.crop_pass, full_every=live_full_every(config) if sized_live else config.full_pass_every,
+                        zoom=sized_live,
                         portrait_short=0 if config.infer_size or sized_live else portrait_size(device),
                         # photos of groups and small people: more sizes, unless the size was given
                         photo_sizes=() if config.infer_size else PHOTO_SIZES)

@@ -72,6 +72,10 @@ def test_live_rvm_on_a_cpu_is_sized_to_the_camera_and_takes_every_core(rvm_cache
     assert sized["chosen"] == "live sizing"
     assert fixed["model_short"] == 256 and fixed["threads"] == max(1, (os.cpu_count() or 2) - 1)
     assert files["model_short"] == rvm.MODEL_SHORT_SIDE and files["portrait_short"] == rvm.MODEL_SHORT_SIDE_PORTRAIT
+    # zoomed live, the whole-frame pass (lower detail than the box) comes half as often, unless set
+    assert sized["zoom"] and sized["full_every"] == 16 and fixed["full_every"] == files["full_every"] == 8
+    load_segmenter(ModelConfig(name="rvm", device="cpu", full_pass_every=5), live=True)
+    assert made[-1]["full_every"] == 5
 
 
 def test_rvm_works_at_512_px_on_cuda_and_384_on_a_cpu(rvm_cache, cuda_here, monkeypatch):

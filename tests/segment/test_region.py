@@ -200,6 +200,29 @@ def test_someone_who_comes_in_away_from_the_box_is_found(shared, regional):
     assert found_at is not None and found_at < 8, f"found after {found_at} frames"
 
 
+def test_zoomed_live_rvm_finds_someone_who_comes_in_on_that_frame(shared):
+    """Zoomed live RVM takes the whole frame less often (segment.factory.LIVE_FULL_EVERY, 16):
+    a second person coming in away from the box is still found at once, by the region's check
+    of what changed outside the box, not by waiting for the whole-frame pass."""
+    from livebg.segment.factory import LIVE_FULL_EVERY
+
+    live = RvmSegmenter(RVM_FILE, threads=2, people_region=True, zoom=True, full_every=LIVE_FULL_EVERY)
+    back = cv2.imread(str(shared / "media" / "backgrounds" / "porch-691330_1280.jpg"))[:, :, ::-1]
+    back = cv2.resize(back, (683, 384), interpolation=cv2.INTER_AREA)
+    photo, mask = portrait_cutout(shared)
+    stream = live.stream()
+    stream.set_short(144)
+    for _ in range(10):
+        stream.predict([scene(back, [(photo, mask, 20)])])
+    assert stream.region.box != whole(384, 683)
+    found_at = None
+    for i in range(LIVE_FULL_EVERY):
+        alpha = stream.predict([scene(back, [(photo, mask, 20), (photo, mask, 683 - 10 - mask.shape[1])])])[0].alpha
+        if found_at is None and alpha[-mask.shape[0]:, 673 - mask.shape[1]:673][mask].mean() > 0.5:
+            found_at = i
+    assert found_at == 0, f"found after {found_at} frames"
+
+
 def test_someone_who_runs_out_of_the_box_is_followed(shared, regional, whole_frame):
     back = cv2.imread(str(shared / "media" / "backgrounds" / "porch-691330_1280.jpg"))[:, :, ::-1]
     back = cv2.resize(back, (683, 384), interpolation=cv2.INTER_AREA)
