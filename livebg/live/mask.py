@@ -52,21 +52,20 @@ class MaskWorker:
     def __init__(self, *, segmenter: Segmenter, capture: LiveCapture, keep: int = 4, seconds: float | None = None,
                  nice: int = 0, sizer: LiveSizer | None = None, fallback: Segmenter | None = None,
                  keep_grey: bool = False, log: Callable[[str], None] | None = None,
-                 cut_threshold: float = CUT_THRESHOLD, edge_colour: bool = True):
+                 cut_threshold: float = CUT_THRESHOLD):
         """``sizer``: changes the working size of an RVM stream as its calls' time asks
         (``live.sizing``), and ``fallback`` (a segmenter, the selfie model) takes over below the
         smallest size. ``keep_grey``: masks keep their frame's small grey picture (carrying
         them along the optical flow onto a newer frame, ``LiveLoop``). ``cut_threshold``: the
         scene cuts between the frames this thread segments (the newest ones: it skips some),
-        found here once a frame and given to the model. ``edge_colour``: keep the model's
-        estimate of the foreground's colour when it gives one (``Mask.estimate``)."""
+        found here once a frame and given to the model. A model's estimate of the foreground's
+        colour, when it gives one, is kept with its mask (``Mask.estimate``)."""
         self.segmenter: Predictor = segmenter.stream()
         self.primary: Predictor = self.segmenter
         self.fallback = fallback.stream() if fallback is not None else None
         self.cuts = CutDetector(cut_threshold)
         self.sizer = sizer
         self.keep_grey = keep_grey
-        self.edge_colour = edge_colour
         self.log = log or (lambda message: None)
         if sizer is not None:
             self.primary_sized().set_short(sizer.short)
@@ -120,8 +119,7 @@ class MaskWorker:
                 cut = self.cuts(image)
                 prediction = segmenter.predict([image], cuts=[cut])[0]
                 prob = prediction.alpha
-                estimate = (ForegroundEstimate(prediction.foreground, prob)
-                            if self.edge_colour and prediction.foreground is not None else None)
+                estimate = ForegroundEstimate(prediction.foreground, prob) if prediction.foreground is not None else None
                 spent = time.perf_counter() - started
                 self.seconds = spent if self.seconds is None else 0.8 * self.seconds + 0.2 * spent
                 self._predict_ms.append(spent * 1000)

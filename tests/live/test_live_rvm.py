@@ -21,7 +21,7 @@ from livebg.live.mask import SLOW_MODEL_NICE, Mask, MaskWorker, small_grey
 from livebg.segment import factory
 from livebg.segment.onnx_model import OnnxSegmenter, inference_threads
 from livebg.segment.rvm import RvmSegmenter, RvmStream
-from tests.support import RVM_FILE
+from tests.support import RVM_FILE, video_frames
 from tests.support.live_fakes import DOCTOR, first_frame, recording_backend
 
 pytestmark = pytest.mark.rvm
@@ -252,19 +252,11 @@ def test_live_rvm_blends_its_own_foreground_colour_at_the_hairs_edge(shared):
     a white wall, through the live loop over black: the rim livebg's matte keeps whole (its alpha
     above 0.5, RVM's below 0.9) is darker with RVM's colour than with the camera's, and mirrored
     is the same picture flipped."""
-    import av
-
     from livebg.config import Config
     from livebg.frames.frame import ForegroundEstimate
     from livebg.matte.matter import Matter
 
-    frames = []
-    with av.open(str(shared / "media/videos/doctor_960x540.mp4")) as container:
-        for i, decoded in enumerate(container.decode(video=0)):
-            if i >= 188:
-                frames.append(decoded.to_ndarray(format="rgb24"))
-            if i == 191:
-                break
+    frames = video_frames(shared / "media/videos/doctor_960x540.mp4", 188, 191)
     segmenter = RvmSegmenter(RVM_FILE, threads=2, model_short=384, people_region=True, zoom=True)
     stream = segmenter.stream()
     stream.set_short(144)

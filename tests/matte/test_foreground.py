@@ -15,7 +15,7 @@ from livebg.matte.foreground import (
     model_foreground_i420,
     model_weight,
 )
-from tests.support import SHARED
+from tests.support import SHARED, video_frames
 
 
 def _mixed(fg_colour, bg_colour, size=(120, 200)):
@@ -258,19 +258,11 @@ def test_rvms_colour_takes_the_white_rim_off_the_doctors_hair(rvm_cache, shared)
     """RVM on doctor frames 188-191 (hair top against a white wall), livebg's matte, over black:
     the rim of mixed pixels livebg keeps whole (its alpha 1, RVM's below 0.9) is much darker
     with RVM's foreground colour than with the frame's own pixels."""
-    import av
-
     from livebg.config import Config
     from livebg.matte.matter import Matter
     from livebg.segment.factory import load_segmenter
 
-    frames = []
-    with av.open(str(shared / "media/videos/doctor_960x540.mp4")) as container:
-        for i, decoded in enumerate(container.decode(video=0)):
-            if i >= 188:
-                frames.append(decoded.to_ndarray(format="rgb24"))
-            if i == 191:
-                break
+    frames = video_frames(shared / "media/videos/doctor_960x540.mp4", 188, 191)
     config = Config().override("model", name="rvm", download=False).override("smoothing", method="none")
     segmenter, _ = load_segmenter(config.model)
     stream = segmenter.stream()

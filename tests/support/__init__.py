@@ -2,7 +2,7 @@
 repository root is on sys.path through ``pythonpath`` in pyproject.toml's pytest settings):
 
 - ``paths``: the repository, tests/ and the shared models and media beside it;
-- ``clips``: the one builder of test clips (``write_clip``), ``read_video``, frame-index colours;
+- ``clips``: the one builder of test clips (``write_clip``), ``read_video``, ``video_frames``, frame-index colours;
 - ``fakes``: a segmenter with no model, real frames, a synthetic scene;
 - ``cli_process``: the CLI run in this process or as a child, the broken inputs of the error tests;
 - ``batch_media``: the batch tests' clip and how to compare a batch with a single run;
@@ -18,6 +18,7 @@ from tests.support.clips import (
            decode_index,
            index_color,
            read_video,
+           video_frames,
            write_clip,
            write_tone,
 )
@@ -30,5 +31,5 @@ from tests.support.fakes import (
 )
 from tests.support.paths import DOCTOR, REPO, RVM_FILE, SHARED, TESTS
 
-__all__ = ["NTSC", "decode_index", "index_color", "read_video", "write_clip", "write_tone", "ConstantSegmenter", "SlowSegmenter",
+__all__ = ["NTSC", "decode_index", "index_color", "read_video", "video_frames", "write_clip", "write_tone", "ConstantSegmenter", "SlowSegmenter",
            "lucia_frame", "square_scene", "yuv_frames", "DOCTOR", "REPO", "RVM_FILE", "SHARED", "TESTS"]

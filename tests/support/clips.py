@@ -107,6 +107,18 @@ def write_tone(container, stream, seconds: float, rate: int = 48000) -> None:
         container.mux(packet)
 
 
+def video_frames(path: Path, first: int, last: int) -> list[np.ndarray]:
+    """Frames ``first`` .. ``last`` (inclusive) of a video file, as RGB arrays."""
+    frames = []
+    with av.open(str(path)) as container:
+        for i, decoded in enumerate(container.decode(video=0)):
+            if i >= first:
+                frames.append(decoded.to_ndarray(format="rgb24"))
+            if i == last:
+                break
+    return frames
+
+
 def read_video(path: Path):
     """(frames as RGB arrays, stream info dict) of a video file."""
     with av.open(str(path)) as c:
